@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The chain engine (spec §2 and §6) and its journal.
+ *
+ * mpp_chain_attach runs the attach pass for one container: for each plugin in chain order it
+ * selects the mounts its patterns match (no I/O: properties come from a cache under state_dir),
+ * sends one Attach with all of them, and applies the answers. Every step is written to the
+ * container's journal (state_dir/ID/journal, fsync'd) before its effect can matter, so that a
+ * teardown in any later process, after a crash at any point, detaches exactly the plugins that
+ * attached (or may have: an Attach sent without a recorded answer counts as attached).
+ *
+ * mpp_chain_detach unwinds from the journal: highest clock first, one Detach per plugin.
+ * Plugins must accept a Detach for a container ID they do not know (they may have crashed before
+ * recording the attach, or never received it). */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mpp/config.h>
+#include <mpp/error.h>
+#include <mpp/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpp_chain mpp_chain;
+
+/* Prepare the chain of cfg. Contacts no plugin: properties are loaded lazily, from the cache
+ * when it is valid for the plugin's current identity and this configuration. */
+int mpp_chain_new(const mpp_config *cfg, mpp_chain **out, mpp_error *err);
+void mpp_chain_free(mpp_chain *c);
+
+/* Attach pass for container id. mounts are the interposable mounts (spec §3), in a stable
+ * order; on success their effective_source, effective_consistency and applied stacks are
+ * filled. On a denial, or any failure, every plugin already attached is detached (reverse
+ * order) before returning -EPERM (denied) or another negative errno; the message names the
+ * plugin and carries its Err, e.g.
+ *   mount point plugin "policy" denied /etc -> /host-etc: path /etc is protected */
+int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
+                     mpp_error *err);
+
+typedef struct mpp_teardown {
+    bool failed;    /* an error was recorded: the exit status rule applies */
+    bool complete;  /* every stack is empty (false after a Recoverable: false stop) */
+    char **errors;  /* the recorded errors, in order */
+    size_t n_errors;
+    unsigned detached; /* plugins detached by this call */
+} mpp_teardown;
+
+void mpp_teardown_clear(mpp_teardown *t);
+
+/* Teardown of container id from its journal. exit_status < 0 = unknown. Returns 0 when the
+ * journal was processed (see t->failed and t->complete), -ENOENT when there is no journal
+ * (nothing attached, or already torn down), other negative errno when the journal could not be
+ * read or locked. When complete, the container's state directory is removed. Safe to call from
+ * several processes at once: one does the work under a lock, the others see -ENOENT after. */
+int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, mpp_teardown *t,
+                     mpp_error *err);
+
+/* Spec §6: a failed teardown turns 0 into 129; any other status is kept. */
+int mpp_exit_status_after_teardown(int status, bool teardown_failed);
+
+/* Record an extra line in the journal: the user-visible result of create (e.g. the runtime
+ * failed), used by tools. */
+
+/* Containers with a journal under state_dir (for recover and ps). *ids is a heap array. */
+int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err);
+void mpp_strv_free(char **v, size_t n);
+
+#ifdef __cplusplus
+}
+#endif

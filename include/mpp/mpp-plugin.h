@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* libmpp-plugin: the C SDK for writing mount point plugins. A plugin is three callbacks; the
+ * SDK serves the protocol over HTTP/1.1 on a unix socket (libmicrohttpd), decodes requests and
+ * encodes answers.
+ *
+ * A callback returns 0 after filling its response (Success and Err included: a denial is a
+ * response with success = false and err set, answered with HTTP 200). A negative return is an
+ * internal failure: the SDK answers HTTP 500 with {"Err": err->msg}. Callbacks may run
+ * concurrently, from several threads: protect shared state. */
+
+#include <stdbool.h>
+
+#include <mpp/codec.h>
+#include <mpp/error.h>
+#include <mpp/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpp_plugin_ops {
+    int (*properties)(void *userdata, mpp_properties_response *resp, mpp_error *err);
+    int (*attach)(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
+                  mpp_error *err);
+    int (*detach)(void *userdata, const mpp_detach_request *req, mpp_detach_response *resp,
+                  mpp_error *err);
+} mpp_plugin_ops;
+
+typedef struct mpp_plugin_server_options {
+    /* The socket to create (mode 0600; a stale socket at the path is replaced). NULL: use the
+     * one socket passed by socket activation (LISTEN_FDS / LISTEN_PID). */
+    const char *socket_path;
+    unsigned threads; /* worker threads; 0 = 4 */
+} mpp_plugin_server_options;
+
+typedef struct mpp_plugin_server mpp_plugin_server;
+
+int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugin_ops *ops,
+                          void *userdata, mpp_plugin_server **out, mpp_error *err);
+
+/* Serve until SIGTERM or SIGINT arrives (the SDK installs the handlers) or until
+ * mpp_plugin_server_stop() is called; then stop accepting, finish the calls in progress and
+ * return 0. The socket the SDK created is removed. */
+int mpp_plugin_server_run(mpp_plugin_server *s, mpp_error *err);
+
+/* Async-signal-safe: ask a running server to return from mpp_plugin_server_run(). */
+void mpp_plugin_server_stop(mpp_plugin_server *s);
+
+void mpp_plugin_server_free(mpp_plugin_server *s);
+
+#ifdef __cplusplus
+}
+#endif

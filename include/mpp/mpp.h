@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* libmpp: mount point plugins for OCI containers. */
+
+#include <mpp/error.h>
+#include <mpp/types.h>
+#include <mpp/codec.h>
+#include <mpp/pattern.h>
+#include <mpp/config.h>
+#include <mpp/client.h>
+#include <mpp/chain.h>
+
+#define MPP_VERSION "0.1.0"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package mpp needs to build, test and demo. Idempotent and quick when
+# everything is already there: it asks dpkg first and calls apt only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+    # build
+    gcc make meson ninja-build pkg-config clang clang-format
+    # libraries
+    libjansson-dev        # JSON codec
+    libcurl4-openssl-dev  # plugin client (HTTP over unix sockets and TCP)
+    libmicrohttpd-dev     # plugin SDK server
+    libsystemd-dev        # socket activation in the SDK
+    libcmocka-dev         # C unit tests
+    libfuse3-dev fuse3    # FUSE-based plugins
+    # tests
+    python3 python3-pytest
+    crun runc busybox-static
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]}; run as root to install them" >&2
+    exit 1
+fi
+echo "deps.sh: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

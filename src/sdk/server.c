@@ -1,0 +1,2 @@
+/* placeholder */
+#include <mpp/mpp-plugin.h>

@@ -1,0 +1,3 @@
+def test_placeholder_build_exists():
+    import os
+    assert os.path.isdir(os.environ["MPP_BUILD"])
