@@ -56,14 +56,22 @@ void mpp_teardown_clear(mpp_teardown *t);
  * (nothing attached, or already torn down), other negative errno when the journal could not be
  * read or locked. When complete, the container's state directory is removed. Safe to call from
  * several processes at once: one does the work under a lock, the others see -ENOENT after. */
-int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, mpp_teardown *t,
-                     mpp_error *err);
+int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags,
+                     mpp_teardown *t, mpp_error *err);
+
+/* Flags of mpp_chain_detach. */
+enum {
+    /* A teardown halted by a detach answered Recoverable: false (or a Fatal emergency action)
+     * stays halted, so that repeated deletes do not detach the plugins below it; an
+     * administrator's recover resumes it. */
+    MPP_DETACH_RESUME = 1u << 0,
+};
+
+/* A container ID usable as a directory name: 1..1024 of [A-Za-z0-9_.-], not "." or "..". */
+bool mpp_container_id_valid(const char *id);
 
 /* Spec §6: a failed teardown turns 0 into 129; any other status is kept. */
 int mpp_exit_status_after_teardown(int status, bool teardown_failed);
-
-/* Record an extra line in the journal: the user-visible result of create (e.g. the runtime
- * failed), used by tools. */
 
 /* Containers with a journal under state_dir (for recover and ps). *ids is a heap array. */
 int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err);

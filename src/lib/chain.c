@@ -1,3 +1,768 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* placeholder: being written */
-#include <mpp/mpp.h>
+/* The chain engine (spec §6): attach in chain order with clocks, unwind in reverse from the
+ * journal, detach outcomes, emergency actions. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <mpp/chain.h>
+#include <mpp/client.h>
+#include <mpp/codec.h>
+#include <mpp/pattern.h>
+
+#include "codec-json.h"
+#include "fault.h"
+#include "journal.h"
+#include "macro.h"
+#include "properties-cache.h"
+
+typedef struct chain_plugin {
+    char *name;
+    bool discovered;
+    mpp_plugin_addr addr;
+    mpp_client *client;
+    bool have_patterns;
+    mpp_pattern *patterns;
+    size_t n_patterns;
+} chain_plugin;
+
+struct mpp_chain {
+    mpp_config cfg;
+    chain_plugin *plugins; /* the configured chain, then plugins met only in journals */
+    size_t n_plugins;
+    size_t n_configured;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_journal *, mpp_journal_close)
+
+static void chain_plugin_clear(chain_plugin *p)
+{
+    free(p->name);
+    mpp_plugin_addr_clear(&p->addr);
+    mpp_client_free(p->client);
+    mpp_patterns_free(p->patterns, p->n_patterns);
+    memset(p, 0, sizeof(*p));
+}
+
+void mpp_chain_free(mpp_chain *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_plugins; i++)
+        chain_plugin_clear(&c->plugins[i]);
+    free(c->plugins);
+    mpp_config_clear(&c->cfg);
+    free(c);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_chain *, mpp_chain_free)
+
+static chain_plugin *chain_add_plugin(mpp_chain *c, const char *name)
+{
+    chain_plugin *np = realloc(c->plugins, (c->n_plugins + 1) * sizeof(*np));
+    if (!np)
+        return NULL;
+    c->plugins = np;
+    chain_plugin *p = &c->plugins[c->n_plugins];
+    memset(p, 0, sizeof(*p));
+    p->name = strdup(name);
+    if (!p->name)
+        return NULL;
+    c->n_plugins++;
+    return p;
+}
+
+static int config_copy(mpp_config *dst, const mpp_config *src)
+{
+    int fail = 0;
+    memset(dst, 0, sizeof(*dst));
+    dst->path = strdup_or_null(src->path, &fail);
+    dst->digest = strdup_or_null(src->digest, &fail);
+    dst->runtime = strdup_or_null(src->runtime, &fail);
+    dst->state_dir = strdup_or_null(src->state_dir, &fail);
+    dst->call_timeout_ms = src->call_timeout_ms;
+    dst->detach_timeout_ms = src->detach_timeout_ms;
+    dst->max_response_bytes = src->max_response_bytes;
+    dst->plugin_dirs = calloc(src->n_plugin_dirs + 1, sizeof(char *));
+    if (!dst->plugin_dirs)
+        fail = 1;
+    else
+        for (size_t i = 0; i < src->n_plugin_dirs; i++) {
+            dst->plugin_dirs[i] = strdup_or_null(src->plugin_dirs[i], &fail);
+            dst->n_plugin_dirs = i + 1;
+        }
+    return fail ? -ENOMEM : 0;
+}
+
+int mpp_chain_new(const mpp_config *cfg, mpp_chain **out, mpp_error *err)
+{
+    _cleanup_(mpp_chain_freep) mpp_chain *c = calloc(1, sizeof(*c));
+    if (!c || config_copy(&c->cfg, cfg) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (isempty(c->cfg.state_dir))
+        return mpp_error_set(err, -EINVAL, "configuration has no state_dir");
+    for (size_t i = 0; i < cfg->n_plugins; i++)
+        if (!chain_add_plugin(c, cfg->plugins[i]))
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    c->n_configured = c->n_plugins;
+    *out = TAKE_PTR(c);
+    return 0;
+}
+
+static chain_plugin *chain_plugin_by_name(mpp_chain *c, const char *name, mpp_error *err)
+{
+    for (size_t i = 0; i < c->n_plugins; i++)
+        if (strcmp(c->plugins[i].name, name) == 0)
+            return &c->plugins[i];
+    chain_plugin *p = chain_add_plugin(c, name);
+    if (!p)
+        mpp_error_set(err, -ENOMEM, "out of memory");
+    return p;
+}
+
+/* Find the plugin's socket and make a client; no round trip. */
+static int plugin_connect(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->client)
+        return 0;
+    if (!p->discovered) {
+        int r = mpp_discover(p->name, c->cfg.plugin_dirs, c->cfg.n_plugin_dirs, &p->addr, err);
+        if (r < 0)
+            return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
+        p->discovered = true;
+    }
+    mpp_client_options o = {
+        .timeout_ms = c->cfg.call_timeout_ms,
+        .max_response_bytes = c->cfg.max_response_bytes,
+    };
+    return mpp_client_new(&p->addr, &o, &p->client, err);
+}
+
+/* The plugin's patterns: from the cache when it is valid for the plugin's current identity and
+ * this configuration, else Activate + MountPointProperties, then cached. */
+static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->have_patterns)
+        return 0;
+    int r = plugin_connect(c, p, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *identity = NULL;
+    r = mpp_plugin_identity(&p->addr, &identity, err);
+    if (r < 0)
+        return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
+
+    r = mpp_properties_cache_load(c->cfg.state_dir, p->name, identity, c->cfg.digest,
+                                  &p->patterns, &p->n_patterns);
+    if (r > 0) {
+        p->have_patterns = true;
+        return 0;
+    }
+
+    r = mpp_client_activate(p->client, err);
+    if (r < 0)
+        return r;
+    mpp_properties_response resp = {0};
+    long status = 0;
+    r = mpp_client_properties(p->client, &resp, &status, err);
+    if (r < 0)
+        return r;
+    if (!resp.success) {
+        r = mpp_error_set(err, -EPROTO, "mount point plugin \"%s\" failed to give its properties: %s",
+                          p->name, isempty(resp.err) ? "no reason given" : resp.err);
+        mpp_properties_response_clear(&resp);
+        return r;
+    }
+    p->patterns = TAKE_PTR(resp.patterns);
+    p->n_patterns = resp.n_patterns;
+    resp.n_patterns = 0;
+    mpp_properties_response_clear(&resp);
+    p->have_patterns = true;
+    /* A cache that cannot be written only costs round trips later. */
+    mpp_properties_cache_store(c->cfg.state_dir, p->name, identity, c->cfg.digest, p->patterns,
+                               p->n_patterns);
+    return 0;
+}
+
+static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
+{
+    _cleanup_free_ char *text = NULL;
+    if (!rec)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    int r = mpp_json_dump(rec, &text, err);
+    if (r < 0)
+        return r;
+    return mpp_journal_append(j, text, err);
+}
+
+static const char *mount_source(const mpp_mount *m)
+{
+    return !isempty(m->source) ? m->source : strempty(m->effective_source);
+}
+
+/* An EffectiveSource from a plugin is untrusted: it must be an absolute, clean path. */
+static bool source_path_acceptable(const char *s)
+{
+    char clean[PATH_MAX];
+    if (s[0] != '/')
+        return false;
+    int n = mpp_path_clean(s, clean, sizeof(clean));
+    return n > 0 && strcmp(clean, s) == 0;
+}
+
+static int mount_apply_changes(mpp_mount *m, const char *plugin, const mpp_changes *ch)
+{
+    int fail = 0;
+    if (!isempty(ch->effective_source)) {
+        free(m->effective_source);
+        m->effective_source = strdup_or_null(ch->effective_source, &fail);
+    }
+    if (!isempty(ch->effective_consistency)) {
+        free(m->effective_consistency);
+        m->effective_consistency = strdup_or_null(ch->effective_consistency, &fail);
+    }
+    mpp_applied *na = realloc(m->applied, (m->n_applied + 1) * sizeof(*na));
+    if (!na)
+        return -ENOMEM;
+    m->applied = na;
+    mpp_applied *a = &na[m->n_applied];
+    memset(a, 0, sizeof(*a));
+    if (asprintf(&a->name, "plugin:%s", plugin) < 0) {
+        a->name = NULL;
+        return -ENOMEM;
+    }
+    a->changes.effective_source = strdup_or_null(ch->effective_source, &fail);
+    a->changes.effective_consistency = strdup_or_null(ch->effective_consistency, &fail);
+    m->n_applied++;
+    return fail ? -ENOMEM : 0;
+}
+
+static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status, unsigned flags,
+                  mpp_teardown *t, mpp_error *err);
+
+static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_journal **out,
+                         mpp_error *err)
+{
+    _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    int r = mpp_journal_create(c->cfg.state_dir, id, &j, err);
+    if (r < 0)
+        return r;
+    _cleanup_(json_decrefp) json_t *begin =
+        json_pack("{s:s, s:s, s:I}", "op", "begin", "id", id, "mounts", (json_int_t)n_mounts);
+    r = journal_record(j, begin, err);
+    if (r < 0) {
+        mpp_journal_remove(j, NULL);
+        return r;
+    }
+    mpp_fault_point("begin");
+    *out = TAKE_PTR(j);
+    return 0;
+}
+
+/* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
+ * container must fail. */
+static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plugin *p,
+                      unsigned clock, mpp_mount *mounts, size_t n_mounts, mpp_error *err)
+{
+    int r = plugin_patterns(c, p, err);
+    if (r < 0)
+        return r;
+
+    _cleanup_free_ size_t *sel = calloc(n_mounts ? n_mounts : 1, sizeof(*sel));
+    if (!sel)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    size_t n_sel = 0;
+    for (size_t i = 0; i < n_mounts; i++)
+        if (mpp_patterns_match(p->patterns, p->n_patterns, &mounts[i]) >= 0)
+            sel[n_sel++] = i;
+    if (n_sel == 0)
+        return 0; /* not selected: no round trip, no clock on any stack */
+
+    /* The journal exists from the first selected plugin on: a container that no plugin selects
+     * costs no file and no fsync. */
+    if (!*jj) {
+        r = journal_begin(c, id, n_mounts, jj, err);
+        if (r < 0)
+            return r;
+    }
+    mpp_journal *j = *jj;
+
+    /* The request shares the mounts' storage; only the array is ours. */
+    _cleanup_free_ mpp_mount *req_mounts = calloc(n_sel, sizeof(*req_mounts));
+    _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s, s:I, s:s, s:[], s:[]}", "op", "attach",
+                                                    "clock", (json_int_t)clock, "plugin",
+                                                    p->name, "mounts", "sent");
+    if (!req_mounts || !rec)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < n_sel; k++) {
+        req_mounts[k] = mounts[sel[k]];
+        json_t *mj = mpp_mount_to_json(&mounts[sel[k]]);
+        if (!mj || json_array_append_new(json_object_get(rec, "mounts"),
+                                         json_integer((json_int_t)sel[k])) < 0 ||
+            json_array_append_new(json_object_get(rec, "sent"), mj) < 0)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    r = journal_record(j, rec, err);
+    if (r < 0)
+        return r;
+    mpp_fault_point("attach-sent");
+
+    const mpp_mount *first = &mounts[sel[0]];
+    char what[PATH_MAX * 2 + 64];
+    snprintf(what, sizeof(what), "%s -> %s%s", mount_source(first), strempty(first->destination),
+             n_sel > 1 ? " (and other mounts)" : "");
+
+    mpp_attach_request req = {.id = (char *)id, .mounts = req_mounts, .n_mounts = n_sel};
+    mpp_attach_response resp = {0};
+    long status = 0;
+    mpp_error call_err = {0};
+    r = mpp_client_attach(p->client, &req, &resp, &status, &call_err);
+    if (r < 0 || !resp.success) {
+        if (r < 0)
+            r = mpp_error_set(err, r, "mount point plugin \"%s\" failed on %s: %s", p->name, what,
+                              call_err.msg);
+        else
+            r = mpp_error_set(err, -EPERM, "mount point plugin \"%s\" denied %s: %s", p->name,
+                              what, isempty(resp.err) ? "no reason given" : resp.err);
+        mpp_attach_response_clear(&resp);
+        json_t *ref = json_pack("{s:s, s:I, s:s}", "op", "refused", "clock", (json_int_t)clock,
+                                "error", err->msg);
+        mpp_error jerr = {0};
+        if (journal_record(j, ref, &jerr) == 0)
+            mpp_fault_point("attach-refused");
+        json_decref(ref);
+        return r;
+    }
+
+    /* Positional answers: element k answers the k-th selected mount; extras are ignored and a
+     * missing element means "not attached". */
+    _cleanup_(json_decrefp) json_t *done =
+        json_pack("{s:s, s:I, s:[]}", "op", "attached", "clock", (json_int_t)clock, "entries");
+    if (!done) {
+        mpp_attach_response_clear(&resp);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    const char *bad = NULL;
+    for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++) {
+        mpp_attachment *a = &resp.attachments[k];
+        if (!a->attach)
+            continue;
+        if (!isempty(a->changes.effective_source) &&
+            !source_path_acceptable(a->changes.effective_source) && !bad)
+            bad = a->changes.effective_source;
+        json_t *e = json_pack("{s:I, s:o, s:o}", "mount", (json_int_t)sel[k], "changes",
+                              mpp_changes_to_json(&a->changes), "emergency",
+                              mpp_actions_to_json(a->emergency, a->n_emergency));
+        if (!e || json_array_append_new(json_object_get(done, "entries"), e) < 0) {
+            mpp_attach_response_clear(&resp);
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+        }
+    }
+    r = journal_record(j, done, err);
+    if (r < 0) {
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
+    mpp_fault_point("attach-answered");
+
+    /* Recorded as attached even when the answer is unusable, so that it gets its detach. */
+    if (bad) {
+        r = mpp_error_set(err, -EINVAL,
+                          "mount point plugin \"%s\" answered an invalid EffectiveSource \"%s\" "
+                          "for %s: it must be an absolute, clean path",
+                          p->name, bad, what);
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
+    for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++) {
+        if (!resp.attachments[k].attach)
+            continue;
+        r = mount_apply_changes(&mounts[sel[k]], p->name, &resp.attachments[k].changes);
+        if (r < 0) {
+            mpp_attach_response_clear(&resp);
+            return mpp_error_set(err, r, "out of memory");
+        }
+    }
+    mpp_attach_response_clear(&resp);
+    return 0;
+}
+
+int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
+                     mpp_error *err)
+{
+    /* Patterns first: a plugin that cannot be reached fails the start before anything is
+     * journaled (it would be consulted for nothing when its cache is valid). */
+    int r;
+    if (c->n_configured == 0)
+        return 0;
+    for (size_t i = 0; i < n_mounts; i++) {
+        if (isempty(mounts[i].effective_source)) {
+            free(mounts[i].effective_source);
+            mounts[i].effective_source = strdup(strempty(mounts[i].source));
+            if (!mounts[i].effective_source)
+                return mpp_error_set(err, -ENOMEM, "out of memory");
+        }
+    }
+
+    if (!mpp_container_id_valid(id))
+        return mpp_error_set(err, -EINVAL,
+                             "invalid container ID \"%.64s\": expected 1 to 1024 of "
+                             "[A-Za-z0-9_.-]",
+                             strempty(id));
+    /* Leftover state under this ID would be overwritten: refuse, even if no plugin selects a
+     * mount this time. */
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/%s", c->cfg.state_dir, id);
+    if (access(path, F_OK) == 0)
+        return mpp_error_set(err, -EEXIST,
+                             "container %s already has mount point plugin state in %s (an "
+                             "earlier teardown did not finish: run `mppctl recover %s`)",
+                             id, path, id);
+
+    for (size_t i = 0; i < c->n_configured; i++) {
+        r = plugin_patterns(c, &c->plugins[i], err);
+        if (r < 0)
+            return r;
+    }
+
+    _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    for (size_t i = 0; i < c->n_configured; i++) {
+        r = attach_one(c, &j, id, &c->plugins[i], (unsigned)(i + 1), mounts, n_mounts, err);
+        if (r < 0 && !j)
+            return r;
+        if (r < 0) {
+            /* Unwind what is attached; the caller sees the attach error, with any teardown
+             * error after it. */
+            mpp_teardown t = {0};
+            mpp_error uerr = {0};
+            int u = unwind(c, j, id, -1, 0, &t, &uerr);
+            if (u < 0 || t.failed) {
+                char extra[MPP_ERROR_MSG_MAX];
+                snprintf(extra, sizeof(extra), "%s",
+                         u < 0 ? uerr.msg : (t.n_errors ? t.errors[0] : "teardown failed"));
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s", extra);
+            }
+            mpp_teardown_clear(&t);
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. */
+static int run_action(const mpp_action *a, const char *plugin, bool *halt, char **error,
+                      char **warning)
+{
+    char *msg = NULL;
+    int r = 0;
+    switch (a->kind) {
+    case MPP_ACTION_REMOVE:
+    case MPP_ACTION_UNMOUNT: {
+        const char *path = strempty(a->arg);
+        if (!source_path_acceptable(path) || strcmp(path, "/") == 0) {
+            r = asprintf(&msg, "plugin \"%s\": emergency %s of invalid path \"%s\" refused",
+                         plugin, mpp_action_kind_to_string(a->kind), path);
+            break;
+        }
+        if (a->kind == MPP_ACTION_UNMOUNT) {
+            if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
+                errno != ENOENT)
+                r = asprintf(&msg, "plugin \"%s\": emergency unmount of %s failed: %m",
+                             plugin, path);
+        } else {
+            /* Not recursive: a plugin's answer must not make root delete a tree. Neither call
+             * follows a symlink in the last component. */
+            int rr = unlink(path);
+            if (rr < 0 && errno == EISDIR)
+                rr = rmdir(path);
+            if (rr < 0 && errno != ENOENT)
+                r = asprintf(&msg, "plugin \"%s\": emergency removal of %s failed: %m", plugin,
+                             path);
+        }
+        break;
+    }
+    case MPP_ACTION_WARNING:
+        if (asprintf(warning, "plugin \"%s\": %s", plugin, strempty(a->arg)) < 0)
+            *warning = NULL;
+        return 0;
+    case MPP_ACTION_ERROR:
+        r = asprintf(&msg, "plugin \"%s\": %s", plugin, strempty(a->arg));
+        break;
+    case MPP_ACTION_FATAL:
+        r = asprintf(&msg, "plugin \"%s\": %s", plugin, strempty(a->arg));
+        *halt = true;
+        break;
+    }
+    if (r < 0)
+        return -ENOMEM;
+    if (msg) {
+        if (*error) {
+            char *joined = NULL;
+            if (asprintf(&joined, "%s; %s", *error, msg) < 0) {
+                free(msg);
+                return -ENOMEM;
+            }
+            free(*error);
+            free(msg);
+            *error = joined;
+        } else
+            *error = msg;
+    }
+    return 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One Detach, retried within detach_timeout_ms while the plugin cannot be reached or answers
+ * non-200. Returns 0 when the plugin answered (see resp), negative when it never did. */
+static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *req,
+                       mpp_detach_response *resp, mpp_error *err)
+{
+    long long deadline = now_ms() + c->cfg.detach_timeout_ms;
+    unsigned backoff = 50;
+    int r;
+    for (;;) {
+        mpp_detach_response_clear(resp);
+        long status = 0;
+        r = plugin_patterns(c, p, err); /* a restarted plugin is initialized first */
+        if (r >= 0)
+            r = mpp_client_detach(p->client, req, resp, &status, err);
+        if (r >= 0 && status == 200)
+            return 0;
+        if (r >= 0)
+            r = mpp_error_set(err, -EPROTO, "plugin \"%s\" answered HTTP %ld to its detach: %s",
+                              p->name, status, strempty(resp->err));
+        /* Reconnect from scratch next time: the plugin may come back on a new socket. */
+        mpp_client_free(p->client);
+        p->client = NULL;
+        p->discovered = false;
+        mpp_plugin_addr_clear(&p->addr);
+        p->have_patterns = false;
+        mpp_patterns_free(p->patterns, p->n_patterns);
+        p->patterns = NULL;
+        p->n_patterns = 0;
+        if (now_ms() + backoff >= deadline)
+            return r;
+        usleep(backoff * 1000u);
+        if (backoff < 1000)
+            backoff *= 2;
+    }
+}
+
+static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin *jp,
+                      int exit_status, mpp_teardown *t, mpp_error *err)
+{
+    chain_plugin *p = chain_plugin_by_name(c, jp->name, err);
+    if (!p)
+        return err->code;
+
+    _cleanup_(json_decrefp) json_t *rec =
+        json_pack("{s:s, s:I}", "op", "detach", "clock", (json_int_t)jp->clock);
+    int r = journal_record(j, rec, err);
+    if (r < 0)
+        return r;
+    mpp_fault_point("detach-sent");
+
+    /* The mounts it attached, as it saw them. */
+    _cleanup_free_ mpp_mount *mounts = calloc(jp->n_entries ? jp->n_entries : 1, sizeof(*mounts));
+    if (!mounts)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t e = 0; e < jp->n_entries; e++)
+        for (size_t s = 0; s < jp->n_sent; s++)
+            if (jp->sent_index[s] == jp->entries[e].mount) {
+                mounts[n++] = jp->sent[s];
+                break;
+            }
+    mpp_detach_request req = {
+        .id = st->id,
+        .mounts = mounts,
+        .n_mounts = n,
+        .has_exit_status = exit_status >= 0,
+        .exit_status = exit_status,
+    };
+    mpp_detach_response resp = {0};
+    mpp_error call_err = {0};
+    const char *outcome = "ok";
+    _cleanup_free_ char *error = NULL, *warning = NULL;
+    bool halt = false;
+
+    r = detach_call(c, p, &req, &resp, &call_err);
+    if (r == 0 && resp.success) {
+        outcome = "ok";
+    } else if (r == 0) {
+        outcome = resp.recoverable ? "recoverable" : "fatal";
+        halt = !resp.recoverable;
+        if (asprintf(&error, "mount point plugin \"%s\" failed to detach: %s", p->name,
+                     isempty(resp.err) ? "no reason given" : resp.err) < 0)
+            error = NULL;
+    } else {
+        /* Unreachable: its emergency actions stand in for it, mount by mount. */
+        outcome = "emergency";
+        for (size_t e = 0; e < jp->n_entries && !halt; e++) {
+            mpp_jentry *je = &jp->entries[e];
+            if (je->n_emergency == 0) {
+                char *msg = NULL;
+                if (asprintf(&msg,
+                             "mount point plugin \"%s\" could not be detached (%s) and left no "
+                             "emergency actions",
+                             p->name, call_err.msg) >= 0) {
+                    free(error);
+                    error = msg;
+                }
+                halt = true;
+                break;
+            }
+            for (size_t k = 0; k < je->n_emergency && !halt; k++) {
+                char *w = NULL;
+                if (run_action(&je->emergency[k], p->name, &halt, &error, &w) < 0)
+                    return mpp_error_set(err, -ENOMEM, "out of memory");
+                if (w) {
+                    free(warning);
+                    warning = w;
+                }
+            }
+        }
+    }
+    mpp_detach_response_clear(&resp);
+
+    _cleanup_(json_decrefp) json_t *done = json_pack("{s:s, s:I, s:s, s:b}", "op", "detached",
+                                                     "clock", (json_int_t)jp->clock, "outcome",
+                                                     outcome, "halt", halt);
+    if (!done || (error && json_object_set_new(done, "error", json_string(error)) < 0) ||
+        (warning && json_object_set_new(done, "warning", json_string(warning)) < 0))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    r = journal_record(j, done, err);
+    if (r < 0)
+        return r;
+    mpp_fault_point("detach-answered");
+
+    jp->state = MPP_JP_DETACHED;
+    t->detached++;
+    if (halt)
+        st->halted = true;
+    return 0;
+}
+
+static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status, unsigned flags,
+                  mpp_teardown *t, mpp_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    mpp_jstate st;
+    int r = mpp_jstate_load(j, &st, err);
+    if (r < 0)
+        return r;
+    if (st.halted && (flags & MPP_DETACH_RESUME)) {
+        _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s}", "op", "resume");
+        r = journal_record(j, rec, err);
+        if (r < 0)
+            goto out;
+        st.halted = false;
+    }
+    while (!st.halted) {
+        mpp_jplugin *jp = mpp_jstate_next_detach(&st);
+        if (!jp)
+            break;
+        r = detach_one(c, j, &st, jp, exit_status, t, err);
+        if (r < 0)
+            goto out;
+    }
+    /* Errors recorded by earlier processes count too: the verdict is the container's. */
+    mpp_jstate st2;
+    r = mpp_jstate_load(j, &st2, err);
+    if (r < 0)
+        goto out;
+    t->complete = mpp_jstate_next_detach(&st2) == NULL;
+    t->failed = st2.n_errors > 0 || !t->complete;
+    t->errors = TAKE_PTR(st2.errors);
+    t->n_errors = st2.n_errors;
+    st2.n_errors = 0;
+    mpp_jstate_clear(&st2);
+    if (t->complete)
+        r = mpp_journal_remove(j, err);
+out:
+    (void)id;
+    mpp_jstate_clear(&st);
+    return r;
+}
+
+int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags,
+                     mpp_teardown *t, mpp_error *err)
+{
+    memset(t, 0, sizeof(*t));
+    _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    int r = mpp_journal_open(c->cfg.state_dir, id, &j, err);
+    if (r < 0)
+        return r;
+    return unwind(c, j, id, exit_status, flags, t, err);
+}
+
+void mpp_teardown_clear(mpp_teardown *t)
+{
+    if (!t)
+        return;
+    mpp_strv_free(t->errors, t->n_errors);
+    memset(t, 0, sizeof(*t));
+}
+
+int mpp_exit_status_after_teardown(int status, bool teardown_failed)
+{
+    return (status == 0 && teardown_failed) ? 129 : status;
+}
+
+int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    DIR *d = opendir(state_dir);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return mpp_error_set(err, -errno, "cannot read state directory %s: %m", state_dir);
+    }
+    char **v = NULL;
+    size_t count = 0;
+    struct dirent *de;
+    int r = 0;
+    while ((de = readdir(d))) {
+        if (!mpp_container_id_valid(de->d_name))
+            continue;
+        char path[PATH_MAX];
+        struct stat stj;
+        snprintf(path, sizeof(path), "%s/%s/journal", state_dir, de->d_name);
+        if (lstat(path, &stj) < 0 || !S_ISREG(stj.st_mode))
+            continue;
+        char **nv = realloc(v, (count + 1) * sizeof(*nv));
+        if (!nv || !(nv[count] = strdup(de->d_name))) {
+            v = nv ? nv : v;
+            r = mpp_error_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        count++;
+    }
+    closedir(d);
+    if (r < 0) {
+        mpp_strv_free(v, count);
+        return r;
+    }
+    *ids = v;
+    *n = count;
+    return 0;
+}

@@ -1,0 +1,207 @@
+"""Helpers for mpp's system tests: real plugin processes on real sockets, and the programs of
+the build under test (MPP_BUILD: a plain build or the ASan/UBSan one)."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+BUILD = Path(os.environ.get("MPP_BUILD", Path(__file__).resolve().parents[2] / "build-check"))
+SRC = Path(__file__).resolve().parents[2]
+PYTHON = "/usr/bin/python3"
+
+# Sanitized binaries must not hide a leak or UB behind an exit code of 0.
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=86")
+os.environ.setdefault("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:exitcode=87")
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Plugin:
+    """A running mpp-test-plugin (or the Python plugin) speaking the real protocol."""
+
+    def __init__(self, env, name, *args, python=False):
+        self.env = env
+        self.name = name
+        self.args = list(args)
+        self.python = python
+        self.socket = env.plugin_dir / f"{name}.sock"
+        self.log = env.log
+        self.proc = None
+
+    def start(self):
+        pidfile = self.env.root / f"{self.name}.pid"
+        if pidfile.exists():
+            pidfile.unlink()
+        if self.python:
+            cmd = [PYTHON, str(SRC / "tests/plugins/py_plugin.py")]
+        else:
+            cmd = [str(BUILD / "tests/mpp-test-plugin")]
+        cmd += ["--socket", str(self.socket), "--name", self.name, "--log", str(self.log),
+                "--pidfile", str(pidfile)] + self.args
+        self.stderr = open(self.env.root / f"{self.name}.stderr", "ab")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != ""
+                 or self.proc.poll() is not None, what=f"plugin {self.name} to listen")
+        assert self.proc.poll() is None, f"plugin {self.name} exited at start"
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        signalled = False
+        if self.proc and self.proc.poll() is None:
+            signalled = True
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and signalled and sig == signal.SIGTERM and not self.python:
+            # A sanitizer report makes the plugin exit non-zero.
+            assert self.proc.returncode == 0, \
+                f"plugin {self.name} exited {self.proc.returncode}: {self.stderr_text()}"
+        self.proc = None
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+    def stderr_text(self):
+        p = self.env.root / f"{self.name}.stderr"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+
+class Env:
+    def __init__(self, root: Path):
+        self.root = root
+        self.plugin_dir = root / "plugins"
+        self.plugin_dir.mkdir(mode=0o755)
+        self.state_dir = root / "state"
+        self.log = root / "calls.log"
+        self.config = root / "mpp.json"
+        self.plugins = []
+
+    def plugin(self, name, *args, python=False, start=True):
+        p = Plugin(self, name, *args, python=python)
+        self.plugins.append(p)
+        return p.start() if start else p
+
+    def write_config(self, plugins, **extra):
+        cfg = {"plugins": plugins, "plugin_dirs": [str(self.plugin_dir)],
+               "state_dir": str(self.state_dir), "call_timeout_ms": 1000,
+               "detach_timeout_ms": 1500}
+        cfg.update(extra)
+        self.config.write_text(json.dumps(cfg))
+
+    def calls(self, kinds=("properties", "attach", "detach")):
+        """The calls the plugins recorded, as 'name:call', in order."""
+        if not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text().splitlines():
+            rec = json.loads(line)
+            if rec["call"] in kinds:
+                out.append(f'{rec["plugin"]}:{rec["call"]}')
+        return out
+
+    def records(self, call=None):
+        if not self.log.exists():
+            return []
+        recs = [json.loads(l) for l in self.log.read_text().splitlines()]
+        return [r for r in recs if call is None or r["call"] == call]
+
+    def clear_log(self):
+        if self.log.exists():
+            self.log.unlink()
+
+    def driver(self, *args, env=None, check=False, timeout=60):
+        e = dict(os.environ)
+        e.update(env or {})
+        r = subprocess.run([str(BUILD / "tests/mpp-chain-driver"), "--config", str(self.config)]
+                           + [str(a) for a in args], capture_output=True, text=True, env=e,
+                           timeout=timeout)
+        assert r.returncode not in (86, 87), f"sanitizer report:\n{r.stderr}"
+        if check:
+            assert r.returncode == 0, f"driver {args} failed ({r.returncode}): {r.stderr}"
+        return r
+
+    def attach(self, cid, mounts, **kw):
+        f = self.root / f"mounts-{abs(hash(cid))}.json"
+        f.write_text(json.dumps(mounts))
+        return self.driver("attach", cid, f, **kw)
+
+    def detach(self, cid, status=0, *extra, **kw):
+        r = self.driver("detach", cid, status, *extra, **kw)
+        if r.returncode == 0:
+            return json.loads(r.stdout)
+        return r
+
+    def stop_all(self):
+        for p in self.plugins:
+            p.stop()
+
+
+def bind_mount(src, dst, **kw):
+    m = {"Source": str(src), "Destination": dst, "Type": "bind", "CreateSourceIfMissing": True,
+         "Container": {}, "Image": {}, "Volume": {}}
+    m.update(kw)
+    return m
+
+
+RUNTIMES = {"crun": "/usr/bin/crun", "runc": "/usr/bin/runc"}
+
+
+def fix_crun_cgroups():
+    """crun 1.8 refuses this machine's hybrid cgroup layout while the v2 tree has a controller;
+    giving hugetlb a v1 hierarchy empties it (see shared notes). Idempotent."""
+    if not os.path.isdir("/sys/fs/cgroup/unified"):
+        return
+    if os.path.ismount("/sys/fs/cgroup/hugetlb"):
+        return
+    os.makedirs("/sys/fs/cgroup/hugetlb", exist_ok=True)
+    subprocess.run(["mount", "-t", "cgroup", "-o", "hugetlb", "cgroup",
+                    "/sys/fs/cgroup/hugetlb"], check=False)
+
+
+def make_rootfs(path: Path):
+    """A busybox root filesystem: every applet linked, except busybox itself (a loop)."""
+    (path / "bin").mkdir(parents=True)
+    import shutil
+    shutil.copy("/bin/busybox", path / "bin/busybox")
+    applets = subprocess.run(["/bin/busybox", "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for a in applets:
+        if a != "busybox":
+            os.symlink("busybox", path / "bin" / a)
+    for d in ("proc", "sys", "dev", "tmp", "etc", "data"):
+        (path / d).mkdir(exist_ok=True)
+
+
+def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annotations=None):
+    """An OCI bundle like `runc spec` makes, with our process and extra mounts."""
+    path.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["/usr/bin/runc", "spec", "--bundle", str(path)], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads((path / "config.json").read_text())
+    cfg["root"] = {"path": str(rootfs), "readonly": True}
+    cfg["process"]["terminal"] = terminal
+    cfg["process"]["args"] = list(args)
+    cfg["process"]["capabilities"] = {k: v + ["CAP_DAC_OVERRIDE"] for k, v in
+                                      cfg["process"]["capabilities"].items()}
+    cfg["mounts"] += list(mounts)
+    if annotations:
+        cfg["annotations"] = annotations
+    (path / "config.json").write_text(json.dumps(cfg, indent=1))
+    return path
+
+
+def oci_bind(src, dst, ro=False):
+    opts = ["rbind", "rprivate"] + (["ro"] if ro else ["rw"])
+    return {"destination": dst, "type": "bind", "source": str(src), "options": opts}

@@ -1,3 +1,0 @@
-def test_placeholder_build_exists():
-    import os
-    assert os.path.isdir(os.environ["MPP_BUILD"])
