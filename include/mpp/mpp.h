@@ -10,5 +10,7 @@
 #include <mpp/config.h>
 #include <mpp/client.h>
 #include <mpp/chain.h>
+#include <mpp/interpose.h>
+#include <mpp/oci.h>
 
 #define MPP_VERSION "0.1.0"

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* OCI bundles: read a config.json, describe its interposable mounts (spec §3) as MountPoints with
+ * the help of the engine that made the container (the "adapters"), write the effective sources
+ * back, and check or create those sources (spec §6 "Source").
+ *
+ * A bundle keeps the whole document: fields mpp does not know are written back unchanged. Loading
+ * checks the parts mpp reads (the top level is an object; "mounts" is an array of objects with a
+ * string "destination" and, when present, a string "source" and "type" and an array of string
+ * "options"; "annotations" is an object of strings) and names the field when one is wrong:
+ *   BUNDLE/config.json: mounts[2].destination: expected a string, got integer
+ *
+ * JSON numbers outside the signed 64-bit range (an "unlimited" uint64 rlimit, for one) cannot be
+ * represented by the JSON library and make loading fail with a clear message. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mpp/error.h>
+#include <mpp/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mpp_bundle mpp_bundle;
+
+/* Read BUNDLE_DIR/config.json (a regular file, not a symbolic link). */
+int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err);
+
+/* Parse a config.json from memory (e.g. a hook's stdin); origin names it in messages. Such a
+ * bundle has no directory: mpp_bundle_save refuses it, mpp_bundle_dump works. */
+int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundle **out,
+                     mpp_error *err);
+
+/* Replace BUNDLE_DIR/config.json atomically: a temporary file in the same directory with the
+ * original's mode (and owner, when permitted), fsync, rename over, fsync the directory. On
+ * failure the original is untouched and no temporary file is left. */
+int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
+
+/* The document as compact JSON text (heap string, NUL-terminated). */
+int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err);
+
+void mpp_bundle_free(mpp_bundle *b);
+
+/* The string value of an OCI annotation, or NULL. Valid until the bundle is freed or changed. */
+const char *mpp_bundle_annotation(const mpp_bundle *b, const char *key);
+
+/* BUNDLE_DIR/config.json for a loaded bundle, else the origin given to mpp_bundle_parse. */
+const char *mpp_bundle_origin(const mpp_bundle *b);
+
+#define MPP_DEFAULT_DOCKER_ROOT "/var/lib/docker"
+#define MPP_DEFAULT_PODMAN_ROOT "/var/lib/containers/storage"
+
+typedef struct mpp_adapter_options {
+    const char *container_id; /* NULL: unknown (Container.ID stays empty, no engine files read) */
+    const char *docker_root;  /* NULL: MPP_DEFAULT_DOCKER_ROOT */
+    const char *podman_root;  /* NULL: MPP_DEFAULT_PODMAN_ROOT */
+    const char *runtime_root; /* the --root global the engine passed (tells docker/containerd) */
+    const char *bundle_dir;   /* may be NULL (hook) */
+} mpp_adapter_options;
+
+/* The interposable mounts of the bundle (spec §3), described by the matching engine adapter.
+ * index[k] is the position of mounts[k] in config.json's "mounts" array; the order is the
+ * config.json order. Both arrays are heap-allocated (NULL when *n is 0); free them with
+ * mpp_mounts_free(*mounts, *n) and free(*index).
+ *
+ * Engine files (Docker's config.v2.json, hostconfig.json, image config, volume opts.json) that
+ * are missing, unreadable or malformed are skipped silently: the mount keeps its generic
+ * description and the container is never failed because of them. A bind mount with a relative
+ * source is an error (-EINVAL naming mounts[i].source): it cannot be matched by path patterns,
+ * and passing it through uninterposed would let it escape every plugin. An invalid container ID
+ * is an error too. */
+int mpp_bundle_describe(const mpp_bundle *b, const mpp_adapter_options *o, mpp_mount **mounts,
+                        size_t **index, size_t *n, mpp_error *err);
+
+/* Write effective sources back: "source" = effective_source. A tmpfs mount whose effective
+ * source differs from its source becomes {"type": "bind", "source": S, "options": ["rbind",
+ * plus the original generic flags: ro/rw, nosuid, nodev, noexec, atime flags and propagation;
+ * tmpfs-only options like size=, mode=, nr_inodes= are dropped]}. index[k] must be the position
+ * of mounts[k] in "mounts", as mpp_bundle_describe gave it (checked: same destination). An
+ * effective source must be absolute. */
+int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index, size_t n,
+                     mpp_error *err);
+
+/* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
+ * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both
+ * the original and the effective source. An existing source must resolve to something a bind
+ * mount can use (directory, regular file, socket, device, FIFO): a dangling symbolic link is
+ * refused (-ENOENT), whatever create_source_if_missing says. A tmpfs mount left unchanged by the
+ * plugins has no host source and is skipped. */
+int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,925 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of OCI bundle reading and rewriting (src/lib/oci.c, generic part of adapter.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <mpp/oci.h>
+
+#include "macro.h"
+
+#define DOCKER_ID "3f4c2b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"
+#define PODMAN_ID "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff"
+
+static char tmpdir[] = "/tmp/mpp-test-oci-XXXXXX";
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "re");
+    assert_non_null(f);
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&buf, &size);
+    assert_non_null(mem);
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        assert_int_equal(fwrite(chunk, 1, n, mem), n);
+    fclose(f);
+    fclose(mem);
+    if (len)
+        *len = size;
+    return buf;
+}
+
+static char *fixture(const char *name, size_t *len)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/oci/%s", MPP_TEST_DATA, name);
+    return read_all(path, len);
+}
+
+static mpp_bundle *parse_fixture(const char *name)
+{
+    size_t len;
+    _cleanup_free_ char *text = fixture(name, &len);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    int r = mpp_bundle_parse(text, len, name, &b, &err);
+    if (r < 0)
+        fail_msg("%s: %s", name, err.msg);
+    return b;
+}
+
+static void write_file(const char *path, const char *data, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, mode), 0);
+    size_t len = strlen(data);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+/* A fresh bundle directory under tmpdir holding the fixture as config.json. */
+static char *make_bundle(const char *sub, const char *name, mode_t mode)
+{
+    char *dir = NULL;
+    assert_true(asprintf(&dir, "%s/%s", tmpdir, sub) > 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    _cleanup_free_ char *text = fixture(name, NULL);
+    write_file(path, text, mode);
+    return dir;
+}
+
+typedef struct described {
+    mpp_mount *mounts;
+    size_t *index;
+    size_t n;
+} described;
+
+static void described_clear(described *d)
+{
+    mpp_mounts_free(d->mounts, d->n);
+    free(d->index);
+    memset(d, 0, sizeof(*d));
+}
+
+static void describe_ok(const mpp_bundle *b, const mpp_adapter_options *o, described *d)
+{
+    mpp_error err = {0};
+    int r = mpp_bundle_describe(b, o, &d->mounts, &d->index, &d->n, &err);
+    if (r < 0)
+        fail_msg("describe: %s", err.msg);
+}
+
+static const mpp_mount *find(const described *d, const char *dst)
+{
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->mounts[i].destination, dst) == 0)
+            return &d->mounts[i];
+    return NULL;
+}
+
+static json_t *bundle_json(const mpp_bundle *b)
+{
+    _cleanup_free_ char *text = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_dump(b, &text, &err), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    assert_non_null(j);
+    return j;
+}
+
+static void assert_str(const char *got, const char *want)
+{
+    if (!want) {
+        if (got)
+            fail_msg("expected NULL, got \"%s\"", got);
+        return;
+    }
+    if (!got)
+        fail_msg("expected \"%s\", got NULL", want);
+    assert_string_equal(got, want);
+}
+
+/* Dump keeps every field, known or not, with its value. */
+static void test_parse_dump_round_trip(void **state)
+{
+    (void)state;
+    const char *names[] = {"runc-spec.json", "docker.json", "podman.json", "kubernetes.json"};
+    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+        _cleanup_free_ char *text = fixture(names[i], NULL);
+        json_error_t jerr;
+        json_t *orig = json_loads(text, 0, &jerr);
+        assert_non_null(orig);
+        mpp_bundle *b = parse_fixture(names[i]);
+        json_t *dumped = bundle_json(b);
+        assert_true(json_equal(orig, dumped));
+        json_decref(orig);
+        json_decref(dumped);
+        mpp_bundle_free(b);
+    }
+
+    /* Spot checks on what mpp does not know. */
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    json_t *j = bundle_json(b);
+    json_t *ext = json_object_get(j, "x-site-extension");
+    assert_string_equal(json_string_value(json_object_get(ext, "unicode")),
+                        "h\xc3\xa9llo \xe2\x98\x83");
+    assert_int_equal(json_array_size(json_object_get(ext, "kept")), 5);
+    assert_true(json_real_value(json_array_get(json_object_get(ext, "kept"), 1)) == 2.5);
+    json_t *limit = json_object_get(
+        json_object_get(json_object_get(json_object_get(j, "linux"), "resources"), "memory"),
+        "limit");
+    assert_true(json_integer_value(limit) == INT64_MAX);
+    json_decref(j);
+    mpp_bundle_free(b);
+}
+
+static void test_load_save_round_trip(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("roundtrip", "podman.json", 0640);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    assert_non_null(strstr(mpp_bundle_origin(b), "roundtrip/config.json"));
+    assert_int_equal(mpp_bundle_save(b, &err), 0);
+    mpp_bundle_free(b);
+
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    _cleanup_free_ char *saved = read_all(path, NULL);
+    _cleanup_free_ char *text = fixture("podman.json", NULL);
+    json_t *a = json_loads(saved, 0, NULL), *want = json_loads(text, 0, NULL);
+    assert_non_null(a);
+    assert_true(json_equal(a, want));
+    json_decref(a);
+    json_decref(want);
+}
+
+static void test_describe_runc_spec(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    described d = {0};
+    mpp_adapter_options o = {.container_id = "ctr1"};
+    describe_ok(b, &o, &d);
+
+    /* proc, /dev, /dev/pts, /dev/shm, mqueue, /sys, cgroup are not interposable. */
+    assert_int_equal(d.n, 4);
+    size_t want_index[] = {7, 8, 9, 10};
+    const char *want_dst[] = {"/data", "/etc/ssl/certs", "/scratch", "/opt/tool"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(d.index[i], want_index[i]);
+        assert_string_equal(d.mounts[i].destination, want_dst[i]);
+        assert_string_equal(d.mounts[i].container.id, "ctr1");
+        assert_string_equal(d.mounts[i].container.engine, "oci");
+        assert_false(d.mounts[i].create_source_if_missing);
+        assert_str(d.mounts[i].mode, NULL);
+        assert_str(d.mounts[i].consistency, NULL);
+        assert_int_equal(d.mounts[i].container.annotations.n, 0);
+        assert_int_equal(d.mounts[i].container.labels.n, 0);
+        assert_int_equal(d.mounts[i].n_applied, 0);
+    }
+    const mpp_mount *m = &d.mounts[0];
+    assert_string_equal(m->type, "bind");
+    assert_string_equal(m->source, "/srv/data");
+    assert_string_equal(m->effective_source, "/srv/data");
+    assert_false(m->read_only);
+    assert_string_equal(m->propagation, "rprivate");
+    assert_str(m->volume.name, NULL);
+
+    m = &d.mounts[1];
+    assert_string_equal(m->type, "bind");
+    assert_true(m->read_only);
+    assert_string_equal(m->propagation, "rslave");
+
+    m = &d.mounts[2];
+    assert_string_equal(m->type, "tmpfs");
+    assert_string_equal(m->source, "tmpfs");
+    assert_false(m->read_only);
+    assert_string_equal(m->propagation, "rprivate");
+
+    /* type "none" with rbind is a bind mount. */
+    m = &d.mounts[3];
+    assert_string_equal(m->type, "bind");
+    assert_string_equal(m->source, "/opt/tool");
+    assert_true(m->read_only);
+    assert_str(m->propagation, NULL);
+
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_describe_docker_style(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("docker.json");
+    described d = {0};
+    /* No Docker records on this machine: the generic description. */
+    mpp_adapter_options o = {
+        .container_id = DOCKER_ID,
+        .runtime_root = "/var/run/docker/runtime-runc/moby",
+        .docker_root = "/nonexistent/docker",
+    };
+    describe_ok(b, &o, &d);
+    described_clear(&d);
+
+    o.docker_root = NULL; /* the default, /var/lib/docker, that the fixture uses */
+    describe_ok(b, &o, &d);
+    /* resolv.conf, hostname, hosts and /dev/shm are Docker's; a log collector's bind of
+     * DOCKER_ROOT/containers itself is the user's. */
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.mounts[0].destination, "/b");
+    assert_string_equal(d.mounts[1].destination, "/v");
+    assert_string_equal(d.mounts[2].destination, "/logs");
+    assert_int_equal(d.index[0], 6);
+    assert_int_equal(d.index[1], 11);
+    assert_int_equal(d.index[2], 12);
+
+    const mpp_mount *m = find(&d, "/b");
+    assert_string_equal(m->type, "bind");
+    assert_true(m->read_only);
+
+    m = find(&d, "/v");
+    assert_string_equal(m->type, "volume");
+    assert_string_equal(m->source, "/var/lib/docker/volumes/vol/_data");
+    assert_string_equal(m->volume.name, "vol");
+    assert_string_equal(m->volume.driver, "local");
+    assert_string_equal(m->volume.scope, "local");
+
+    m = find(&d, "/logs");
+    assert_string_equal(m->type, "bind");
+    assert_str(m->volume.name, NULL);
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_describe_podman(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("podman.json");
+    described d = {0};
+    mpp_adapter_options o = {.container_id = PODMAN_ID};
+    describe_ok(b, &o, &d);
+
+    /* hosts, shm, resolv.conf, hostname, .containerenv, secrets are Podman's. */
+    assert_int_equal(d.n, 2);
+    const mpp_mount *pv = &d.mounts[0], *src = &d.mounts[1];
+    assert_string_equal(pv->destination, "/pv");
+    assert_string_equal(src->destination, "/src");
+    assert_int_equal(d.index[0], 5);
+    assert_int_equal(d.index[1], 6);
+
+    assert_string_equal(pv->type, "volume");
+    assert_string_equal(pv->volume.name, "pvol");
+    assert_string_equal(pv->volume.driver, "local");
+    assert_string_equal(pv->container.engine, "podman");
+    assert_str(pv->consistency, NULL);
+    assert_string_equal(src->type, "bind");
+    assert_string_equal(src->consistency, "cached");
+    assert_false(src->create_source_if_missing);
+
+    /* Annotations are Podman's labels, plus mpp.labels.*. */
+    assert_int_equal(src->container.annotations.n, 9);
+    assert_string_equal(mpp_strmap_get(&src->container.labels, "team"), "storage");
+    assert_string_equal(mpp_strmap_get(&src->container.labels, "tier"), "db");
+    assert_string_equal(mpp_strmap_get(&src->container.labels, "io.container.manager"), "libpod");
+    assert_string_equal(mpp_strmap_get(&src->container.annotations, "mpp.labels.tier"), "db");
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_describe_kubernetes(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("kubernetes.json");
+    described d = {0};
+    mpp_adapter_options o = {
+        .container_id = "8c2e1f7a",
+        .bundle_dir = "/run/containerd/io.containerd.runtime.v2.task/k8s.io/8c2e1f7a",
+    };
+    describe_ok(b, &o, &d);
+    /* secrets, configmaps, downward API, projected token, etc-hosts, termination log and the
+     * sandbox's files are the kubelet's and containerd's; emptyDir and hostPath are the user's. */
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.mounts[0].destination, "/data");
+    assert_string_equal(d.mounts[1].destination, "/host/logs");
+    assert_true(d.mounts[1].read_only);
+    assert_string_equal(d.mounts[0].container.engine, "containerd");
+    described_clear(&d);
+
+    /* The CRI annotations alone tell containerd. */
+    mpp_adapter_options o2 = {0};
+    describe_ok(b, &o2, &d);
+    assert_string_equal(d.mounts[0].container.engine, "containerd");
+    assert_str(d.mounts[0].container.id, NULL);
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static const char crio_config[] =
+    "{\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/srv/x\","
+    "\"options\":[\"rbind\"]},"
+    "{\"destination\":\"/etc/hostname\",\"type\":\"bind\",\"source\":\"/run/containers/storage/"
+    "overlay-containers/abc/userdata/hostname\",\"options\":[\"rbind\"]}],"
+    "\"annotations\":{\"io.kubernetes.cri-o.ContainerID\":\"abc\"}}";
+
+static void test_describe_crio(void **state)
+{
+    (void)state;
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_parse(crio_config, strlen(crio_config), "crio", &b, &err), 0);
+    assert_string_equal(mpp_bundle_annotation(b, "io.kubernetes.cri-o.ContainerID"), "abc");
+    assert_null(mpp_bundle_annotation(b, "nope"));
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.mounts[0].container.engine, "cri-o");
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+/* The policy table of spec §3, one rule at a time, with near misses that must stay. */
+static void test_exclusion_table(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *dst, *src, *type;
+        bool kept;
+    } cases[] = {
+        /* Destinations of the runtime and the engine. */
+        {"/proc/meminfo", "/srv/x", "bind", false},
+        {"/sys/fs/cgroup", "/srv/x", "bind", false},
+        {"/dev", "/srv/x", "bind", false},
+        {"/dev/fuse", "/srv/x", "bind", false},
+        {"/dev/termination-log", "/srv/x", "bind", false},
+        {"/etc/resolv.conf", "/srv/x", "bind", false},
+        {"/etc/hosts", "/srv/x", "bind", false},
+        {"/etc//hosts", "/srv/x", "bind", false},
+        {"/etc/hostname", "/srv/x", "bind", false},
+        {"/run/.containerenv", "/srv/x", "bind", false},
+        {"/run/secrets", "/srv/x", "bind", false},
+        {"/run/secrets/token", "/srv/x", "bind", false},
+        {"proc/sys", "/srv/x", "bind", false},
+        {"/dev/shm", "shm", "tmpfs", false},
+        {"/x-proc", "proc", "proc", false},
+        {"/x-overlay", "overlay", "overlay", false},
+        /* Sources of the engines and the kubelet. */
+        {"/s1", "/var/lib/docker/containers/" DOCKER_ID "/hosts", "bind", false},
+        {"/s2", "/var/lib/docker/containers/" DOCKER_ID "/../" DOCKER_ID "/x", "bind", false},
+        {"/s3", "/var/lib/containers/storage/overlay-containers/abc/userdata/x", "bind", false},
+        {"/s4", "/run/containers/storage/overlay-containers/abc/userdata/x", "bind", false},
+        {"/s5", "/var/run/containers/storage/overlay-containers/abc/x", "bind", false},
+        {"/s6", "/run/libpod/x", "bind", false},
+        {"/s7", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/s", "bind", false},
+        {"/s8", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~configmap/c", "bind", false},
+        {"/s9", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~projected/p", "bind", false},
+        {"/s10", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~downward-api/d", "bind", false},
+        {"/s11", "/var/lib/kubelet/pods/u/etc-hosts", "bind", false},
+        {"/s12", "/var/lib/kubelet/pods/u/containers/app/1234", "bind", false},
+        /* Near misses: the user's. */
+        {"/procfs", "/srv/x", "bind", true},
+        {"/devices", "/srv/x", "bind", true},
+        {"/system", "/srv/x", "bind", true},
+        {"/etc/hosts.allow", "/srv/x", "bind", true},
+        {"/etc/hostname.d", "/srv/x", "bind", true},
+        {"/run/secretsx", "/srv/x", "bind", true},
+        {"/k1", "/var/lib/docker/containers", "bind", true},
+        {"/k2", "/var/lib/docker/containers/0ther/x", "bind", true},
+        {"/k3", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/x", "bind", true},
+        {"/k4", "/var/lib/kubelet/pods/u/containers/app", "bind", true},
+        {"/k5", "/srv/etc-hosts", "bind", true},
+        {"/k6", "/run/libpodx", "bind", true},
+        {"/k7", "/srv/x", "none", true},
+        {"/k8", "tmpfs", "tmpfs", true},
+    };
+    json_t *mounts = json_array();
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        bool bind_opt = strcmp(cases[i].type, "none") == 0;
+        assert_int_equal(
+            json_array_append_new(mounts,
+                                  json_pack("{s:s, s:s, s:s, s:[s]}", "destination", cases[i].dst,
+                                            "source", cases[i].src, "type", cases[i].type,
+                                            "options", bind_opt ? "rbind" : "nosuid")),
+            0);
+    }
+    json_t *doc = json_pack("{s:o}", "mounts", mounts);
+    _cleanup_free_ char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_parse(text, strlen(text), "table", &b, &err), 0);
+    described d = {0};
+    mpp_adapter_options o = {.container_id = DOCKER_ID};
+    describe_ok(b, &o, &d);
+    size_t k = 0;
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        bool got = k < d.n && d.index[k] == i;
+        if (got != cases[i].kept)
+            fail_msg("%s from %s (%s): %s", cases[i].dst, cases[i].src, cases[i].type,
+                     got ? "described, should not be" : "left out, should be described");
+        if (got)
+            k++;
+    }
+    assert_int_equal(k, d.n);
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_describe_invalid_id(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    described d = {0};
+    mpp_error err = {0};
+    mpp_adapter_options o = {.container_id = "../../etc"};
+    assert_int_equal(mpp_bundle_describe(b, &o, &d.mounts, &d.index, &d.n, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "invalid container ID"));
+    assert_int_equal(d.n, 0);
+    assert_null(d.mounts);
+    mpp_bundle_free(b);
+}
+
+static void test_apply(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    json_t *before = bundle_json(b);
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    assert_int_equal(d.n, 4);
+
+    /* A plugin redirected /data and gave /scratch a host directory. */
+    mpp_mount *data = &d.mounts[0], *scratch = &d.mounts[2];
+    free(data->effective_source);
+    data->effective_source = strdup("/cache/data");
+    free(scratch->effective_source);
+    scratch->effective_source = strdup("/run/plugin/scratch");
+
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, d.index, d.n, &err), 0);
+    json_t *after = bundle_json(b);
+    json_t *ma = json_object_get(after, "mounts"), *mb = json_object_get(before, "mounts");
+    assert_int_equal(json_array_size(ma), json_array_size(mb));
+
+    json_t *m7 = json_array_get(ma, 7);
+    assert_string_equal(json_string_value(json_object_get(m7, "source")), "/cache/data");
+    assert_string_equal(json_string_value(json_object_get(m7, "type")), "bind");
+    assert_true(json_equal(json_object_get(m7, "options"),
+                           json_object_get(json_array_get(mb, 7), "options")));
+
+    json_t *m9 = json_array_get(ma, 9);
+    assert_string_equal(json_string_value(json_object_get(m9, "type")), "bind");
+    assert_string_equal(json_string_value(json_object_get(m9, "source")), "/run/plugin/scratch");
+    json_t *want = json_pack("[sssss]", "rbind", "nosuid", "nodev", "noexec", "rprivate");
+    assert_true(json_equal(json_object_get(m9, "options"), want));
+    json_decref(want);
+    assert_string_equal(json_string_value(json_object_get(m9, "destination")), "/scratch");
+
+    /* Everything else is untouched. */
+    for (size_t i = 0; i < json_array_size(ma); i++)
+        if (i != 7 && i != 9)
+            assert_true(json_equal(json_array_get(ma, i), json_array_get(mb, i)));
+    json_object_del(after, "mounts");
+    json_object_del(before, "mounts");
+    assert_true(json_equal(after, before));
+    json_decref(after);
+    json_decref(before);
+
+    /* A subset of the mounts, by their own indices. */
+    mpp_mount *tool = &d.mounts[3];
+    free(tool->effective_source);
+    tool->effective_source = strdup("/opt/tool-v2");
+    assert_int_equal(mpp_bundle_apply(b, &d.mounts[3], &d.index[3], 1, &err), 0);
+    after = bundle_json(b);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(after, "mounts"), 10), "source")),
+                        "/opt/tool-v2");
+    json_decref(after);
+
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_apply_tmpfs_unchanged(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    json_t *before = bundle_json(b);
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    mpp_error err = {0};
+    /* No plugin changed anything: the document stays as it was. */
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, d.index, d.n, &err), 0);
+    json_t *after = bundle_json(b);
+    assert_true(json_equal(after, before));
+    json_decref(after);
+    json_decref(before);
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static void test_apply_errors(void **state)
+{
+    (void)state;
+    mpp_bundle *b = parse_fixture("runc-spec.json");
+    json_t *before = bundle_json(b);
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    mpp_error err = {0};
+
+    free(d.mounts[0].effective_source);
+    d.mounts[0].effective_source = strdup("/moved");
+
+    size_t bad_index[] = {7, 8, 9, 42};
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, bad_index, d.n, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "mounts[42]"));
+
+    size_t swapped[] = {8, 7, 9, 10};
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, swapped, d.n, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "mounts[8].destination"));
+
+    free(d.mounts[1].effective_source);
+    d.mounts[1].effective_source = strdup("relative/dir");
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, d.index, d.n, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "relative/dir"));
+    assert_non_null(strstr(err.msg, "absolute"));
+
+    /* A refused call changed nothing, not even the mounts before the bad one. */
+    json_t *after = bundle_json(b);
+    assert_true(json_equal(after, before));
+    json_decref(after);
+    json_decref(before);
+    described_clear(&d);
+    mpp_bundle_free(b);
+}
+
+static size_t count_entries(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    assert_non_null(dp);
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(dp)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+            n++;
+    closedir(dp);
+    return n;
+}
+
+static void test_save_atomic(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("save", "runc-spec.json", 0640);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    free(d.mounts[0].effective_source);
+    d.mounts[0].effective_source = strdup("/cache/data");
+    assert_int_equal(mpp_bundle_apply(b, d.mounts, d.index, d.n, &err), 0);
+    described_clear(&d);
+
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    struct stat st0;
+    assert_int_equal(stat(path, &st0), 0);
+    assert_int_equal(mpp_bundle_save(b, &err), 0);
+    mpp_bundle_free(b);
+
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    assert_true(st.st_ino != st0.st_ino); /* replaced by rename, not rewritten in place */
+    assert_int_equal(count_entries(dir), 1);
+
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    describe_ok(b, NULL, &d);
+    assert_string_equal(d.mounts[0].source, "/cache/data");
+    described_clear(&d);
+
+    /* A failed save (directory no longer writable) leaves the original and no temporary. */
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(dir, 0555), 0);
+        assert_true(mpp_bundle_save(b, &err) < 0);
+        assert_int_equal(chmod(dir, 0755), 0);
+        assert_int_equal(count_entries(dir), 1);
+    }
+    mpp_bundle_free(b);
+
+    /* A parsed bundle has no file to replace. */
+    b = parse_fixture("docker.json");
+    assert_int_equal(mpp_bundle_save(b, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "docker.json"));
+    mpp_bundle_free(b);
+}
+
+static void test_save_file_replaced(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("replaced", "runc-spec.json", 0644);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    char path[PATH_MAX], target[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+    write_file(target, "{}", 0644);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(mpp_bundle_save(b, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "regular file"));
+    assert_int_equal(count_entries(dir), 1);
+    mpp_bundle_free(b);
+}
+
+static void expect_parse_error(const char *json, const char *what)
+{
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    int r = mpp_bundle_parse(json, strlen(json), "BUNDLE/config.json", &b, &err);
+    if (r >= 0)
+        fail_msg("accepted %s", json);
+    assert_null(b);
+    if (!strstr(err.msg, what) || !strstr(err.msg, "BUNDLE/config.json"))
+        fail_msg("for %s: message \"%s\" lacks \"%s\"", json, err.msg, what);
+}
+
+static void expect_describe_error(const char *json, const char *what)
+{
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_parse(json, strlen(json), "BUNDLE/config.json", &b, &err), 0);
+    described d = {0};
+    int r = mpp_bundle_describe(b, NULL, &d.mounts, &d.index, &d.n, &err);
+    if (r >= 0)
+        fail_msg("described %s", json);
+    assert_int_equal(d.n, 0);
+    if (!strstr(err.msg, what))
+        fail_msg("for %s: message \"%s\" lacks \"%s\"", json, err.msg, what);
+    mpp_bundle_free(b);
+}
+
+static void test_malformed(void **state)
+{
+    (void)state;
+    expect_parse_error("[]", "expected a JSON object at the top level, got array");
+    expect_parse_error("\"x\"", "top level");
+    expect_parse_error("{\"mounts\": {}}", "mounts: expected an array, got object");
+    expect_parse_error("{\"mounts\": [7]}", "mounts[0]: expected an object, got integer");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"/a\"}, {\"source\": \"/x\", \"type\": "
+                       "\"bind\"}]}",
+                       "mounts[1].destination: missing");
+    expect_parse_error("{\"mounts\": [{\"destination\": 3}]}",
+                       "mounts[0].destination: expected a string, got integer");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"\"}]}", "mounts[0].destination: empty");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"/a\", \"source\": [\"/x\"]}]}",
+                       "mounts[0].source: expected a string, got array");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"/a\", \"type\": true}]}",
+                       "mounts[0].type: expected a string, got boolean");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"/a\", \"options\": \"ro\"}]}",
+                       "mounts[0].options: expected an array, got string");
+    expect_parse_error("{\"mounts\": [{\"destination\": \"/a\", \"options\": [\"ro\", 1]}]}",
+                       "mounts[0].options[1]: expected a string, got integer");
+    expect_parse_error("{\"annotations\": {\"a\": 1}}", "annotations.a: expected a string");
+    expect_parse_error("{\"annotations\": []}", "annotations: expected an object");
+    expect_parse_error("{\"mounts\": [", "BUNDLE/config.json");
+
+    expect_describe_error("{\"mounts\": [{\"destination\": \"/a\", \"type\": \"bind\", \"source\": "
+                          "\"data/dir\", \"options\": [\"rbind\"]}]}",
+                          "mounts[0].source: bind source \"data/dir\" (for /a) is a relative");
+    expect_describe_error("{\"mounts\": [{\"destination\": \"/a\", \"type\": \"bind\"}]}",
+                          "mounts[0].source: the bind mount on /a has no source");
+
+    /* Null mounts and annotations are absent ones; a non-bind relative source is not ours. */
+    const char *ok = "{\"mounts\": null, \"annotations\": null}";
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_parse(ok, strlen(ok), NULL, &b, &err), 0);
+    described d = {0};
+    describe_ok(b, NULL, &d);
+    assert_int_equal(d.n, 0);
+    assert_null(d.mounts);
+    assert_null(d.index);
+    mpp_bundle_free(b);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    char dir[512];
+    snprintf(dir, sizeof(dir), "%s/empty", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "empty/config.json"));
+    assert_null(b);
+
+    /* config.json must not be a symbolic link. */
+    char path[PATH_MAX], target[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    snprintf(target, sizeof(target), "%s/real.json", tmpdir);
+    write_file(target, "{}", 0644);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), -ELOOP);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    assert_int_equal(unlink(path), 0);
+
+    /* Nor a directory. */
+    assert_int_equal(mkdir(path, 0755), 0);
+    assert_true(mpp_bundle_load(dir, &b, &err) < 0);
+    assert_non_null(strstr(err.msg, "config.json"));
+    assert_int_equal(rmdir(path), 0);
+
+    write_file(path, "{\"mounts\": 5}", 0644);
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), -EBADMSG);
+    assert_non_null(strstr(err.msg, "empty/config.json: mounts: expected an array"));
+
+    assert_int_equal(mpp_bundle_load(NULL, &b, &err), -EINVAL);
+}
+
+static mpp_mount mount_of(const char *dst, const char *src, const char *eff, bool create)
+{
+    mpp_mount m = {0};
+    m.destination = strdup(dst);
+    m.source = strdup(src);
+    m.effective_source = eff ? strdup(eff) : NULL;
+    m.type = strdup("bind");
+    m.create_source_if_missing = create;
+    return m;
+}
+
+static void test_sources_prepare(void **state)
+{
+    (void)state;
+    char base[512], file[1024], missing[PATH_MAX], dangling[PATH_MAX];
+    snprintf(base, sizeof(base), "%s/sources", tmpdir);
+    assert_int_equal(mkdir(base, 0755), 0);
+    snprintf(file, sizeof(file), "%s/file", base);
+    write_file(file, "x", 0644);
+    snprintf(missing, sizeof(missing), "%s/new/deep/dir", base);
+    snprintf(dangling, sizeof(dangling), "%s/dangling", base);
+    assert_int_equal(symlink("/nonexistent/mpp-target", dangling), 0);
+    mpp_error err = {0};
+
+    /* Existing directory and file; a missing source created when allowed, with its parents,
+     * mode 0755 whatever the umask. */
+    mode_t old = umask(077);
+    mpp_mount ms[3] = {
+        mount_of("/a", "/orig/a", base, false),
+        mount_of("/b", file, NULL, false),
+        mount_of("/c", "/orig/c", missing, true),
+    };
+    assert_int_equal(mpp_sources_prepare(ms, 3, &err), 0);
+    umask(old);
+    struct stat st;
+    assert_int_equal(stat(missing, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 07777, 0755);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s/new", base);
+    assert_int_equal(stat(parent, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755);
+    for (size_t i = 0; i < 3; i++)
+        mpp_mount_clear(&ms[i]);
+
+    /* Not allowed: refused, naming the original and the effective source; nothing created. */
+    char other[PATH_MAX];
+    snprintf(other, sizeof(other), "%s/not-created", base);
+    mpp_mount m = mount_of("/d", "/orig/d", other, false);
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, other));
+    assert_non_null(strstr(err.msg, "/orig/d"));
+    assert_non_null(strstr(err.msg, "/d"));
+    assert_int_equal(access(other, F_OK), -1);
+    mpp_mount_clear(&m);
+
+    /* No effective source (no plugin ran): the original one is checked. */
+    m = mount_of("/e", "/nonexistent/mpp-orig", NULL, false);
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "/nonexistent/mpp-orig"));
+    mpp_mount_clear(&m);
+
+    /* A dangling symbolic link is refused, even where creation is allowed. */
+    m = mount_of("/f", "/orig/f", dangling, true);
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    assert_non_null(strstr(err.msg, dangling));
+    assert_non_null(strstr(err.msg, "/orig/f"));
+    assert_int_equal(access("/nonexistent/mpp-target", F_OK), -1);
+    mpp_mount_clear(&m);
+
+    /* A symbolic link to a directory is fine. */
+    char link[PATH_MAX];
+    snprintf(link, sizeof(link), "%s/link", base);
+    assert_int_equal(symlink(base, link), 0);
+    m = mount_of("/g", "/orig/g", link, false);
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), 0);
+    mpp_mount_clear(&m);
+
+    /* A relative effective source. */
+    m = mount_of("/h", "/orig/h", "some/where", true);
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "some/where"));
+    assert_non_null(strstr(err.msg, "/orig/h"));
+    mpp_mount_clear(&m);
+
+    /* A parent that is a file. */
+    char under_file[PATH_MAX];
+    snprintf(under_file, sizeof(under_file), "%s/sub", file);
+    m = mount_of("/i", "/orig/i", under_file, true);
+    assert_true(mpp_sources_prepare(&m, 1, &err) < 0);
+    assert_non_null(strstr(err.msg, "/orig/i"));
+    mpp_mount_clear(&m);
+
+    /* A tmpfs that no plugin redirected has no host source. */
+    m = mount_of("/tmp", "tmpfs", "tmpfs", false);
+    free(m.type);
+    m.type = strdup("tmpfs");
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), 0);
+    /* Redirected, its new source is checked like any other. */
+    free(m.effective_source);
+    m.effective_source = strdup("/nonexistent/mpp-tmpfs");
+    assert_int_equal(mpp_sources_prepare(&m, 1, &err), -ENOENT);
+    mpp_mount_clear(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_dump_round_trip),
+        cmocka_unit_test(test_load_save_round_trip),
+        cmocka_unit_test(test_describe_runc_spec),
+        cmocka_unit_test(test_describe_docker_style),
+        cmocka_unit_test(test_describe_podman),
+        cmocka_unit_test(test_describe_kubernetes),
+        cmocka_unit_test(test_describe_crio),
+        cmocka_unit_test(test_exclusion_table),
+        cmocka_unit_test(test_describe_invalid_id),
+        cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_apply_tmpfs_unchanged),
+        cmocka_unit_test(test_apply_errors),
+        cmocka_unit_test(test_save_atomic),
+        cmocka_unit_test(test_save_file_replaced),
+        cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_sources_prepare),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
