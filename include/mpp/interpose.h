@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The whole interposition on one bundle, as mpp-runtime and mpp-hook run it: describe the
+ * interposable mounts, run the attach chain, check or create the effective sources, and
+ * rewrite the bundle's mounts. */
+
+#include <mpp/chain.h>
+#include <mpp/config.h>
+#include <mpp/error.h>
+#include <mpp/oci.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* On success the bundle (in memory) holds the effective sources; the caller saves or dumps it.
+ * On failure nothing stays attached: a failure after the chain attached unwinds it. */
+int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
+                         mpp_error *err);
+
+/* The real OCI runtime to delegate to: cfg->runtime, else crun where it works here (a unified
+ * cgroup v2 hierarchy), else runc. Heap string in *out. */
+int mpp_real_runtime(const mpp_config *cfg, char **out, mpp_error *err);
+
+#ifdef __cplusplus
+}
+#endif

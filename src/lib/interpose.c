@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include <mpp/interpose.h>
+
+#include "macro.h"
+
+int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
+                         mpp_error *err)
+{
+    mpp_mount *mounts = NULL;
+    _cleanup_free_ size_t *index = NULL;
+    size_t n = 0;
+    int r = mpp_bundle_describe(b, o, &mounts, &index, &n, err);
+    if (r < 0)
+        return r;
+
+    r = mpp_chain_attach(chain, o->container_id, mounts, n, err);
+    if (r >= 0) {
+        r = mpp_sources_prepare(mounts, n, err);
+        if (r >= 0)
+            r = mpp_bundle_apply(b, mounts, index, n, err);
+        if (r < 0) {
+            /* The plugins attached but the container cannot start: detach them now. */
+            mpp_teardown t = {0};
+            mpp_error derr = {0};
+            if (mpp_chain_detach(chain, o->container_id, -1, 0, &t, &derr) < 0 &&
+                derr.code != -ENOENT) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s",
+                         derr.msg);
+            }
+            mpp_teardown_clear(&t);
+        }
+    }
+    mpp_mounts_free(mounts, n);
+    return r;
+}
+
+static bool executable(const char *p)
+{
+    return access(p, X_OK) == 0;
+}
+
+int mpp_real_runtime(const mpp_config *cfg, char **out, mpp_error *err)
+{
+    const char *pick = cfg->runtime;
+    if (!pick) {
+        /* crun 1.8 refuses hybrid cgroup hierarchies; runc copes with them. */
+        struct statfs fs;
+        bool unified = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+        const char *crun = executable("/usr/bin/crun") ? "/usr/bin/crun" : NULL;
+        const char *runc = executable("/usr/bin/runc")       ? "/usr/bin/runc"
+                           : executable("/usr/sbin/runc")    ? "/usr/sbin/runc"
+                           : executable("/usr/local/bin/runc") ? "/usr/local/bin/runc"
+                                                               : NULL;
+        pick = (crun && (unified || !runc)) ? crun : runc;
+        if (!pick)
+            return mpp_error_set(err, -ENOENT,
+                                 "no OCI runtime found: install crun or runc, or set \"runtime\" "
+                                 "in the mpp configuration");
+    } else if (!executable(pick)) {
+        return mpp_error_set(err, -ENOENT, "runtime %s from the mpp configuration is not an "
+                                           "executable file", pick);
+    }
+    *out = strdup(pick);
+    return *out ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
+}

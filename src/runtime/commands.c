@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What mpp-runtime does around the real runtime: create/run attach the chain before it, delete
+ * and the end of run tear it down after it. */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "log.h"
+#include "macro.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_chain *, mpp_chain_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_bundle *, mpp_bundle_free)
+
+_Noreturn void exec_real(char **real_argv)
+{
+    execv(real_argv[0], real_argv);
+    runtime_error("cannot execute %s: %m", real_argv[0]);
+    _exit(127);
+}
+
+static volatile sig_atomic_t child_pid;
+
+static void forward_signal(int sig)
+{
+    if (child_pid > 0)
+        kill((pid_t)child_pid, sig);
+}
+
+/* Run the real runtime as a child, forwarding the signals a user or engine sends us, and
+ * return its exit status (128+N for a signal, as a shell reports it). */
+static int run_real(char **real_argv)
+{
+    static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+    struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
+    sigemptyset(&sa.sa_mask);
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        runtime_error("cannot fork: %m");
+        return 1;
+    }
+    if (pid == 0)
+        exec_real(real_argv);
+    child_pid = pid;
+    for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+        sigaction(forwarded[i], &sa, NULL);
+
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            runtime_error("cannot wait for %s: %m", real_argv[0]);
+            return 1;
+        }
+    child_pid = 0;
+    sa.sa_handler = SIG_DFL;
+    for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
+        sigaction(forwarded[i], &sa, NULL);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 1;
+}
+
+static bool has_state(const mpp_config *cfg, const char *id)
+{
+    char path[PATH_MAX];
+    if (!id || !mpp_container_id_valid(id))
+        return false;
+    snprintf(path, sizeof(path), "%s/%s/journal", cfg->state_dir, id);
+    return access(path, F_OK) == 0;
+}
+
+static void report_teardown(const char *id, const mpp_teardown *t)
+{
+    for (size_t i = 0; i < t->n_errors; i++)
+        runtime_error("teardown of container %s: %s", id, t->errors[i]);
+    if (!t->complete)
+        runtime_error("teardown of container %s is incomplete: run `mppctl recover %s`", id, id);
+}
+
+/* Unwind after the container is gone; returns whether teardown failed. */
+static bool teardown(mpp_chain *chain, const char *id, int exit_status)
+{
+    mpp_teardown t = {0};
+    mpp_error err = {0};
+    int r = mpp_chain_detach(chain, id, exit_status, 0, &t, &err);
+    if (r == -ENOENT)
+        return false;
+    if (r < 0) {
+        runtime_error("teardown of container %s: %s", id, err.msg);
+        return true;
+    }
+    report_teardown(id, &t);
+    bool failed = t.failed;
+    mpp_teardown_clear(&t);
+    return failed;
+}
+
+int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, bool run)
+{
+    if (cfg->n_plugins == 0 || !cli->id)
+        exec_real(real_argv); /* nothing to interpose: be the real runtime */
+
+    char cwd[PATH_MAX];
+    const char *bundle_dir = cli->bundle;
+    if (!bundle_dir) {
+        if (!getcwd(cwd, sizeof(cwd))) {
+            runtime_error("cannot get the working directory: %m");
+            return 1;
+        }
+        bundle_dir = cwd;
+    }
+
+    mpp_error err = {0};
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0 || mpp_bundle_load(bundle_dir, &bundle, &err) < 0) {
+        runtime_error("%s", err.msg);
+        return 1;
+    }
+    mpp_adapter_options o = {
+        .container_id = cli->id,
+        .runtime_root = cli->root,
+        .bundle_dir = bundle_dir,
+    };
+    if (mpp_interpose_attach(chain, bundle, &o, &err) < 0) {
+        runtime_error("%s", err.msg);
+        return 1;
+    }
+    if (mpp_bundle_save(bundle, &err) < 0) {
+        runtime_error("%s", err.msg);
+        teardown(chain, cli->id, -1);
+        return 1;
+    }
+
+    int status = run_real(real_argv);
+    if (!run || cli->detach) {
+        /* A failed create (or detached run) leaves no container: nothing will call delete. */
+        if (status != 0)
+            teardown(chain, cli->id, -1);
+        return status;
+    }
+    /* Foreground run: the container has exited and the real runtime has deleted it. */
+    bool failed = teardown(chain, cli->id, status);
+    return mpp_exit_status_after_teardown(status, failed);
+}
+
+int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
+{
+    if (!has_state(cfg, cli->id))
+        exec_real(real_argv);
+
+    int status = run_real(real_argv);
+    if (status != 0 && !cli->force) {
+        /* Still there (e.g. running without --force): it will be deleted again later. */
+        return status;
+    }
+    mpp_error err = {0};
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0) {
+        runtime_error("%s", err.msg);
+        return 1;
+    }
+    teardown(chain, cli->id, -1);
+    return status;
+}
