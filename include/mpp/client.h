@@ -33,6 +33,10 @@ typedef struct mpp_plugin_addr {
 int mpp_discover(const char *name, char *const *dirs, size_t n_dirs, mpp_plugin_addr *out,
                  mpp_error *err);
 void mpp_plugin_addr_clear(mpp_plugin_addr *a);
+
+/* Why NAME cannot be a plugin name (it becomes part of file names: 1..128 of
+ * [A-Za-z0-9._:-], not starting with '.' or '-'), or NULL when it can. */
+const char *mpp_plugin_name_problem(const char *name);
 int mpp_plugin_addr_copy(mpp_plugin_addr *dst, const mpp_plugin_addr *src);
 
 /* What identifies the running plugin behind an address, for the properties cache: for a unix
@@ -40,6 +44,7 @@ int mpp_plugin_addr_copy(mpp_plugin_addr *dst, const mpp_plugin_addr *src);
  * "tcp:HOST:PORT". Heap string in *out. */
 int mpp_plugin_identity(const mpp_plugin_addr *a, char **out, mpp_error *err);
 
+/* One client holds one curl handle: use it from one thread at a time. */
 typedef struct mpp_client mpp_client;
 
 typedef struct mpp_client_options {

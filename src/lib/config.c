@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <mpp/codec.h>
+#include <mpp/client.h>
 #include <mpp/config.h>
 
 #include "codec-json.h"
@@ -20,7 +21,6 @@
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 #define TIMEOUT_MAX_MS 3600000u
-#define PLUGIN_NAME_MAX 128
 
 static const char *const default_plugin_dirs[] = {
     "/run/docker/plugins",
@@ -181,25 +181,6 @@ static const char *closest_key(const char *key)
     return best;
 }
 
-/* Plugin names become file names in discovery: no '/', no "..", no leading '-' or '.'. */
-static const char *plugin_name_problem(const char *name)
-{
-    size_t len = strlen(name);
-    if (len == 0)
-        return "it is empty";
-    if (len > PLUGIN_NAME_MAX)
-        return "it is longer than 128 characters";
-    if (name[0] == '.' || name[0] == '-')
-        return "it starts with '.' or '-'";
-    for (size_t i = 0; i < len; i++) {
-        char ch = name[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '.' || ch == '_' || ch == ':' || ch == '-'))
-            return "only letters, digits and . _ : - are allowed";
-    }
-    return NULL;
-}
-
 static int get_string(const json_t *v, const char *origin, const char *key, const char **out,
                       mpp_error *err)
 {
@@ -262,7 +243,7 @@ static int get_plugins(const json_t *v, const char *origin, mpp_config *c, mpp_e
             return mpp_error_set(err, -EINVAL, "%s: \"plugins\"[%zu]: expected a string, got %s",
                                  origin, i, json_type_name(e));
         const char *name = json_string_value(e);
-        const char *problem = plugin_name_problem(name);
+        const char *problem = mpp_plugin_name_problem(name);
         if (problem)
             return mpp_error_set(err, -EINVAL,
                                  "%s: \"plugins\"[%zu]: invalid plugin name \"%s\": %s", origin, i,

@@ -54,19 +54,23 @@ int mpp_plugin_addr_copy(mpp_plugin_addr *dst, const mpp_plugin_addr *src)
     return 0;
 }
 
-/* The same rule as the configuration's: the name becomes part of file names here. */
-static bool plugin_name_ok(const char *name)
+/* Plugin names become file names here: no '/', no "..", no leading '-' or '.'. */
+const char *mpp_plugin_name_problem(const char *name)
 {
-    size_t len = strlen(name);
-    if (len == 0 || len > 128 || name[0] == '.' || name[0] == '-')
-        return false;
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0)
+        return "it is empty";
+    if (len > 128)
+        return "it is longer than 128 characters";
+    if (name[0] == '.' || name[0] == '-')
+        return "it starts with '.' or '-'";
     for (size_t i = 0; i < len; i++) {
         char ch = name[i];
         if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
               ch == '.' || ch == '_' || ch == ':' || ch == '-'))
-            return false;
+            return "only letters, digits and . _ : - are allowed";
     }
-    return true;
+    return NULL;
 }
 
 static int check_trust(const char *name, const char *path, const struct stat *st, mpp_error *err)
@@ -401,7 +405,7 @@ int mpp_discover(const char *name, char *const *dirs, size_t n_dirs, mpp_plugin_
                  mpp_error *err)
 {
     memset(out, 0, sizeof(*out));
-    if (!name || !plugin_name_ok(name))
+    if (mpp_plugin_name_problem(name))
         return mpp_error_set(err, -EINVAL,
                              "invalid plugin name \"%s\" (1 to 128 of A-Z a-z 0-9 . _ : -, not "
                              "starting with '.' or '-')",
