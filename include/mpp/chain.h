@@ -67,6 +67,17 @@ enum {
     MPP_DETACH_RESUME = 1u << 0,
 };
 
+/* Layout of state_dir: containers/ID/journal (one per container with attached plugins),
+ * plugins/NAME.json (the properties cache), gates/ID/ (the exit gate's socket). */
+
+/* state_dir/containers/ID, or state_dir/containers/ID/LEAF when leaf is not NULL. Returns the
+ * length, or -ENAMETOOLONG. */
+int mpp_container_state_path(const char *state_dir, const char *id, const char *leaf, char *buf,
+                             size_t size);
+
+/* Whether container id has a journal (a teardown to do). One access() call. */
+bool mpp_container_has_state(const char *state_dir, const char *id);
+
 /* A container ID usable as a directory name: 1..1024 of [A-Za-z0-9_.-], not "." or "..". */
 bool mpp_container_id_valid(const char *id);
 

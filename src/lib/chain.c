@@ -422,7 +422,7 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
     /* Leftover state under this ID would be overwritten: refuse, even if no plugin selects a
      * mount this time. */
     char path[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/%s", c->cfg.state_dir, id);
+    mpp_container_state_path(c->cfg.state_dir, id, NULL, path, sizeof(path));
     if (access(path, F_OK) == 0)
         return mpp_error_set(err, -EEXIST,
                              "container %s already has mount point plugin state in %s (an "
@@ -730,7 +730,10 @@ int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err
 {
     *ids = NULL;
     *n = 0;
-    DIR *d = opendir(state_dir);
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s/containers", state_dir) >= (int)sizeof(dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    DIR *d = opendir(dir);
     if (!d) {
         if (errno == ENOENT)
             return 0;
@@ -745,7 +748,7 @@ int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err
             continue;
         char path[PATH_MAX];
         struct stat stj;
-        snprintf(path, sizeof(path), "%s/%s/journal", state_dir, de->d_name);
+        mpp_container_state_path(state_dir, de->d_name, "journal", path, sizeof(path));
         if (lstat(path, &stj) < 0 || !S_ISREG(stj.st_mode))
             continue;
         char **nv = realloc(v, (count + 1) * sizeof(*nv));

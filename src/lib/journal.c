@@ -25,6 +25,22 @@ struct mpp_journal {
     char *path;
 };
 
+int mpp_container_state_path(const char *state_dir, const char *id, const char *leaf, char *buf,
+                             size_t size)
+{
+    int n = leaf ? snprintf(buf, size, "%s/containers/%s/%s", state_dir, id, leaf)
+                 : snprintf(buf, size, "%s/containers/%s", state_dir, id);
+    return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
+}
+
+bool mpp_container_has_state(const char *state_dir, const char *id)
+{
+    char path[PATH_MAX];
+    return mpp_container_id_valid(id) &&
+           mpp_container_state_path(state_dir, id, "journal", path, sizeof(path)) > 0 &&
+           access(path, F_OK) == 0;
+}
+
 bool mpp_container_id_valid(const char *id)
 {
     if (!id || !*id || strlen(id) > 1024 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
@@ -115,8 +131,8 @@ static int journal_alloc(const char *state_dir, const char *id, mpp_journal **ou
     if (!j)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     j->fd = j->dir_fd = -1;
-    if (asprintf(&j->dir, "%s/%s", state_dir, id) < 0 ||
-        asprintf(&j->path, "%s/%s/journal", state_dir, id) < 0) {
+    if (asprintf(&j->dir, "%s/containers/%s", state_dir, id) < 0 ||
+        asprintf(&j->path, "%s/containers/%s/journal", state_dir, id) < 0) {
         j->dir = j->path = NULL;
         journal_free(j);
         return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -131,7 +147,11 @@ int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out,
     int r = journal_alloc(state_dir, id, &j, err);
     if (r < 0)
         return r;
-    r = mpp_state_dir_ensure(state_dir, err);
+    char containers[PATH_MAX];
+    if (snprintf(containers, sizeof(containers), "%s/containers", state_dir) >=
+        (int)sizeof(containers))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    r = mpp_state_dir_ensure(containers, err);
     if (r < 0)
         return r;
     if (mkdir(j->dir, 0700) < 0) {
@@ -151,7 +171,7 @@ int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out,
     if (flock(j->fd, LOCK_EX) < 0)
         return mpp_error_set(err, -errno, "cannot lock journal %s: %m", j->path);
     /* The directory entries must be durable before any record in the file matters. */
-    if (fsync_dir(j->dir) < 0 || fsync_dir(state_dir) < 0)
+    if (fsync_dir(j->dir) < 0 || fsync_dir(containers) < 0)
         return mpp_error_set(err, -errno, "cannot sync %s: %m", j->dir);
     *out = TAKE_PTR(j);
     return 0;

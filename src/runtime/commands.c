@@ -68,15 +68,6 @@ static int run_real(char **real_argv)
     return 1;
 }
 
-static bool has_state(const mpp_config *cfg, const char *id)
-{
-    char path[PATH_MAX];
-    if (!id || !mpp_container_id_valid(id))
-        return false;
-    snprintf(path, sizeof(path), "%s/%s/journal", cfg->state_dir, id);
-    return access(path, F_OK) == 0;
-}
-
 static void report_teardown(const char *id, const mpp_teardown *t)
 {
     for (size_t i = 0; i < t->n_errors; i++)
@@ -154,7 +145,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
 
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
-    if (!has_state(cfg, cli->id))
+    if (!mpp_container_has_state(cfg->state_dir, cli->id))
         exec_real(real_argv);
 
     int status = run_real(real_argv);

@@ -143,6 +143,10 @@ class Env:
             return json.loads(r.stdout)
         return r
 
+    def cstate(self, cid):
+        """Where the container's journal lives."""
+        return self.state_dir / "containers" / cid
+
     def stop_all(self):
         for p in self.plugins:
             p.stop()

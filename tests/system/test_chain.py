@@ -26,7 +26,7 @@ def test_two_plugins_attach_in_order_detach_in_reverse(env):
     assert out["status"] == 0 and not out["failed"] and out["complete"]
     assert env.calls()[4:] == ["p1:detach", "p0:detach"]
     # Teardown left no state behind.
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_duplicate_in_chain_is_dropped(env):
@@ -49,7 +49,7 @@ def test_deny_unwinds_earlier_plugins_and_names_the_plugin(env):
     assert 'mount point plugin "p4" denied /etc -> /host-etc: path /etc is protected' in r.stderr
     calls = [c for c in env.calls() if not c.endswith(":properties")]
     assert calls == ["p1:attach", "p2:attach", "p4:attach", "p2:detach", "p1:detach"]
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
     # Nothing left to tear down.
     assert env.detach("c1", 0).get("none")
 
@@ -167,7 +167,7 @@ def test_fatal_detach_stops_unwinding_until_resumed(env):
     assert out["complete"] and out["failed"]
     assert [c for c in env.calls() if c.endswith(":detach")] == \
         ["p2:detach", "p1:detach", "p0:detach"]
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_plugin_selecting_nothing_costs_no_round_trip(env):
@@ -185,7 +185,8 @@ def test_plugin_selecting_nothing_costs_no_round_trip(env):
         assert env.detach(f"c{i}", 0).get("none")
     assert env.calls(("activate", "properties", "attach", "detach")) == []
     # No journal was written for containers no plugin selected.
-    assert not any(p.is_dir() and p.name.startswith("c") for p in env.state_dir.iterdir())
+    assert not (env.state_dir / "containers").exists() or \
+        list((env.state_dir / "containers").iterdir()) == []
 
 
 def test_restarted_plugin_and_changed_config_are_asked_again(env):
@@ -260,7 +261,7 @@ def test_attach_failures(env, fault, expect):
         assert p0 == []
     else:
         assert p0 == ["p0:attach", "p0:detach"]
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_too_few_attachments_means_not_attached(env):
@@ -389,11 +390,19 @@ def test_state_is_private(env):
     env.plugin("p0")
     env.write_config(["p0"])
     env.attach("c1", mounts_one(env.root), check=True)
-    for p in [env.state_dir, env.state_dir / "c1"]:
+    for p in [env.state_dir, env.state_dir / "containers", env.cstate("c1")]:
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o700
-    for p in [env.state_dir / "c1/journal", env.state_dir / "plugins/p0.json"]:
+    for p in [env.cstate("c1") / "journal", env.state_dir / "plugins/p0.json"]:
         assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
     env.detach("c1", 0)
+
+
+def test_container_named_like_a_state_subdirectory(env):
+    env.plugin("p0")
+    env.write_config(["p0"])
+    for cid in ("plugins", "containers", "gates"):
+        env.attach(cid, mounts_one(env.root), check=True)
+        assert env.detach(cid, 0)["complete"]
 
 
 def test_detach_of_unknown_container(env):

@@ -64,7 +64,7 @@ def test_killed_during_attach(env, k):
     assert set(got_attach) <= set(expected)
     if expected:
         assert out["complete"] and out["status"] == 0
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
     # And a further teardown has nothing left to do.
     assert env.detach("c1", 0).get("none")
     assert detaches(env) == expected
@@ -79,13 +79,13 @@ def test_killed_during_detach(env, k):
     out = env.detach("c1", 0)
     assert out["complete"] and out["status"] == 0
     assert detaches(env) == ["c", "b", "a"], "each plugin detached exactly once, in reverse"
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_torn_journal_tail_is_ignored(env):
     mounts = setup_chain(env)
     env.attach("c1", mounts, check=True)
-    with open(env.state_dir / "c1/journal", "a") as f:
+    with open(env.cstate("c1") / "journal", "a") as f:
         f.write('{"op": "detach", "clo')  # a write cut short by a crash
     out = env.detach("c1", 0)
     assert out["complete"] and detaches(env) == ["c", "b", "a"]
@@ -94,7 +94,7 @@ def test_torn_journal_tail_is_ignored(env):
 def test_corrupt_journal_is_a_clear_error(env):
     mounts = setup_chain(env)
     env.attach("c1", mounts, check=True)
-    j = env.state_dir / "c1/journal"
+    j = env.cstate("c1") / "journal"
     lines = j.read_text().splitlines()
     lines[1] = "not json at all"
     j.write_text("\n".join(lines) + "\n")

@@ -145,7 +145,7 @@ def test_chain_sequence_through_run(env, rootfs, rt):
                            "p1:detach", "p0:detach"]
     det = env.records("detach")[0]["request"]
     assert det["ExitStatus"] == 0 and det["ID"] == "c1"
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_chain_sequence_through_create_start_delete(env, rootfs, rt):
@@ -202,7 +202,7 @@ def test_denied_mount_fails_the_start_and_leaves_nothing(env, rootfs, rt):
     assert [c for c in env.calls() if not c.endswith("properties")] == \
         ["p0:attach", "policy:attach", "p0:detach"]
     assert rt.state("c1") is None
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
     assert open("/proc/self/mountinfo").read().count("\n") == before
 
 
@@ -231,7 +231,7 @@ def test_real_runtime_failure_unwinds(env, rootfs, rt):
     r = rt.run(True, "create", "--bundle", str(b), "c1", config=cfg)
     assert r.returncode != 0
     assert env.calls()[-2:] == ["p0:attach", "p0:detach"]
-    assert not (env.state_dir / "c1").exists()
+    assert not (env.cstate("c1")).exists()
 
 
 def test_failed_teardown_turns_0_into_129(env, rootfs, rt):
