@@ -15,6 +15,9 @@ extern "C" {
 
 #define MPP_DEFAULT_CONFIG "/etc/mpp/mpp.json"
 #define MPP_DEFAULT_STATE_DIR "/run/mpp"
+#ifndef MPP_DEFAULT_INIT_PATH
+#define MPP_DEFAULT_INIT_PATH "/usr/local/libexec/mpp/mpp-init"
+#endif
 #define MPP_DEFAULT_CALL_TIMEOUT_MS 10000u
 #define MPP_DEFAULT_DETACH_TIMEOUT_MS 30000u
 #define MPP_DEFAULT_MAX_RESPONSE_BYTES (4u * 1024u * 1024u)
@@ -31,6 +34,9 @@ typedef struct mpp_config {
     unsigned call_timeout_ms;   /* per call: activate, properties, attach, one detach try */
     unsigned detach_timeout_ms; /* bound on all detach retries of one plugin */
     size_t max_response_bytes;  /* a larger answer is refused */
+    bool exit_gate;   /* inject mpp-init so teardown blocks the exit report (annotation
+                       * mpp.exit-gate=true|false overrides it per container) */
+    char *init_path;  /* mpp-init; NULL = MPP_DEFAULT_INIT_PATH */
 } mpp_config;
 
 /* Fill defaults (no plugins, the three Docker plugin directories, /run/mpp). */

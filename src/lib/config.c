@@ -30,7 +30,8 @@ static const char *const default_plugin_dirs[] = {
 
 static const char *const known_keys[] = {
     "runtime",         "plugins",           "plugin_dirs",        "state_dir",
-    "call_timeout_ms", "detach_timeout_ms", "max_response_bytes",
+    "call_timeout_ms", "detach_timeout_ms", "max_response_bytes", "exit_gate",
+    "init_path",
 };
 
 static void strv_free(char **v, size_t n)
@@ -49,6 +50,7 @@ void mpp_config_clear(mpp_config *cfg)
     free(cfg->path);
     free(cfg->digest);
     free(cfg->runtime);
+    free(cfg->init_path);
     strv_free(cfg->plugins, cfg->n_plugins);
     strv_free(cfg->plugin_dirs, cfg->n_plugin_dirs);
     free(cfg->state_dir);
@@ -302,6 +304,15 @@ static int apply_key(mpp_config *c, const char *key, const json_t *v, const char
         return get_plugin_dirs(v, origin, c, err);
     if (strcmp(key, "state_dir") == 0)
         return get_abs_path(v, origin, key, &c->state_dir, err);
+    if (strcmp(key, "init_path") == 0)
+        return get_abs_path(v, origin, key, &c->init_path, err);
+    if (strcmp(key, "exit_gate") == 0) {
+        if (!json_is_boolean(v))
+            return mpp_error_set(err, -EINVAL, "%s: \"exit_gate\": expected a boolean, got %s",
+                                 origin, json_type_name(v));
+        c->exit_gate = json_is_true(v);
+        return 0;
+    }
     if (strcmp(key, "call_timeout_ms") == 0) {
         r = get_uint(v, origin, key, 1, TIMEOUT_MAX_MS, &n, err);
         if (r >= 0)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include <mpp/codec.h>
+#include <mpp/gate.h>
 #include <mpp/oci.h>
 
 #include "adapter.h"
@@ -526,5 +527,39 @@ int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err)
             return mpp_error_prefix(err, "mount %s: creating effective source (original source %s)",
                                     dst, strempty(m->source));
     }
+    return 0;
+}
+
+/* The exit gate: mpp-init (read-only) and the gate's directory are bind-mounted under /.mpp,
+ * and mpp-init goes in front of the process's arguments. */
+int mpp_bundle_inject_init(mpp_bundle *b, const char *init_path, const char *gate_dir,
+                           mpp_error *err)
+{
+    json_t *process = json_object_get(b->root, "process");
+    json_t *args = json_object_get(process, "args");
+    json_t *mounts = json_object_get(b->root, "mounts");
+    if (!json_is_array(args) || json_array_size(args) == 0)
+        return mpp_error_set(err, -EINVAL, "%s: process.args: expected a non-empty array to "
+                                           "put the exit gate's init in front of", b->origin);
+    if (!mounts) {
+        mounts = json_array();
+        if (!mounts || json_object_set_new(b->root, "mounts", mounts) < 0)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    json_t *m_init = json_pack("{s:s, s:s, s:s, s:[s,s,s,s]}", "destination", MPP_GATE_INIT_DEST,
+                               "type", "bind", "source", init_path, "options", "bind", "ro",
+                               "nosuid", "nodev");
+    json_t *m_gate = json_pack("{s:s, s:s, s:s, s:[s,s,s,s,s]}", "destination", MPP_GATE_DIR_DEST,
+                               "type", "bind", "source", gate_dir, "options", "bind", "ro",
+                               "nosuid", "nodev", "noexec");
+    json_t *prefix = json_pack("[s,s,s,s]", MPP_GATE_INIT_DEST, "--gate", MPP_GATE_SOCKET_DEST,
+                               "--");
+    if (!m_init || !m_gate || !prefix || json_array_append_new(mounts, m_init) < 0 ||
+        json_array_append_new(mounts, m_gate) < 0 || json_array_extend(prefix, args) < 0 ||
+        json_object_set(process, "args", prefix) < 0) {
+        json_decref(prefix);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    json_decref(prefix);
     return 0;
 }

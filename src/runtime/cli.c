@@ -99,6 +99,7 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
         return 0;
 
     cli->command = argv[i];
+    cli->command_index = cli->n_pass;
     cli->pass[cli->n_pass++] = argv[i++];
     bool create_like = strcmp(cli->command, "create") == 0 || strcmp(cli->command, "run") == 0;
     bool positional_only = false;
@@ -131,6 +132,8 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
         }
         if (create_like && (is(name, len, "bundle") || is(name, len, "b")))
             cli->bundle = value;
+        else if (create_like && is(name, len, "pid-file"))
+            cli->pid_file = value;
         else if (strcmp(cli->command, "run") == 0 && (is(name, len, "detach") || is(name, len, "d")))
             cli->detach = true;
         else if (strcmp(cli->command, "delete") == 0 && (is(name, len, "force") || is(name, len, "f")))

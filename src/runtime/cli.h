@@ -17,6 +17,8 @@ typedef struct runtime_cli {
     const char *command;    /* the subcommand, or NULL (e.g. --version, --help) */
     const char *id;         /* the container ID (first positional after the subcommand) */
     const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
+    const char *pid_file;   /* create/run --pid-file */
+    int command_index;      /* where the subcommand is in pass[] */
     bool detach;            /* run --detach/-d */
     bool force;             /* delete --force/-f */
 } runtime_cli;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "exit-gate.h"
 #include "log.h"
 #include "macro.h"
 
@@ -125,17 +126,24 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("%s", err.msg);
         return 1;
     }
-    if (mpp_bundle_save(bundle, &err) < 0) {
+    _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
+    if ((exit_gate_wanted(cfg, bundle, cli->id) &&
+         exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
+        mpp_bundle_save(bundle, &err) < 0 ||
+        (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
+        exit_gate_abort(cfg, cli->id, &gate);
         teardown(chain, cli->id, -1);
         return 1;
     }
 
-    int status = run_real(real_argv);
+    int status = run_real(gate.on ? gate.argv : real_argv);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
-        if (status != 0)
+        if (status != 0) {
+            exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
+        }
         return status;
     }
     /* Foreground run: the container has exited and the real runtime has deleted it. */
@@ -143,9 +151,18 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     return mpp_exit_status_after_teardown(status, failed);
 }
 
+static bool has_gate(const mpp_config *cfg, const char *id)
+{
+    char path[PATH_MAX];
+    return mpp_container_id_valid(id) &&
+           mpp_gate_path(cfg->state_dir, id, NULL, path, sizeof(path)) > 0 &&
+           access(path, F_OK) == 0;
+}
+
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
-    if (!mpp_container_has_state(cfg->state_dir, cli->id))
+    bool gate = has_gate(cfg, cli->id);
+    if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
         exec_real(real_argv);
 
     int status = run_real(real_argv);
@@ -153,6 +170,10 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }
+    /* A gate still waiting means the container never reached it (killed, or never started):
+     * its teardown is ours now. */
+    if (gate)
+        mpp_gate_close(cfg->state_dir, cli->id);
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     if (mpp_chain_new(cfg, &chain, &err) < 0) {

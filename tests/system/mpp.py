@@ -78,6 +78,44 @@ class Plugin:
         return p.read_text(errors="replace") if p.exists() else ""
 
 
+class Daemon:
+    """A real plugin daemon of the suite (plugins/NAME), started with its own argv, serving on
+    PLUGIN_DIR/NAME.sock. The argv must make it listen on self.socket."""
+
+    def __init__(self, env, name, argv):
+        self.env = env
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.socket = env.plugin_dir / f"{name}.sock"
+        self.proc = None
+
+    def start(self, timeout=10.0):
+        self.stderr_path = self.env.root / f"{self.name}.stderr"
+        self.stderr = open(self.stderr_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=self.stderr)
+        wait_for(lambda: self.socket.exists() or self.proc.poll() is not None, timeout,
+                 what=f"{self.name} to listen")
+        assert self.proc.poll() is None, \
+            f"{self.name} exited at start: {self.stderr_path.read_text(errors='replace')}"
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                rc = self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+            if sig == signal.SIGTERM:
+                assert rc == 0, f"{self.name} exited {rc}: " + \
+                    self.stderr_path.read_text(errors="replace")
+        self.proc = None
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+
 class Env:
     def __init__(self, root: Path):
         self.root = root
@@ -92,6 +130,12 @@ class Env:
         p = Plugin(self, name, *args, python=python)
         self.plugins.append(p)
         return p.start() if start else p
+
+    def daemon(self, name, argv, start=True):
+        """A real plugin of the suite; stopped (and checked to exit 0) at the end of the test."""
+        d = Daemon(self, name, argv)
+        self.plugins.append(d)
+        return d.start() if start else d
 
     def write_config(self, plugins, **extra):
         cfg = {"plugins": plugins, "plugin_dirs": [str(self.plugin_dir)],
@@ -160,6 +204,7 @@ def bind_mount(src, dst, **kw):
 
 
 RUNTIMES = {"crun": "/usr/bin/crun", "runc": "/usr/bin/runc"}
+MPP_RUNTIME = str(BUILD / "src/runtime/mpp-runtime")
 
 
 def fix_crun_cgroups():
