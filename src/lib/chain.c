@@ -457,6 +457,17 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
             return r;
         }
     }
+    /* Asked but nothing attached: no teardown will be needed, so keep no state. */
+    if (j) {
+        mpp_jstate st;
+        r = mpp_jstate_load(j, &st, err);
+        if (r < 0)
+            return r;
+        bool attached = mpp_jstate_next_detach(&st) != NULL;
+        mpp_jstate_clear(&st);
+        if (!attached)
+            return mpp_journal_remove(j, err);
+    }
     return 0;
 }
 
