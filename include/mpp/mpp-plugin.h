@@ -7,8 +7,17 @@
  *
  * A callback returns 0 after filling its response (Success and Err included: a denial is a
  * response with success = false and err set, answered with HTTP 200). A negative return is an
- * internal failure: the SDK answers HTTP 500 with {"Err": err->msg}. Callbacks may run
- * concurrently, from several threads: protect shared state. */
+ * internal failure: the SDK answers HTTP 500 with {"Err": err->msg}. Whatever the callback put
+ * in resp is freed by the SDK after answering (on failure too); req belongs to the SDK. A NULL
+ * callback answers Success true with nothing in it (no patterns, no attachments).
+ *
+ * Callbacks run concurrently, from a pool of worker threads (threads in the options), so that
+ * simultaneous container starts are served at once: protect shared state.
+ *
+ * Signals: mpp_plugin_server_new() blocks SIGTERM and SIGINT in the calling thread, so that the
+ * SDK's threads inherit the mask and mpp_plugin_server_run() receives them (through a signalfd);
+ * it also ignores SIGPIPE. Call it before creating threads of your own, and call run from the
+ * same thread. mpp_plugin_server_free() restores the previous mask. */
 
 #include <stdbool.h>
 
@@ -29,8 +38,9 @@ typedef struct mpp_plugin_ops {
 } mpp_plugin_ops;
 
 typedef struct mpp_plugin_server_options {
-    /* The socket to create (mode 0600; a stale socket at the path is replaced). NULL: use the
-     * one socket passed by socket activation (LISTEN_FDS / LISTEN_PID). */
+    /* The socket to create (mode 0600; a stale socket at the path is replaced, but not a socket
+     * another process is serving on, nor a file that is not a socket). NULL: use the one
+     * socket passed by socket activation (LISTEN_FDS / LISTEN_PID); it is not removed. */
     const char *socket_path;
     unsigned threads; /* worker threads; 0 = 4 */
 } mpp_plugin_server_options;
@@ -40,7 +50,7 @@ typedef struct mpp_plugin_server mpp_plugin_server;
 int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugin_ops *ops,
                           void *userdata, mpp_plugin_server **out, mpp_error *err);
 
-/* Serve until SIGTERM or SIGINT arrives (the SDK installs the handlers) or until
+/* Serve until SIGTERM or SIGINT arrives (see "Signals" above) or until
  * mpp_plugin_server_stop() is called; then stop accepting, finish the calls in progress and
  * return 0. The socket the SDK created is removed. */
 int mpp_plugin_server_run(mpp_plugin_server *s, mpp_error *err);

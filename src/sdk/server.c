@@ -1,2 +1,818 @@
-/* placeholder */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libmpp-plugin: serves the mount point plugin protocol (spec §1, §4) on a unix socket with
+ * libmicrohttpd, and hands decoded requests to the plugin's callbacks. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#ifdef HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include <mpp/codec.h>
 #include <mpp/mpp-plugin.h>
+
+#include "macro.h"
+#include "sdk-internal.h"
+
+#define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
+#define LISTEN_BACKLOG 128
+#define DEFAULT_THREADS 4u
+/* Bounds idle keep-alive connections; far above any client's call timeout. */
+#define CONNECTION_TIMEOUT_S 300u
+#define LISTEN_FDS_START 3
+
+#ifndef MHD_HTTP_CONTENT_TOO_LARGE
+#define MHD_HTTP_CONTENT_TOO_LARGE 413
+#endif
+
+struct mpp_plugin_server {
+    mpp_plugin_ops ops;
+    void *userdata;
+
+    struct MHD_Daemon *daemon;
+    char *socket_path; /* set only for a socket we created (and must remove) */
+    dev_t socket_dev;
+    ino_t socket_ino;
+
+    int signal_fd;
+    int stop_fd; /* eventfd written by mpp_plugin_server_stop() */
+    sigset_t old_mask;
+    bool mask_saved;
+    bool ran;
+
+    pthread_mutex_t lock; /* guards what follows */
+    pthread_cond_t idle;
+    unsigned in_flight; /* requests the handler has seen and MHD has not completed */
+    mpp_plugin_test_hooks hooks;
+    void *hooks_userdata;
+    char mhd_msg[256]; /* last libmicrohttpd message, for start errors */
+};
+
+typedef struct request {
+    int call; /* mpp_plugin_call, or -1 once an answer was queued early */
+    char *body;
+    size_t len;
+    size_t cap;
+    bool too_large;
+} request;
+
+static const struct {
+    const char *path;
+    mpp_plugin_call call;
+} routes[] = {
+    {"/Plugin.Activate", MPP_PLUGIN_CALL_ACTIVATE},
+    {"/MountPointPlugin.MountPointProperties", MPP_PLUGIN_CALL_PROPERTIES},
+    {"/MountPointPlugin.MountPointAttach", MPP_PLUGIN_CALL_ATTACH},
+    {"/MountPointPlugin.MountPointDetach", MPP_PLUGIN_CALL_DETACH},
+};
+
+const char *mpp_plugin_call_to_string(mpp_plugin_call c)
+{
+    switch (c) {
+    case MPP_PLUGIN_CALL_ACTIVATE:
+        return "activate";
+    case MPP_PLUGIN_CALL_PROPERTIES:
+        return "properties";
+    case MPP_PLUGIN_CALL_ATTACH:
+        return "attach";
+    case MPP_PLUGIN_CALL_DETACH:
+        return "detach";
+    }
+    return "unknown";
+}
+
+void mpp_plugin_server_set_test_hooks(mpp_plugin_server *s, const mpp_plugin_test_hooks *hooks,
+                                      void *userdata)
+{
+    pthread_mutex_lock(&s->lock);
+    s->hooks = hooks ? *hooks : (mpp_plugin_test_hooks){0};
+    s->hooks_userdata = userdata;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- answers ---- */
+
+/* An answer: HTTP status and a heap JSON body. */
+typedef struct answer {
+    unsigned status;
+    char *body;
+    bool decoded; /* the request decoded: the test hooks may see the answer */
+} answer;
+
+static void answer_clear(answer *a)
+{
+    free(a->body);
+    a->body = NULL;
+}
+
+/* {"Err": msg} with the given status. Only fails on ENOMEM. */
+static int answer_err(answer *a, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int answer_err(answer *a, unsigned status, const char *fmt, ...)
+{
+    char msg[MPP_ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    mpp_error e = {0};
+    answer_clear(a);
+    int r = mpp_encode_err_body(msg, &a->body, &e);
+    if (r < 0)
+        return r;
+    a->status = status;
+    return 0;
+}
+
+static int callback_failed(answer *a, const char *what, int r, const mpp_error *err)
+{
+    if (err->msg[0])
+        return answer_err(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err->msg);
+    return answer_err(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s callback failed: %s", what,
+                      strerror(r == INT_MIN ? EINVAL : -r));
+}
+
+static int encode_failed(answer *a, const char *what, const mpp_error *err)
+{
+    return answer_err(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot encode the %s answer: %s", what,
+                      err->msg);
+}
+
+static int handle_activate(answer *a)
+{
+    a->decoded = true; /* the body of an activation is not read */
+    char *implements[] = {(char *)"mountpoint"};
+    mpp_activate_response resp = {.implements = implements, .n_implements = 1};
+    mpp_error err = {0};
+
+    if (mpp_encode_activate_response(&resp, &a->body, &err) < 0)
+        return encode_failed(a, "activate", &err);
+    a->status = MHD_HTTP_OK;
+    return 0;
+}
+
+/* The properties request is "{}": anything but an object (or nothing) is a client error. */
+static int check_properties_request(const char *body, size_t len, answer *a, bool *ok)
+{
+    size_t i = 0;
+    while (i < len && strchr(" \t\r\n", body[i]))
+        i++;
+    *ok = true;
+    if (i == len)
+        return 0;
+
+    json_error_t jerr;
+    json_t *j = json_loadb(body, len, 0, &jerr);
+    if (!j) {
+        *ok = false;
+        return answer_err(a, MHD_HTTP_BAD_REQUEST, "properties request: line %d column %d: %s",
+                          jerr.line, jerr.column, jerr.text);
+    }
+    bool is_object = json_is_object(j);
+    json_decref(j);
+    if (!is_object) {
+        *ok = false;
+        return answer_err(a, MHD_HTTP_BAD_REQUEST, "properties request: expected an object");
+    }
+    return 0;
+}
+
+static int handle_properties(mpp_plugin_server *s, const request *rq, answer *a)
+{
+    bool ok;
+    int r = check_properties_request(rq->body, rq->len, a, &ok);
+    if (r < 0 || !ok)
+        return r;
+    a->decoded = true;
+
+    _cleanup_(mpp_properties_response_clear) mpp_properties_response resp = {0};
+    mpp_error err = {0};
+    if (s->ops.properties) {
+        r = s->ops.properties(s->userdata, &resp, &err);
+        if (r < 0)
+            return callback_failed(a, "properties", r, &err);
+    } else {
+        resp.success = true; /* no patterns: selects nothing */
+    }
+    if (mpp_encode_properties_response(&resp, &a->body, &err) < 0)
+        return encode_failed(a, "properties", &err);
+    a->status = MHD_HTTP_OK;
+    return 0;
+}
+
+static int handle_attach(mpp_plugin_server *s, const request *rq, answer *a)
+{
+    _cleanup_(mpp_attach_request_clear) mpp_attach_request req = {0};
+    mpp_error err = {0};
+    int r = mpp_decode_attach_request(rq->body, rq->len, &req, &err);
+    if (r < 0)
+        return answer_err(a, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
+    a->decoded = true;
+
+    _cleanup_(mpp_attach_response_clear) mpp_attach_response resp = {0};
+    if (s->ops.attach) {
+        r = s->ops.attach(s->userdata, &req, &resp, &err);
+        if (r < 0)
+            return callback_failed(a, "attach", r, &err);
+    } else {
+        resp.success = true; /* attach nothing */
+    }
+    if (mpp_encode_attach_response(&resp, &a->body, &err) < 0)
+        return encode_failed(a, "attach", &err);
+    a->status = MHD_HTTP_OK;
+    return 0;
+}
+
+static int handle_detach(mpp_plugin_server *s, const request *rq, answer *a)
+{
+    _cleanup_(mpp_detach_request_clear) mpp_detach_request req = {0};
+    mpp_error err = {0};
+    int r = mpp_decode_detach_request(rq->body, rq->len, &req, &err);
+    if (r < 0)
+        return answer_err(a, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
+    a->decoded = true;
+
+    _cleanup_(mpp_detach_response_clear) mpp_detach_response resp = {0};
+    if (s->ops.detach) {
+        r = s->ops.detach(s->userdata, &req, &resp, &err);
+        if (r < 0)
+            return callback_failed(a, "detach", r, &err);
+    } else {
+        resp.success = true;
+    }
+    if (mpp_encode_detach_response(&resp, &a->body, &err) < 0)
+        return encode_failed(a, "detach", &err);
+    a->status = MHD_HTTP_OK;
+    return 0;
+}
+
+/* Queue a; takes its body. */
+static enum MHD_Result queue_answer(struct MHD_Connection *conn, answer *a)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(a->body), a->body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO;
+    a->body = NULL; /* the response owns it now */
+
+    enum MHD_Result ret = MHD_NO;
+    if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MEDIA_TYPE) == MHD_YES &&
+        (a->status != MHD_HTTP_METHOD_NOT_ALLOWED ||
+         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, MHD_HTTP_METHOD_POST) == MHD_YES))
+        ret = MHD_queue_response(conn, a->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* An error answer queued before the body is read (MHD then discards the body). */
+static enum MHD_Result queue_early_err(struct MHD_Connection *conn, request *rq, unsigned status,
+                                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result queue_early_err(struct MHD_Connection *conn, request *rq, unsigned status,
+                                       const char *fmt, ...)
+{
+    _cleanup_(answer_clear) answer a = {0};
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    rq->call = -1;
+    if (answer_err(&a, status, "%s", msg) < 0)
+        return MHD_NO;
+    return queue_answer(conn, &a);
+}
+
+static enum MHD_Result dispatch(mpp_plugin_server *s, struct MHD_Connection *conn, request *rq)
+{
+    _cleanup_(answer_clear) answer a = {0};
+    int r = 0;
+
+    if (rq->too_large) {
+        rq->call = -1;
+        r = answer_err(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes",
+                       MPP_CODEC_MAX_INPUT);
+        return r < 0 ? MHD_NO : queue_answer(conn, &a);
+    }
+
+    switch ((mpp_plugin_call)rq->call) {
+    case MPP_PLUGIN_CALL_ACTIVATE:
+        r = handle_activate(&a);
+        break;
+    case MPP_PLUGIN_CALL_PROPERTIES:
+        r = handle_properties(s, rq, &a);
+        break;
+    case MPP_PLUGIN_CALL_ATTACH:
+        r = handle_attach(s, rq, &a);
+        break;
+    case MPP_PLUGIN_CALL_DETACH:
+        r = handle_detach(s, rq, &a);
+        break;
+    }
+    if (r < 0)
+        return MHD_NO; /* out of memory even for an error body: drop the connection */
+
+    pthread_mutex_lock(&s->lock);
+    mpp_plugin_test_hooks hooks = s->hooks;
+    void *hooks_userdata = s->hooks_userdata;
+    pthread_mutex_unlock(&s->lock);
+    if (hooks.answer && a.decoded &&
+        hooks.answer(hooks_userdata, (mpp_plugin_call)rq->call, &a.status, &a.body) < 0)
+        return MHD_NO;
+
+    return queue_answer(conn, &a);
+}
+
+static int route_lookup(const char *url)
+{
+    for (size_t i = 0; i < ELEMENTSOF(routes); i++)
+        if (strcmp(url, routes[i].path) == 0)
+            return (int)routes[i].call;
+    return -1;
+}
+
+static void append_body(request *rq, const char *data, size_t n)
+{
+    if (rq->too_large)
+        return;
+    if (n > MPP_CODEC_MAX_INPUT - rq->len) {
+        /* Keep reading (MHD can only answer once the upload is over), but store nothing. */
+        rq->too_large = true;
+        free(rq->body);
+        rq->body = NULL;
+        rq->len = rq->cap = 0;
+        return;
+    }
+    if (rq->len + n + 1 > rq->cap) {
+        size_t cap = rq->cap ? rq->cap : 4096;
+        while (cap < rq->len + n + 1)
+            cap *= 2;
+        char *b = realloc(rq->body, cap);
+        if (!b) {
+            /* Answered as too large: the body cannot be held. */
+            rq->too_large = true;
+            free(rq->body);
+            rq->body = NULL;
+            rq->len = rq->cap = 0;
+            return;
+        }
+        rq->body = b;
+        rq->cap = cap;
+    }
+    memcpy(rq->body + rq->len, data, n);
+    rq->len += n;
+    rq->body[rq->len] = '\0';
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    mpp_plugin_server *s = cls;
+    request *rq = *con_cls;
+
+    if (!rq) {
+        /* First call: headers only. Refuse what we can before the body is read. */
+        rq = calloc(1, sizeof(*rq));
+        if (!rq)
+            return MHD_NO;
+        *con_cls = rq;
+        pthread_mutex_lock(&s->lock);
+        s->in_flight++;
+        pthread_mutex_unlock(&s->lock);
+
+        rq->call = route_lookup(url);
+        if (rq->call < 0)
+            return queue_early_err(conn, rq, MHD_HTTP_NOT_FOUND, "unknown endpoint %s", url);
+        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+            return queue_early_err(conn, rq, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                   "method %s not allowed on %s: use POST", method, url);
+
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno == 0 && end != cl && n > MPP_CODEC_MAX_INPUT)
+                rq->too_large = true;
+        }
+        if (rq->too_large)
+            return queue_early_err(conn, rq, MHD_HTTP_CONTENT_TOO_LARGE,
+                                   "request body of %s bytes is over the limit of %u bytes", cl,
+                                   MPP_CODEC_MAX_INPUT);
+        return MHD_YES;
+    }
+
+    if (*upload_data_size > 0) {
+        if (rq->call >= 0)
+            append_body(rq, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (rq->call < 0)
+        return MHD_YES; /* already answered */
+
+    if (!rq->body) {
+        append_body(rq, "", 0);
+        if (!rq->body && !rq->too_large)
+            return MHD_NO;
+    }
+    return dispatch(s, conn, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    mpp_plugin_server *s = cls;
+    request *rq = *con_cls;
+
+    if (!rq)
+        return;
+    *con_cls = NULL;
+    free(rq->body);
+    free(rq);
+
+    pthread_mutex_lock(&s->lock);
+    if (--s->in_flight == 0)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->lock);
+}
+
+__attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    mpp_plugin_server *s = cls;
+
+    pthread_mutex_lock(&s->lock);
+    vsnprintf(s->mhd_msg, sizeof(s->mhd_msg), fmt, ap);
+    size_t n = strlen(s->mhd_msg);
+    while (n > 0 && s->mhd_msg[n - 1] == '\n')
+        s->mhd_msg[--n] = '\0';
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- sockets ---- */
+
+/* A socket at path that accepts connections belongs to a running server. */
+static bool socket_is_live(const struct sockaddr_un *sa, socklen_t salen)
+{
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    if (connect(fd, (const struct sockaddr *)sa, salen) == 0)
+        return true;
+    /* A full backlog also means someone is listening. */
+    return errno == EAGAIN || errno == EINPROGRESS;
+}
+
+static int create_socket(mpp_plugin_server *s, const char *path, int *ret_fd, mpp_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(path);
+
+    if (len == 0)
+        return mpp_error_set(err, -EINVAL, "plugin socket path is empty");
+    if (len >= sizeof(sa.sun_path))
+        return mpp_error_set(err, -ENAMETOOLONG,
+                             "plugin socket path %s is too long (%zu bytes, at most %zu)", path,
+                             len, sizeof(sa.sun_path) - 1);
+    memcpy(sa.sun_path, path, len);
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return mpp_error_set(err, -EEXIST,
+                                 "%s exists and is not a socket: refusing to replace it", path);
+        if (socket_is_live(&sa, salen))
+            return mpp_error_set(err, -EADDRINUSE,
+                                 "another process is serving on %s: refusing to replace it", path);
+        if (unlink(path) < 0 && errno != ENOENT)
+            return mpp_error_set(err, -errno, "cannot remove the stale socket %s: %s", path,
+                                 strerror(errno));
+    } else if (errno != ENOENT) {
+        return mpp_error_set(err, -errno, "cannot stat %s: %s", path, strerror(errno));
+    }
+
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return mpp_error_set(err, -errno, "cannot create a unix socket: %s", strerror(errno));
+
+    /* Born 0600: no window in which another user could connect. */
+    mode_t old_umask = umask(0177);
+    int r = bind(fd, (const struct sockaddr *)&sa, salen);
+    int bind_errno = errno;
+    umask(old_umask);
+    if (r < 0)
+        return mpp_error_set(err, -bind_errno, "cannot bind %s: %s", path, strerror(bind_errno));
+
+    s->socket_path = strdup(path);
+    if (!s->socket_path) {
+        unlink(path);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (chmod(path, 0600) < 0 || stat(path, &st) < 0)
+        return mpp_error_set(err, -errno, "cannot set the mode of %s: %s", path, strerror(errno));
+    s->socket_dev = st.st_dev;
+    s->socket_ino = st.st_ino;
+
+    if (listen(fd, LISTEN_BACKLOG) < 0)
+        return mpp_error_set(err, -errno, "cannot listen on %s: %s", path, strerror(errno));
+
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+#ifdef HAVE_LIBSYSTEMD
+static int activated_fd(int *ret_fd, mpp_error *err)
+{
+    int n = sd_listen_fds(1);
+    if (n < 0)
+        return mpp_error_set(err, n, "socket activation: %s", strerror(-n));
+    if (n == 0)
+        return mpp_error_set(err, -ENOENT,
+                             "no socket path given and no socket passed by socket activation "
+                             "(LISTEN_FDS/LISTEN_PID)");
+    if (n != 1)
+        return mpp_error_set(err, -EINVAL,
+                             "socket activation passed %d sockets, expected exactly one", n);
+    *ret_fd = SD_LISTEN_FDS_START;
+    return 0;
+}
+#else
+static int activated_fd(int *ret_fd, mpp_error *err)
+{
+    const char *pid_s = getenv("LISTEN_PID");
+    const char *fds_s = getenv("LISTEN_FDS");
+
+    if (!pid_s || !fds_s)
+        return mpp_error_set(err, -ENOENT,
+                             "no socket path given and no socket passed by socket activation "
+                             "(LISTEN_FDS/LISTEN_PID)");
+
+    char *end;
+    errno = 0;
+    unsigned long pid = strtoul(pid_s, &end, 10);
+    if (errno || end == pid_s || *end)
+        return mpp_error_set(err, -EINVAL, "socket activation: invalid LISTEN_PID=%s", pid_s);
+    if (pid != (unsigned long)getpid())
+        return mpp_error_set(err, -ENOENT,
+                             "socket activation: LISTEN_PID=%s is not this process (%ld)", pid_s,
+                             (long)getpid());
+    errno = 0;
+    unsigned long n = strtoul(fds_s, &end, 10);
+    if (errno || end == fds_s || *end)
+        return mpp_error_set(err, -EINVAL, "socket activation: invalid LISTEN_FDS=%s", fds_s);
+    if (n != 1)
+        return mpp_error_set(err, -EINVAL,
+                             "socket activation passed %lu sockets, expected exactly one", n);
+
+    /* Children must not think the socket is theirs. */
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+
+    int flags = fcntl(LISTEN_FDS_START, F_GETFD);
+    if (flags < 0 || fcntl(LISTEN_FDS_START, F_SETFD, flags | FD_CLOEXEC) < 0)
+        return mpp_error_set(err, -errno, "socket activation: fd %d: %s", LISTEN_FDS_START,
+                             strerror(errno));
+    *ret_fd = LISTEN_FDS_START;
+    return 0;
+}
+#endif
+
+static int check_activated_fd(int fd, mpp_error *err)
+{
+    int type = 0, listening = 0;
+    socklen_t l1 = sizeof(type), l2 = sizeof(listening);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &l1) < 0)
+        return mpp_error_set(err, -errno, "socket activation: fd %d is not a socket: %s", fd,
+                             strerror(errno));
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l2) < 0)
+        return mpp_error_set(err, -errno, "socket activation: fd %d: %s", fd, strerror(errno));
+    if (type != SOCK_STREAM || !listening)
+        return mpp_error_set(err, -EINVAL,
+                             "socket activation: fd %d is not a listening stream socket", fd);
+
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+        return mpp_error_set(err, -errno, "socket activation: fd %d: %s", fd, strerror(errno));
+    return 0;
+}
+
+/* Remove the socket we created, unless someone replaced it since. */
+static void remove_socket(mpp_plugin_server *s)
+{
+    struct stat st;
+
+    if (!s->socket_path)
+        return;
+    if (lstat(s->socket_path, &st) == 0 && st.st_dev == s->socket_dev && st.st_ino == s->socket_ino)
+        unlink(s->socket_path);
+    free(s->socket_path);
+    s->socket_path = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_plugin_server *, mpp_plugin_server_free)
+
+int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugin_ops *ops,
+                          void *userdata, mpp_plugin_server **out, mpp_error *err)
+{
+    if (!out)
+        return mpp_error_set(err, -EINVAL, "mpp_plugin_server_new: out is NULL");
+    *out = NULL;
+
+    _cleanup_(mpp_plugin_server_freep) mpp_plugin_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    s->signal_fd = s->stop_fd = -1;
+    if (ops)
+        s->ops = *ops;
+    s->userdata = userdata;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->idle, NULL);
+
+    unsigned threads = opts && opts->threads ? opts->threads : DEFAULT_THREADS;
+    const char *path = opts ? opts->socket_path : NULL;
+
+    /* Before MHD starts its threads, so that they inherit the mask and signals come to us. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int r = pthread_sigmask(SIG_BLOCK, &set, &s->old_mask);
+    if (r != 0)
+        return mpp_error_set(err, -r, "cannot block SIGTERM and SIGINT: %s", strerror(r));
+    s->mask_saved = true;
+    /* A client hanging up must not kill the plugin. */
+    struct sigaction ign = {.sa_handler = SIG_IGN};
+    sigemptyset(&ign.sa_mask);
+    if (sigaction(SIGPIPE, &ign, NULL) < 0)
+        return mpp_error_set(err, -errno, "cannot ignore SIGPIPE: %s", strerror(errno));
+
+    s->signal_fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (s->signal_fd < 0)
+        return mpp_error_set(err, -errno, "cannot create a signalfd: %s", strerror(errno));
+    s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (s->stop_fd < 0)
+        return mpp_error_set(err, -errno, "cannot create an eventfd: %s", strerror(errno));
+
+    _cleanup_close_ int fd = -1;
+    if (path) {
+        r = create_socket(s, path, &fd, err);
+    } else {
+        r = activated_fd(&fd, err);
+        if (r >= 0)
+            r = check_activated_fd(fd, err);
+    }
+    if (r < 0)
+        return r;
+
+    /* MHD gets its own descriptor: whatever it does with it on a failed start, ours is closed
+     * exactly once, here. */
+    int mhd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (mhd_fd < 0)
+        return mpp_error_set(err, -errno, "cannot duplicate the listening socket: %s",
+                             strerror(errno));
+
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+                                 (MHD_socket)mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+    if (!s->daemon) {
+        pthread_mutex_lock(&s->lock);
+        mpp_error_set(err, -EIO, "cannot start the HTTP server on %s: %s",
+                      path ? path : "the activated socket",
+                      s->mhd_msg[0] ? s->mhd_msg : "libmicrohttpd failed");
+        pthread_mutex_unlock(&s->lock);
+        return -EIO;
+    }
+
+    *out = TAKE_PTR(s);
+    return 0;
+}
+
+static void call_stopping_hook(mpp_plugin_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    mpp_plugin_test_hooks hooks = s->hooks;
+    void *hooks_userdata = s->hooks_userdata;
+    pthread_mutex_unlock(&s->lock);
+    if (hooks.stopping)
+        hooks.stopping(hooks_userdata);
+}
+
+int mpp_plugin_server_run(mpp_plugin_server *s, mpp_error *err)
+{
+    if (!s || !s->daemon)
+        return mpp_error_set(err, -EINVAL, "plugin server is not running");
+    if (s->ran)
+        return mpp_error_set(err, -EALREADY, "plugin server was already run");
+    s->ran = true;
+
+    struct pollfd p[2] = {
+        {.fd = s->signal_fd, .events = POLLIN},
+        {.fd = s->stop_fd, .events = POLLIN},
+    };
+    for (;;) {
+        if (poll(p, ELEMENTSOF(p), -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return mpp_error_set(err, -errno, "cannot wait for a stop signal: %s", strerror(errno));
+        }
+        if (p[0].revents) {
+            struct signalfd_siginfo si;
+            if (read(s->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                break;
+        }
+        if (p[1].revents) {
+            uint64_t v;
+            if (read(s->stop_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+                break;
+        }
+    }
+
+    call_stopping_hook(s);
+
+    /* Stop accepting: new clients get ECONNREFUSED (or ENOENT once the path is gone) rather
+     * than a connection nobody will serve. */
+    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    remove_socket(s);
+
+    /* MHD_stop_daemon drops connections whose answer is not sent yet: wait for them first.
+     * Idle keep-alive connections are not requests and do not hold this up. */
+    pthread_mutex_lock(&s->lock);
+    while (s->in_flight > 0)
+        pthread_cond_wait(&s->idle, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    return 0;
+}
+
+void mpp_plugin_server_stop(mpp_plugin_server *s)
+{
+    if (!s || s->stop_fd < 0)
+        return;
+    int saved = errno;
+    uint64_t one = 1;
+    ssize_t r = write(s->stop_fd, &one, sizeof(one));
+    (void)r;
+    errno = saved;
+}
+
+void mpp_plugin_server_free(mpp_plugin_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    remove_socket(s);
+
+    if (s->signal_fd >= 0) {
+        /* Consume signals that arrived while blocked, so that restoring the mask does not
+         * deliver them with their default action. */
+        struct signalfd_siginfo si;
+        while (read(s->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+            ;
+        close(s->signal_fd);
+    }
+    if (s->mask_saved)
+        pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
