@@ -14,6 +14,7 @@
 #include <mpp/codec.h>
 #include <mpp/config.h>
 
+#include "curl-dl.h"
 #include "macro.h"
 
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
@@ -32,14 +33,6 @@ struct mpp_client {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_result = CURLE_FAILED_INIT;
-
-static void curl_init_once(void)
-{
-    curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 const char *mpp_client_name(const mpp_client *c)
 {
     return c ? strempty(c->addr.name) : "";
@@ -50,8 +43,9 @@ void mpp_client_free(mpp_client *c)
     if (!c)
         return;
     if (c->curl)
-        curl_easy_cleanup(c->curl);
-    curl_slist_free_all(c->headers);
+        sym_curl_easy_cleanup(c->curl);
+    if (c->headers)
+        sym_curl_slist_free_all(c->headers);
     mpp_plugin_addr_clear(&c->addr);
     free(c);
 }
@@ -86,11 +80,6 @@ int mpp_client_new(const mpp_plugin_addr *addr, const mpp_client_options *opts, 
     } else
         return mpp_error_set(err, -EINVAL, "plugin \"%s\": unknown address kind", name);
 
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_result != CURLE_OK)
-        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": cannot initialize libcurl: %s", name,
-                             curl_easy_strerror(curl_init_result));
-
     _cleanup_(mpp_client_freep) mpp_client *c = calloc(1, sizeof(*c));
     if (!c)
         return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
@@ -99,44 +88,6 @@ int mpp_client_new(const mpp_plugin_addr *addr, const mpp_client_options *opts, 
     c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : MPP_DEFAULT_CALL_TIMEOUT_MS;
     c->max_response_bytes = opts && opts->max_response_bytes ? opts->max_response_bytes
                                                              : MPP_DEFAULT_MAX_RESPONSE_BYTES;
-
-    c->curl = curl_easy_init();
-    if (!c->curl)
-        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": cannot create a curl handle", name);
-
-    /* An empty "Expect:" stops curl from sending Expect: 100-continue on larger bodies. */
-    const char *const headers[] = {"Accept: " MEDIA_TYPE, "Content-Type: " MEDIA_TYPE, "Expect:"};
-    for (size_t i = 0; i < ELEMENTSOF(headers); i++) {
-        struct curl_slist *l = curl_slist_append(c->headers, headers[i]);
-        if (!l)
-            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
-        c->headers = l;
-    }
-
-    CURLcode rc = CURLE_OK;
-#define SETOPT(opt, val)                                                                           \
-    do {                                                                                           \
-        if (rc == CURLE_OK)                                                                        \
-            rc = curl_easy_setopt(c->curl, opt, val);                                              \
-    } while (0)
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http");
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_NOPROXY, "*");
-    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-    SETOPT(CURLOPT_HTTPHEADER, c->headers);
-    SETOPT(CURLOPT_USERAGENT, "mpp/0.1.0");
-    SETOPT(CURLOPT_POST, 1L);
-    if (c->addr.kind == MPP_ADDR_UNIX)
-        SETOPT(CURLOPT_UNIX_SOCKET_PATH, c->addr.path);
-#undef SETOPT
-    if (rc != CURLE_OK)
-        return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl: %s", name,
-                             curl_easy_strerror(rc));
 
     *out = TAKE_PTR(c);
     return 0;
@@ -210,7 +161,7 @@ static int map_curl_error(mpp_client *c, CURLcode rc, const struct sink *s, cons
                              ep, c->timeout_ms);
     case CURLE_COULDNT_CONNECT: {
         long os_errno = 0;
-        curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
+        sym_curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
         struct stat st;
         if (c->addr.kind == MPP_ADDR_UNIX &&
             (os_errno == ENOENT || (stat(c->addr.path, &st) < 0 && errno == ENOENT)))
@@ -236,7 +187,72 @@ static int map_curl_error(mpp_client *c, CURLcode rc, const struct sink *s, cons
         break;
     }
     return mpp_error_set(err, -EIO, "plugin \"%s\": %s at %s: %s", name, ep, where,
-                         c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+                         c->errbuf[0] ? c->errbuf : sym_curl_easy_strerror(rc));
+}
+
+static int client_setup_curl(mpp_client *c, mpp_error *err)
+{
+    const char *name = strempty(c->addr.name);
+    int r = mpp_dlopen_curl(err);
+    if (r < 0)
+        return mpp_error_prefix(err, "plugin \"%s\"", c->addr.name);
+
+    c->curl = sym_curl_easy_init();
+    if (!c->curl)
+        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": cannot create a curl handle", name);
+
+    /* An empty "Expect:" stops curl from sending Expect: 100-continue on larger bodies. */
+    const char *const headers[] = {"Accept: " MEDIA_TYPE, "Content-Type: " MEDIA_TYPE, "Expect:"};
+    for (size_t i = 0; i < ELEMENTSOF(headers); i++) {
+        struct curl_slist *l = sym_curl_slist_append(c->headers, headers[i]);
+        if (!l)
+            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
+        c->headers = l;
+    }
+
+    CURLcode rc = CURLE_OK;
+#define SETOPT(opt, val)                                                                           \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = sym_curl_easy_setopt(c->curl, opt, val);                                          \
+    } while (0)
+    SETOPT(CURLOPT_NOSIGNAL, 1L);
+    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+    SETOPT(CURLOPT_PROTOCOLS_STR, "http");
+    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http");
+    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(CURLOPT_NOPROXY, "*");
+    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SETOPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
+    SETOPT(CURLOPT_HTTPHEADER, c->headers);
+    SETOPT(CURLOPT_USERAGENT, "mpp/0.1.0");
+    SETOPT(CURLOPT_POST, 1L);
+    if (c->addr.kind == MPP_ADDR_UNIX)
+        SETOPT(CURLOPT_UNIX_SOCKET_PATH, c->addr.path);
+#undef SETOPT
+    if (rc != CURLE_OK)
+        return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl: %s", c->addr.name,
+                             sym_curl_easy_strerror(rc));
+    return 0;
+}
+
+/* The curl handle is made on the first call: a client that is never called (its plugin
+ * selected nothing) costs no libcurl at all. */
+static int client_ensure_curl(mpp_client *c, mpp_error *err)
+{
+    if (c->curl)
+        return 0;
+    int r = client_setup_curl(c, err);
+    if (r < 0 && mpp_dlopen_curl(NULL) == 0) {
+        if (c->curl)
+            sym_curl_easy_cleanup(c->curl);
+        if (c->headers)
+            sym_curl_slist_free_all(c->headers);
+        c->curl = NULL;
+        c->headers = NULL;
+    }
+    return r;
 }
 
 int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long *status,
@@ -248,6 +264,9 @@ int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long 
     if (status)
         *status = 0;
 
+    int r = client_ensure_curl(c, err);
+    if (r < 0)
+        return r;
     if (!endpoint_ok(endpoint))
         return mpp_error_set(err, -EINVAL, "plugin \"%s\": invalid endpoint \"%s\"", c->addr.name,
                              strempty(endpoint));
@@ -268,29 +287,29 @@ int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long 
     _cleanup_free_ char *sink_buf = NULL;
     c->errbuf[0] = '\0';
 
-    CURLcode rc = curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    CURLcode rc = sym_curl_easy_setopt(c->curl, CURLOPT_URL, url);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
+        rc = sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        rc = sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
+        rc = sym_curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
+        rc = sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
     if (rc != CURLE_OK)
         return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl for %s: %s",
-                             c->addr.name, display, curl_easy_strerror(rc));
+                             c->addr.name, display, sym_curl_easy_strerror(rc));
 
-    rc = curl_easy_perform(c->curl);
+    rc = sym_curl_easy_perform(c->curl);
     sink_buf = s.buf;
     /* The sink lives on this stack frame: do not leave curl pointing at it. */
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
-    curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
+    sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
+    sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
     if (rc != CURLE_OK)
         return map_curl_error(c, rc, &s, display, err);
 
     long code = 0;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
+    sym_curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
     if (!sink_buf) {
         sink_buf = strdup("");
         if (!sink_buf)
