@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Shared code of the mpp-plugin-* daemons: configuration files, per-container state files, the
+ * common command line and a few path and logging helpers. Functions that can fail return a
+ * negative errno and fill err with a message naming the file and key (or path) concerned. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <mpp/error.h>
+#include <mpp/types.h>
+
+/* jansson's own NULL-safe json_decrefp. */
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+
+#define PU_CONFIG_MAX (1024 * 1024) /* bytes */
+
+/* Load a JSON config file (at most PU_CONFIG_MAX bytes, duplicate keys refused). The top level
+ * must be an object. Errors: "FILE: line L column C: ..." or "FILE: expected ...". *out is a
+ * new reference. */
+int pu_config_load(const char *path, json_t **out, mpp_error *err);
+
+/* Refuse keys of obj that are not in known (NULL-terminated): "ORIGIN: unknown key "k" (known
+ * keys: a, b)". Also refuses a non-object: "ORIGIN: expected an object, got array". */
+int pu_check_keys(const json_t *obj, const char *origin, const char *const *known, mpp_error *err);
+
+/* Typed getters. An absent key or JSON null gives the default. A wrong type gives
+ * "ORIGIN: KEY: expected a string, got integer". *out of pu_get_string points into obj. */
+int pu_get_string(const json_t *obj, const char *origin, const char *key, const char *def,
+                  const char **out, mpp_error *err);
+int pu_get_bool(const json_t *obj, const char *origin, const char *key, bool def, bool *out,
+                mpp_error *err);
+/* A non-negative integer, at most max. */
+int pu_get_uint(const json_t *obj, const char *origin, const char *key, uint64_t def, uint64_t max,
+                uint64_t *out, mpp_error *err);
+/* A list of strings (absent: *out NULL, *n 0). *out is a heap array of pointers into obj. */
+int pu_get_strings(const json_t *obj, const char *origin, const char *key, const char ***out,
+                   size_t *n, mpp_error *err);
+
+/* Patterns (spec §5) from a config value, an array of Pattern objects, through the codec.
+ * Returns 0 when the key is absent (*out NULL, *n 0), 1 when present (even if empty). */
+int pu_get_patterns(const json_t *obj, const char *origin, const char *key, mpp_pattern **out,
+                    size_t *n, mpp_error *err);
+/* A StringMapPattern list (e.g. conditions on container labels), same return convention.
+ * Free with pu_strmap_patterns_clear. */
+int pu_get_strmap_patterns(const json_t *obj, const char *origin, const char *key,
+                           mpp_strmap_patterns *out, mpp_error *err);
+void pu_strmap_patterns_clear(mpp_strmap_patterns *ps);
+
+/* Per-container state files DIR/ID.json under a private (0700) directory. IDs are checked
+ * with mpp_container_id_valid. Writes are atomic (temporary file, fsync, rename, fsync of the
+ * directory), so a plugin killed at any point leaves either the old or the new state. */
+int pu_state_dir_ensure(const char *dir, mpp_error *err);
+int pu_state_write(const char *dir, const char *id, const json_t *state, mpp_error *err);
+/* -ENOENT (with a message) when there is no state for id. */
+int pu_state_read(const char *dir, const char *id, json_t **out, mpp_error *err);
+/* Absent state is not an error. */
+int pu_state_remove(const char *dir, const char *id, mpp_error *err);
+/* IDs that have a state file in dir (heap array of heap strings; free with pu_strv_free). */
+int pu_state_list(const char *dir, char ***ids, size_t *n, mpp_error *err);
+void pu_strv_free(char **v, size_t n);
+
+/* mkdir -p; the last component gets mode, parents 0755. An existing directory is accepted (its
+ * mode is not changed); a symlink or non-directory in the way is an error. */
+int pu_mkdir_p(const char *path, mode_t mode, mpp_error *err);
+
+/* Common command line: --config FILE --socket PATH (default /run/docker/plugins/NAME.sock)
+ * --state-dir DIR (default /var/lib/mpp-plugin-NAME), --help. Returns 0 to go on, 1 when the
+ * usage was printed for --help (exit 0), -EINVAL after printing an error and the usage to
+ * stderr (exit 2). The strings point into argv or static storage. */
+typedef struct pu_args {
+    const char *config, *socket, *state_dir;
+} pu_args;
+int pu_parse_args(int argc, char **argv, const char *name, pu_args *out);
+
+/* An absolute path with no "." or ".." component and no empty component ("//"), at most
+ * PATH_MAX - 1 bytes. A trailing "/" is accepted. */
+bool pu_path_is_safe(const char *path);
+
+/* Logging of the daemons, to stderr: "mpp-plugin-NAME: LEVEL: message". Thread-safe (one write
+ * per line). */
+void pu_log_init(const char *name);
+void pu_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

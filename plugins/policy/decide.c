@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The verdict on one mount: rules in order, the first that decides wins; then the allow-lists
+ * that applied, then the default. */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <mpp/pattern.h>
+
+#include "macro.h"
+#include "policy.h"
+
+/* Whether path is p or lies under it, component-wise. Both are clean. */
+static bool path_under(const char *path, const char *p)
+{
+    if (strcmp(p, "/") == 0)
+        return true;
+    size_t n = strlen(p);
+    return strncmp(path, p, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* The host path that path names once symlinks are followed. A path that does not exist yet
+ * (mpp may create it) resolves through its longest existing ancestor: /link/new with /link ->
+ * /etc is /etc/new. */
+char *policy_resolve(const char *path)
+{
+    char *r = realpath(path, NULL);
+    if (r || (errno != ENOENT && errno != ENOTDIR))
+        return r;
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (;;) {
+        char *slash = strrchr(buf, '/');
+        if (!slash || slash == buf)
+            return strdup(path); /* only "/" exists: nothing to resolve */
+        *slash = '\0';
+        _cleanup_free_ char *base = realpath(buf, NULL);
+        if (!base) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                continue;
+            return NULL;
+        }
+        char *out = NULL;
+        const char *rest = path + (slash - buf);
+        if (asprintf(&out, "%s%s", strcmp(base, "/") == 0 ? "" : base, rest) < 0)
+            return NULL;
+        return out;
+    }
+}
+
+typedef struct candidate {
+    const char *path;
+    const char *via; /* the path it was resolved from, or NULL */
+} candidate;
+
+typedef struct verdict {
+    const mpp_mount *m;
+    const char *src;
+    const char *dst;
+    char **deny;
+} verdict;
+
+static int deny(verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int deny(verdict *v, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(v->deny, fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        *v->deny = NULL;
+        return -ENOMEM;
+    }
+    return 1;
+}
+
+static void resolved_note(char *buf, size_t size, const candidate *c)
+{
+    if (c->via)
+        snprintf(buf, size, " (%s resolves to %s)", c->via, c->path);
+    else
+        buf[0] = '\0';
+}
+
+static int rule_protect(verdict *v, const policy_rule *r, const candidate *cs, size_t n)
+{
+    char note[2 * PATH_MAX + 32];
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < r->n_paths; k++) {
+            const char *forms[] = {r->paths[k].path, r->paths[k].resolved};
+            for (size_t f = 0; f < ELEMENTSOF(forms); f++) {
+                const char *p = forms[f];
+                if (!p)
+                    continue;
+                resolved_note(note, sizeof(note), &cs[i]);
+                if (path_under(p, cs[i].path))
+                    return deny(v,
+                                "policy rule \"%s\" denies %s -> %s: it exposes %s%s; mount a "
+                                "subdirectory that holds no protected path instead",
+                                r->name, v->src, v->dst, r->paths[k].path, note);
+                if (path_under(cs[i].path, p))
+                    return deny(v,
+                                "policy rule \"%s\" denies %s -> %s: %s is inside the protected "
+                                "%s%s; mount a path outside it instead",
+                                r->name, v->src, v->dst, cs[i].path, r->paths[k].path, note);
+            }
+        }
+    return 0;
+}
+
+static bool under_any(const char *path, const policy_rule *r)
+{
+    for (size_t k = 0; k < r->n_paths; k++)
+        if (path_under(path, r->paths[k].path) ||
+            (r->paths[k].resolved && path_under(path, r->paths[k].resolved)))
+            return true;
+    return false;
+}
+
+static int rule_read_only(verdict *v, const policy_rule *r, const candidate *cs, size_t n)
+{
+    if (v->m->read_only)
+        return 0;
+    char note[2 * PATH_MAX + 32];
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < r->n_paths; k++) {
+            const char *p = r->paths[k].path, *res = r->paths[k].resolved;
+            bool hit = path_under(cs[i].path, p) || path_under(p, cs[i].path) ||
+                       (res && (path_under(cs[i].path, res) || path_under(res, cs[i].path)));
+            if (!hit)
+                continue;
+            resolved_note(note, sizeof(note), &cs[i]);
+            return deny(v,
+                        "policy rule \"%s\" denies the read-write mount %s -> %s: %s may only be "
+                        "mounted read-only%s; add :ro (-v %s:%s:ro) or readonly (--mount "
+                        "...,readonly)",
+                        r->name, v->src, v->dst, p, note, v->src, v->dst);
+        }
+    return 0;
+}
+
+static int rule_require_existing(verdict *v, const policy_rule *r)
+{
+    struct stat st;
+    if (stat(v->src, &st) == 0)
+        return 0;
+    if (errno != ENOENT && errno != ENOTDIR)
+        return deny(v, "policy rule \"%s\" denies %s -> %s: cannot check that %s exists: %s",
+                    r->name, v->src, v->dst, v->src, strerror(errno));
+    return deny(v,
+                "policy rule \"%s\" denies %s -> %s: %s does not exist and this host does not "
+                "let mounts create their source; create it first or correct the path",
+                r->name, v->src, v->dst, v->src);
+}
+
+int policy_decide(const policy_config *c, const mpp_mount *m, char **deny_msg, mpp_error *err)
+{
+    *deny_msg = NULL;
+    char src[PATH_MAX], es[PATH_MAX];
+    const char *raw_src = !isempty(m->source) ? m->source : m->effective_source;
+    if (isempty(raw_src) || raw_src[0] != '/' || mpp_path_clean(raw_src, src, sizeof(src)) < 0)
+        return asprintf(deny_msg,
+                        "policy denies the mount to %s: its source \"%s\" is not an "
+                        "absolute path",
+                        strempty(m->destination), strempty(raw_src)) < 0
+                   ? mpp_error_set(err, -ENOMEM, "out of memory")
+                   : 0;
+    bool has_es = !isempty(m->effective_source) && m->effective_source[0] == '/' &&
+                  mpp_path_clean(m->effective_source, es, sizeof(es)) > 0 && strcmp(es, src) != 0;
+
+    _cleanup_free_ char *src_res = policy_resolve(src);
+    _cleanup_free_ char *es_res = has_es ? policy_resolve(es) : NULL;
+    if (!src_res || (has_es && !es_res))
+        return mpp_error_set(err, -errno ?: -ENOMEM, "cannot resolve %s: %s", src,
+                             strerror(errno ?: ENOMEM));
+
+    /* Source and effective source, as given and as the host resolves them. */
+    candidate all[4];
+    size_t n_all = 0;
+    all[n_all++] = (candidate){src, NULL};
+    if (strcmp(src_res, src) != 0)
+        all[n_all++] = (candidate){src_res, src};
+    size_t n_src = n_all;
+    if (has_es) {
+        all[n_all++] = (candidate){es, NULL};
+        if (strcmp(es_res, es) != 0)
+            all[n_all++] = (candidate){es_res, es};
+    }
+
+    verdict v = {.m = m, .src = src, .dst = strempty(m->destination), .deny = deny_msg};
+    char allow_names[1024] = "", allow_paths[2048] = "";
+    size_t an = 0, ap = 0;
+    bool allow_applied = false;
+    for (size_t i = 0; i < c->n_rules; i++) {
+        const policy_rule *r = &c->rules[i];
+        if (r->when.n > 0 && !mpp_strmap_patterns_match(&r->when, &m->container.labels))
+            continue;
+        int k = 0;
+        switch (r->kind) {
+        case POLICY_PROTECT:
+            k = rule_protect(&v, r, all, n_all);
+            break;
+        case POLICY_READ_ONLY:
+            k = rule_read_only(&v, r, all, n_src);
+            break;
+        case POLICY_REQUIRE_EXISTING:
+            k = rule_require_existing(&v, r);
+            break;
+        case POLICY_ALLOW_SOURCES:
+            /* Both the path as written and where it leads must be allowed: a symlink under an
+             * allowed prefix must not lead elsewhere. */
+            if (under_any(src, r) && under_any(src_res, r))
+                return 0;
+            allow_applied = true;
+            if (an < sizeof(allow_names))
+                an += (size_t)snprintf(allow_names + an, sizeof(allow_names) - an, "%s\"%s\"",
+                                       an ? ", " : "", r->name);
+            for (size_t p = 0; p < r->n_paths && ap < sizeof(allow_paths); p++)
+                ap += (size_t)snprintf(allow_paths + ap, sizeof(allow_paths) - ap, "%s%s",
+                                       ap ? ", " : "", r->paths[p].path);
+            break;
+        }
+        if (k < 0)
+            return mpp_error_set(err, k, "out of memory");
+        if (k > 0)
+            return 0;
+    }
+
+    int r = 0;
+    if (allow_applied)
+        r = deny(&v,
+                 "policy rule%s %s denies %s -> %s: %s is outside the allowed sources (%s); mount "
+                 "a path under one of them",
+                 strchr(allow_names, ',') ? "s" : "", allow_names, src, v.dst,
+                 strcmp(src_res, src) != 0 ? src_res : src, allow_paths);
+    else if (c->default_deny)
+        r = deny(&v,
+                 "policy denies %s -> %s: no rule allows it and the default is \"deny\"; ask the "
+                 "administrator for an allow_sources rule that covers it",
+                 src, v.dst);
+    return r < 0 ? mpp_error_set(err, r, "out of memory") : 0;
+}

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* mpp-plugin-policy: allow or deny bind and volume mounts by ordered rules. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mpp/error.h>
+#include <mpp/types.h>
+
+typedef enum policy_kind {
+    POLICY_PROTECT,
+    POLICY_ALLOW_SOURCES,
+    POLICY_READ_ONLY,
+    POLICY_REQUIRE_EXISTING,
+} policy_kind;
+
+/* A configured path, clean, and its resolved form on the host when it exists and differs (a
+ * protected /var/run/docker.sock is also /run/docker.sock where /var/run is a symlink). */
+typedef struct policy_path {
+    char *path;
+    char *resolved; /* NULL when equal to path or not resolvable */
+} policy_path;
+
+typedef struct policy_rule {
+    char *name;
+    policy_kind kind;
+    mpp_strmap_patterns when; /* on container labels; empty = always */
+    policy_path *paths;       /* protect, allow_sources, read_only */
+    size_t n_paths;
+} policy_rule;
+
+typedef struct policy_config {
+    char *origin; /* the file it came from, for messages */
+    bool default_deny;
+    policy_rule *rules;
+    size_t n_rules;
+    unsigned refs; /* owned by policy_state */
+} policy_config;
+
+/* config.c */
+int policy_config_load(const char *path, policy_config **out, mpp_error *err);
+void policy_config_free(policy_config *c);
+
+/* decide.c: the verdict on one mount. Returns 0 with *deny NULL (allowed) or a heap message
+ * for the user (denied); negative on internal failure (ENOMEM). */
+int policy_decide(const policy_config *c, const mpp_mount *m, char **deny, mpp_error *err);
+
+/* The host path that path (clean, absolute) names once symlinks are followed; a path that does
+ * not exist resolves through its longest existing ancestor. Heap string, NULL with errno set. */
+char *policy_resolve(const char *path);
+
+/* reload.c: the current configuration, replaced on SIGHUP. Readers take a reference. */
+typedef struct policy_state policy_state;
+int policy_state_new(const char *config_path, policy_state **out, mpp_error *err);
+/* Block SIGHUP in the calling thread (before any other thread exists) and start the thread that
+ * reloads on it. */
+int policy_state_start_reloader(policy_state *s, mpp_error *err);
+/* Stop and join the reloader; free everything. NULL is fine. */
+void policy_state_free(policy_state *s);
+policy_config *policy_state_get(policy_state *s);
+void policy_state_put(policy_state *s, policy_config *c);
+/* Reload now (what SIGHUP does). Returns 0 or a negative errno; on failure the old
+ * configuration stays. */
+int policy_state_reload(policy_state *s, mpp_error *err);
