@@ -33,6 +33,7 @@ check: deps $(CHECK_BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
 		meson test -C $(ASAN_BUILD) --print-errorlogs
 	MPP_BUILD=$(abspath $(CHECK_BUILD)) $(PYTHON) -m pytest -q tests/system
 	MPP_BUILD=$(abspath $(ASAN_BUILD)) MPP_SANITIZED=1 $(PYTHON) -m pytest -q tests/system
+	MPP_BUILD=$(abspath $(CHECK_BUILD)) $(PYTHON) -m pytest -q tests/e2e
 
 demo: build
 	@echo "make demo: the runtime is not built yet. When it is, this starts the policy, audit"

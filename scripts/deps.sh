@@ -16,6 +16,9 @@ PACKAGES=(
     # tests
     python3 python3-pytest
     crun runc busybox-static
+    # end-to-end tests with the real engines (tests/e2e); rootful podman with --network none
+    # needs no network backend (slirp4netns, netavark) nor uidmap
+    docker.io containerd podman conmon
 )
 
 missing=()
