@@ -38,8 +38,9 @@
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 #define LISTEN_BACKLOG 128
 #define DEFAULT_THREADS 4u
-/* Bounds idle keep-alive connections; far above any client's call timeout. */
-#define CONNECTION_TIMEOUT_S 300u
+/* Closes idle keep-alive and stalled connections (a suspended one, whose call runs, never times
+ * out). */
+#define CONNECTION_TIMEOUT_S 60u
 #define LISTEN_FDS_START 3
 
 #ifndef MHD_HTTP_CONTENT_TOO_LARGE
@@ -61,20 +62,41 @@ struct mpp_plugin_server {
     bool mask_saved;
     bool ran;
 
+    pthread_t *workers;
+    unsigned n_workers;
+
     pthread_mutex_t lock; /* guards what follows */
     pthread_cond_t idle;
+    pthread_cond_t work;
     unsigned in_flight; /* requests the handler has seen and MHD has not completed */
+    struct request *queue_head, *queue_tail;
+    bool quit; /* workers exit once the queue is empty */
     mpp_plugin_test_hooks hooks;
     void *hooks_userdata;
     char mhd_msg[256]; /* last libmicrohttpd message, for start errors */
 };
 
+/* An answer: HTTP status and a heap JSON body. */
+typedef struct answer {
+    unsigned status;
+    char *body;
+    bool decoded; /* the request decoded: the test hooks may see the answer */
+} answer;
+
+/* One HTTP request. Its connection is suspended while a worker runs the call, so that a slow
+ * callback holds up nothing but its own request. */
 typedef struct request {
-    int call; /* mpp_plugin_call, or -1 once an answer was queued early */
+    int call;      /* mpp_plugin_call, or -1 when the answer was decided from the headers */
+    answer reply;  /* decided from the headers, or made by a worker */
+    bool ready;    /* a worker made reply (or decided to drop the connection) */
+    bool drop;     /* close the connection without an answer */
+    bool answered; /* an answer was queued: ignore the rest */
     char *body;
     size_t len;
     size_t cap;
     bool too_large;
+    struct MHD_Connection *conn;
+    struct request *next; /* in the work queue */
 } request;
 
 static const struct {
@@ -112,13 +134,6 @@ void mpp_plugin_server_set_test_hooks(mpp_plugin_server *s, const mpp_plugin_tes
 }
 
 /* ---- answers ---- */
-
-/* An answer: HTTP status and a heap JSON body. */
-typedef struct answer {
-    unsigned status;
-    char *body;
-    bool decoded; /* the request decoded: the test hooks may see the answer */
-} answer;
 
 static void answer_clear(answer *a)
 {
@@ -286,13 +301,11 @@ static enum MHD_Result queue_answer(struct MHD_Connection *conn, answer *a)
     return ret;
 }
 
-/* An error answer queued before the body is read (MHD then discards the body). */
-static enum MHD_Result queue_early_err(struct MHD_Connection *conn, request *rq, unsigned status,
-                                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static enum MHD_Result queue_early_err(struct MHD_Connection *conn, request *rq, unsigned status,
-                                       const char *fmt, ...)
+/* Decide an error answer from the headers; it is sent when the body has been read. */
+static int set_pending_err(request *rq, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int set_pending_err(request *rq, unsigned status, const char *fmt, ...)
 {
-    _cleanup_(answer_clear) answer a = {0};
     char msg[1024];
     va_list ap;
 
@@ -300,49 +313,81 @@ static enum MHD_Result queue_early_err(struct MHD_Connection *conn, request *rq,
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     rq->call = -1;
-    if (answer_err(&a, status, "%s", msg) < 0)
-        return MHD_NO;
-    return queue_answer(conn, &a);
+    return answer_err(&rq->reply, status, "%s", msg);
 }
 
-static enum MHD_Result dispatch(mpp_plugin_server *s, struct MHD_Connection *conn, request *rq)
+/* In a worker: run the call and leave its answer in rq->reply. */
+static void run_call(mpp_plugin_server *s, request *rq)
 {
-    _cleanup_(answer_clear) answer a = {0};
+    answer *a = &rq->reply;
     int r = 0;
-
-    if (rq->too_large) {
-        rq->call = -1;
-        r = answer_err(&a, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes",
-                       MPP_CODEC_MAX_INPUT);
-        return r < 0 ? MHD_NO : queue_answer(conn, &a);
-    }
 
     switch ((mpp_plugin_call)rq->call) {
     case MPP_PLUGIN_CALL_ACTIVATE:
-        r = handle_activate(&a);
+        r = handle_activate(a);
         break;
     case MPP_PLUGIN_CALL_PROPERTIES:
-        r = handle_properties(s, rq, &a);
+        r = handle_properties(s, rq, a);
         break;
     case MPP_PLUGIN_CALL_ATTACH:
-        r = handle_attach(s, rq, &a);
+        r = handle_attach(s, rq, a);
         break;
     case MPP_PLUGIN_CALL_DETACH:
-        r = handle_detach(s, rq, &a);
+        r = handle_detach(s, rq, a);
         break;
     }
-    if (r < 0)
-        return MHD_NO; /* out of memory even for an error body: drop the connection */
+    if (r < 0) {
+        rq->drop = true; /* out of memory even for an error body */
+        return;
+    }
 
     pthread_mutex_lock(&s->lock);
     mpp_plugin_test_hooks hooks = s->hooks;
     void *hooks_userdata = s->hooks_userdata;
     pthread_mutex_unlock(&s->lock);
-    if (hooks.answer && a.decoded &&
-        hooks.answer(hooks_userdata, (mpp_plugin_call)rq->call, &a.status, &a.body) < 0)
-        return MHD_NO;
+    if (hooks.answer && a->decoded &&
+        hooks.answer(hooks_userdata, (mpp_plugin_call)rq->call, &a->status, &a->body) < 0)
+        rq->drop = true;
+    if (!a->body)
+        rq->drop = true;
+}
 
-    return queue_answer(conn, &a);
+static void *worker_main(void *arg)
+{
+    mpp_plugin_server *s = arg;
+
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (!s->queue_head && !s->quit)
+            pthread_cond_wait(&s->work, &s->lock);
+        request *rq = s->queue_head;
+        if (rq) {
+            s->queue_head = rq->next;
+            if (!s->queue_head)
+                s->queue_tail = NULL;
+        }
+        pthread_mutex_unlock(&s->lock);
+        if (!rq)
+            return NULL;
+
+        run_call(s, rq);
+        rq->ready = true;
+        /* Last touch: once resumed, MHD answers and may free rq at any time. */
+        MHD_resume_connection(rq->conn);
+    }
+}
+
+static void enqueue(mpp_plugin_server *s, request *rq)
+{
+    pthread_mutex_lock(&s->lock);
+    rq->next = NULL;
+    if (s->queue_tail)
+        s->queue_tail->next = rq;
+    else
+        s->queue_head = rq;
+    s->queue_tail = rq;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static int route_lookup(const char *url)
@@ -403,12 +448,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         s->in_flight++;
         pthread_mutex_unlock(&s->lock);
 
+        int r = 0;
         rq->call = route_lookup(url);
         if (rq->call < 0)
-            return queue_early_err(conn, rq, MHD_HTTP_NOT_FOUND, "unknown endpoint %s", url);
-        if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-            return queue_early_err(conn, rq, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                   "method %s not allowed on %s: use POST", method, url);
+            r = set_pending_err(rq, MHD_HTTP_NOT_FOUND, "unknown endpoint %s", url);
+        else if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+            r = set_pending_err(rq, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                "method %s not allowed on %s: use POST", method, url);
+        if (r < 0)
+            return MHD_NO;
+        if (rq->call < 0)
+            return MHD_YES;
 
         const char *cl =
             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -419,28 +469,51 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             if (errno == 0 && end != cl && n > MPP_CODEC_MAX_INPUT)
                 rq->too_large = true;
         }
-        if (rq->too_large)
-            return queue_early_err(conn, rq, MHD_HTTP_CONTENT_TOO_LARGE,
-                                   "request body of %s bytes is over the limit of %u bytes", cl,
-                                   MPP_CODEC_MAX_INPUT);
+        if (rq->too_large) {
+            /* Answered now rather than after reading it all: MHD discards the body. */
+            _cleanup_(answer_clear) answer a = {0};
+            if (answer_err(&a, MHD_HTTP_CONTENT_TOO_LARGE,
+                           "request body of %s bytes is over the limit of %u bytes", cl,
+                           MPP_CODEC_MAX_INPUT) < 0)
+                return MHD_NO;
+            rq->answered = true;
+            return queue_answer(conn, &a);
+        }
         return MHD_YES;
     }
 
     if (*upload_data_size > 0) {
-        if (rq->call >= 0)
+        if (rq->call >= 0 && !rq->answered)
             append_body(rq, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (rq->call < 0)
-        return MHD_YES; /* already answered */
-
+    /* The body is complete. */
+    if (rq->answered)
+        return MHD_YES;
+    if (rq->ready || rq->call < 0) {
+        rq->answered = true;
+        return rq->drop ? MHD_NO : queue_answer(conn, &rq->reply);
+    }
+    if (rq->too_large) {
+        rq->answered = true;
+        if (answer_err(&rq->reply, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes",
+                       MPP_CODEC_MAX_INPUT) < 0)
+            return MHD_NO;
+        return queue_answer(conn, &rq->reply);
+    }
     if (!rq->body) {
         append_body(rq, "", 0);
-        if (!rq->body && !rq->too_large)
+        if (!rq->body)
             return MHD_NO;
     }
-    return dispatch(s, conn, rq);
+
+    /* Suspended before a worker can see it, so that the worker's resume always finds it so.
+     * MHD calls us again once resumed, with rq->ready set. */
+    rq->conn = conn;
+    MHD_suspend_connection(conn);
+    enqueue(s, rq);
+    return MHD_YES;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -452,6 +525,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq)
         return;
     *con_cls = NULL;
+    answer_clear(&rq->reply);
     free(rq->body);
     free(rq);
 
@@ -656,11 +730,12 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
     s->userdata = userdata;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->idle, NULL);
+    pthread_cond_init(&s->work, NULL);
 
     unsigned threads = opts && opts->threads ? opts->threads : DEFAULT_THREADS;
     const char *path = opts ? opts->socket_path : NULL;
 
-    /* Before MHD starts its threads, so that they inherit the mask and signals come to us. */
+    /* Before any thread starts, so that all inherit the mask and signals come to run(). */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -693,6 +768,15 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
     if (r < 0)
         return r;
 
+    s->workers = calloc(threads, sizeof(*s->workers));
+    if (!s->workers)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    for (; s->n_workers < threads; s->n_workers++) {
+        r = pthread_create(&s->workers[s->n_workers], NULL, worker_main, s);
+        if (r != 0)
+            return mpp_error_set(err, -r, "cannot start a worker thread: %s", strerror(r));
+    }
+
     /* MHD gets its own descriptor: whatever it does with it on a failed start, ours is closed
      * exactly once, here. */
     int mhd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -700,11 +784,14 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
         return mpp_error_set(err, -errno, "cannot duplicate the listening socket: %s",
                              strerror(errno));
 
-    unsigned flags =
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    /* One polling thread does all the I/O and never blocks: calls run in the workers while
+     * their connection is suspended. (An MHD thread pool runs the calls in its polling threads,
+     * and one of them may accept several connections in a burst and serve them one by one.)
+     * The ITC that suspend/resume implies also makes MHD_quiesce_daemon() work. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-                                 (MHD_socket)mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, threads,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                                 (MHD_socket)mhd_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                                  MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
     if (!s->daemon) {
@@ -730,10 +817,47 @@ static void call_stopping_hook(mpp_plugin_server *s)
         hooks.stopping(hooks_userdata);
 }
 
+/* Stop accepting, let the requests in progress be answered, stop MHD. */
+static void shutdown_daemon(mpp_plugin_server *s)
+{
+    if (!s->daemon)
+        return;
+
+    /* New clients get ECONNREFUSED (or ENOENT once the path is gone) rather than a connection
+     * nobody will serve. */
+    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
+    if (lfd != MHD_INVALID_SOCKET)
+        close(lfd);
+    remove_socket(s);
+
+    /* MHD_stop_daemon drops answers not sent yet (and must not meet a suspended connection):
+     * wait for the requests in progress. Idle keep-alive connections do not hold this up. */
+    pthread_mutex_lock(&s->lock);
+    while (s->in_flight > 0)
+        pthread_cond_wait(&s->idle, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+}
+
+static void stop_workers(mpp_plugin_server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    s->quit = true;
+    pthread_cond_broadcast(&s->work);
+    pthread_mutex_unlock(&s->lock);
+    for (unsigned i = 0; i < s->n_workers; i++)
+        pthread_join(s->workers[i], NULL);
+    s->n_workers = 0;
+    free(s->workers);
+    s->workers = NULL;
+}
+
 int mpp_plugin_server_run(mpp_plugin_server *s, mpp_error *err)
 {
-    if (!s || !s->daemon)
-        return mpp_error_set(err, -EINVAL, "plugin server is not running");
+    if (!s)
+        return mpp_error_set(err, -EINVAL, "mpp_plugin_server_run: server is NULL");
     if (s->ran)
         return mpp_error_set(err, -EALREADY, "plugin server was already run");
     s->ran = true;
@@ -761,23 +885,7 @@ int mpp_plugin_server_run(mpp_plugin_server *s, mpp_error *err)
     }
 
     call_stopping_hook(s);
-
-    /* Stop accepting: new clients get ECONNREFUSED (or ENOENT once the path is gone) rather
-     * than a connection nobody will serve. */
-    MHD_socket lfd = MHD_quiesce_daemon(s->daemon);
-    if (lfd != MHD_INVALID_SOCKET)
-        close(lfd);
-    remove_socket(s);
-
-    /* MHD_stop_daemon drops connections whose answer is not sent yet: wait for them first.
-     * Idle keep-alive connections are not requests and do not hold this up. */
-    pthread_mutex_lock(&s->lock);
-    while (s->in_flight > 0)
-        pthread_cond_wait(&s->idle, &s->lock);
-    pthread_mutex_unlock(&s->lock);
-
-    MHD_stop_daemon(s->daemon);
-    s->daemon = NULL;
+    shutdown_daemon(s);
     return 0;
 }
 
@@ -796,8 +904,8 @@ void mpp_plugin_server_free(mpp_plugin_server *s)
 {
     if (!s)
         return;
-    if (s->daemon)
-        MHD_stop_daemon(s->daemon);
+    shutdown_daemon(s);
+    stop_workers(s);
     remove_socket(s);
 
     if (s->signal_fd >= 0) {
@@ -813,6 +921,7 @@ void mpp_plugin_server_free(mpp_plugin_server *s)
     if (s->stop_fd >= 0)
         close(s->stop_fd);
     pthread_cond_destroy(&s->idle);
+    pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

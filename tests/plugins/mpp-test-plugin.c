@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -330,9 +331,14 @@ static int on_answer(void *userdata, mpp_plugin_call call, unsigned *status, cha
         if (f->phase != call)
             continue;
         switch (f->kind) {
-        case FAULT_SLOW:
-            wait_or_stop(p, f->num);
+        case FAULT_SLOW: {
+            /* Not cut short by a stop: shows that a stop waits for the calls in progress. */
+            struct timespec ts = {.tv_sec = (time_t)(f->num / 1000),
+                                  .tv_nsec = (long)(f->num % 1000) * 1000000L};
+            while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
             break;
+        }
         case FAULT_HANG:
             if (wait_or_stop(p, HANG_MS))
                 return -ECANCELED; /* stopping: no answer */

@@ -74,8 +74,10 @@ class Plugin:
         self.record("detach", req)
         if self.detach_mode == "ok":
             return {"Success": True}
-        return {"Success": False, "Recoverable": self.detach_mode == "recoverable",
-                "Err": self.detach_arg}
+        answer = {"Success": False, "Err": self.detach_arg}
+        if self.detach_mode == "recoverable":
+            answer["Recoverable"] = True
+        return answer
 
 
 ROUTES = {
