@@ -1,0 +1,259 @@
+"""mpp-plugin-audit through mpp-runtime with real containers (crun and runc): every write,
+create, delete and rename under an audited mount is logged with the in-container path and the
+writer; nothing else is; the summary; restarts; queue overflows; the emergency path; bad
+configurations."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from mpp import BUILD, make_bundle, oci_bind, wait_for
+
+AUDIT = BUILD / "plugins/audit/mpp-plugin-audit"
+OPS = ("write", "create", "delete", "rename")
+LABELS = {"mpp.audit": "true"}
+
+
+def start_audit(env, config=None, state=None):
+    state = state or env.root / "audit-state"
+    config = dict(config or {})
+    config.setdefault("log_dir", str(env.root / "logs"))
+    path = env.root / "audit.json"
+    path.write_text(json.dumps(config))
+    argv = [AUDIT, "--socket", env.plugin_dir / "audit.sock", "--state-dir", state,
+            "--config", path]
+    log = env.root / "audit.stderr"
+    served = log.read_text().count("serving on") if log.exists() else 0
+    d = env.daemon("audit", argv)
+    wait_for(lambda: log.read_text().count("serving on") > served or d.proc.poll() is not None,
+             what="audit to serve")
+    d.state = state
+    d.logs = env.root / "logs"
+    return d
+
+
+def records(path, ops=OPS):
+    if not path.exists():
+        return []
+    recs = [json.loads(l) for l in path.read_text().splitlines()]
+    return [r for r in recs if ops is None or r["op"] in ops]
+
+
+def bundle(env, rt, rootfs, cid, script, mounts, labels=LABELS):
+    env.write_config(["audit"], runtime=rt.real)
+    ann = {f"mpp.labels.{k}": v for k, v in (labels or {}).items()}
+    return make_bundle(env.root / f"b-{cid}", rootfs, ["/bin/sh", "-c", script], mounts,
+                       annotations=ann or None)
+
+
+def run(env, rt, rootfs, cid, script, mounts, labels=LABELS):
+    b = bundle(env, rt, rootfs, cid, script, mounts, labels)
+    return rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
+
+
+# Pauses between the steps: the kernel merges events of one process on one name while they
+# wait in its queue, and this test wants to see each step on its own.
+SCRIPT = ("echo $$; sleep 0.2; echo hello > /d/f; sleep 0.2; echo more >> /d/f; sleep 0.2; "
+          "mv /d/f /d/g; sleep 0.2; rm /d/other; sleep 0.2; mkdir /d/dir; sleep 0.2; "
+          "echo not audited > /o/outside; cat /d/g")
+
+
+def test_operations_are_logged_with_container_paths_and_writers(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    (src / "other").write_text("x\n")
+    out = env.root / "out"  # a second mount on the same filesystem, not audited
+    out.mkdir()
+    a = start_audit(env, {"patterns": [{"Destination": [{"Exactly": "/d"}]}]})
+    hostfile = env.root / "host-write"
+    r = run(env, rt, rootfs, "a1", SCRIPT + f"", [oci_bind(src, "/d"), oci_bind(out, "/o")])
+    hostfile.write_text("written on the host, outside the mount\n")
+    assert r.returncode == 0, r.stderr
+    pid = int(r.stdout.split()[0])
+    assert r.stdout.split("\n", 1)[1] == "hello\nmore\n"
+
+    log = a.logs / "a1.jsonl"
+    recs = records(log)
+    got = [(x["op"], x["path"]) for x in recs]
+    assert got == [("create", "/d/f"), ("write", "/d/f"), ("write", "/d/f"),
+                   ("rename", "/d/g"), ("delete", "/d/other"), ("create", "/d/dir")], recs
+    for x in recs:
+        assert x["container"] == "a1" and x["time"].endswith("Z")
+        assert x["host_path"] == str(src) + x["path"][2:]
+        assert x["pid"] > 0 and x["pid"] != pid  # the host pid, not the container's
+    ren = recs[3]
+    assert (ren["from"], ren["to"]) == ("/d/f", "/d/g")
+    assert (ren["host_from"], ren["host_to"]) == (str(src / "f"), str(src / "g"))
+    assert recs[5].get("dir") is True and "dir" not in recs[0]
+    # The shell itself created and wrote /d/f: the pid the container printed, and its name.
+    for x in recs[:3]:
+        assert x["ns_pid"] == pid and x["comm"] == "sh", x
+        assert x["exe"].endswith("/bin/busybox"), x
+        assert os.path.realpath(f"/proc/{x['pid']}") != "" and x["pid"] != os.getpid()
+
+    # The same records (and the summary) are in the combined log.
+    combined = [x for x in records(a.logs / "audit.jsonl", None) if x["container"] == "a1"]
+    assert [x for x in combined if x["op"] in OPS] == recs
+    assert "outside" not in log.read_text() and "host-write" not in log.read_text()
+
+    summary = json.loads((a.logs / "a1.summary.json").read_text())
+    assert summary["counts"] == {"write": 2, "create": 2, "delete": 1, "rename": 1}
+    assert summary["top_written"] == [{"path": "/d/f", "writes": 2}]
+    assert summary["overflows"] == 0 and summary["container"] == "a1"
+    last = records(log, None)[-1]
+    assert last["op"] == "summary" and last["counts"] == summary["counts"]
+    assert list(a.state.iterdir()) == []
+
+    # Detached: writes on the host to the same source are not logged any more.
+    size = log.stat().st_size
+    (src / "g").write_text("after\n")
+    (src / "late").write_text("after\n")
+    time.sleep(0.3)
+    assert log.stat().st_size == size
+
+
+def test_unlabelled_containers_are_not_audited(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    a = start_audit(env)
+    r = run(env, rt, rootfs, "u1", "echo x > /d/f", [oci_bind(src, "/d")], labels=None)
+    assert r.returncode == 0, r.stderr
+    assert not (a.logs / "u1.jsonl").exists()
+    r = run(env, rt, rootfs, "u2", "echo x > /d/g", [oci_bind(src, "/d")])
+    assert r.returncode == 0, r.stderr
+    assert [(x["op"], x["path"]) for x in records(a.logs / "u2.jsonl")] == \
+        [("create", "/d/g"), ("write", "/d/g")]
+
+
+def test_top_written_paths(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    a = start_audit(env, {"top": 2, "source_prefixes": [str(src)]})
+    script = ("for i in 1 2 3; do echo $i >> /d/a; sleep 0.05; done; "
+              "for i in 1 2; do echo $i >> /d/b; sleep 0.05; done; echo 1 >> /d/c")
+    r = run(env, rt, rootfs, "t1", script, [oci_bind(src, "/d")], labels=None)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((a.logs / "t1.summary.json").read_text())
+    assert s["counts"]["create"] == 3 and s["counts"]["write"] == 6
+    assert s["top_written"] == [{"path": "/d/a", "writes": 3}, {"path": "/d/b", "writes": 2}]
+
+
+def create(env, rt, rootfs, cid, src, script):
+    b = bundle(env, rt, rootfs, cid, script, [oci_bind(src, "/d")])
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
+    assert r.returncode == 0
+
+
+def start_and_delete(env, rt, cid):
+    assert rt.run(True, "start", cid, config=env.config).returncode == 0
+    wait_for(lambda: rt.state(cid) == "stopped", what="stopped")
+    return rt.run(True, "delete", cid, config=env.config)
+
+
+def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    a = start_audit(env)
+    create(env, rt, rootfs, "r1", src, "echo x > /d/after-restart")
+    a.kill()
+    a = start_audit(env)  # resumes the watch from its state
+    d = start_and_delete(env, rt, "r1")
+    assert d.returncode == 0, d.stderr
+    recs = records(a.logs / "r1.jsonl", None)
+    assert [x["op"] for x in recs] == ["attach", "resumed", "create", "write", "summary"]
+    assert recs[2]["path"] == "/d/after-restart"
+    assert recs[-1]["counts"] == {"write": 1, "create": 1, "delete": 0, "rename": 0}
+    assert list(a.state.iterdir()) == []
+
+
+def test_queue_overflow_is_counted_not_hidden(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    limit = "/proc/sys/fs/fanotify/max_queued_events"
+    saved = open(limit).read()
+    try:
+        open(limit, "w").write("64")
+        a = start_audit(env)  # the limit is the group's, from its creation
+    finally:
+        open(limit, "w").write(saved)
+    create(env, rt, rootfs, "o1", src, "true")
+    a.proc.send_signal(signal.SIGSTOP)
+    try:
+        for i in range(300):
+            (src / f"burst{i}").write_text("x")
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+    d = start_and_delete(env, rt, "o1")
+    assert d.returncode == 0, d.stderr
+    recs = records(a.logs / "o1.jsonl", None)
+    over = [x for x in recs if x["op"] == "overflow"]
+    assert len(over) >= 1 and over[0]["overflows"] == 1
+    s = json.loads((a.logs / "o1.summary.json").read_text())
+    assert s["overflows"] == len(over)
+    # Bounded queue: far fewer records than operations.
+    assert 0 < s["counts"]["create"] < 300
+
+
+def test_emergency_path_when_the_plugin_is_gone(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    before = open("/proc/self/mountinfo").read().count("\n")
+    a = start_audit(env)
+    create(env, rt, rootfs, "e1", src, "echo x > /d/f")
+    a.kill()
+    d = start_and_delete(env, rt, "e1")
+    assert d.returncode == 0, d.stderr
+    # mpp removed the plugin's state: a plugin started later does not resume this audit.
+    assert list(a.state.iterdir()) == []
+    assert open("/proc/self/mountinfo").read().count("\n") == before
+    a = start_audit(env)
+    assert "resumed" not in (a.logs / "e1.jsonl").read_text()
+
+
+def test_detach_of_an_unknown_container_succeeds(env):
+    import http.client
+    import socket
+
+    start_audit(env)
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socket.socket(socket.AF_UNIX)
+            self.sock.connect(str(env.plugin_dir / "audit.sock"))
+
+    for _ in range(2):
+        c = Conn("localhost")
+        c.request("POST", "/MountPointPlugin.MountPointDetach", body='{"ID": "never-seen"}')
+        resp = c.getresponse()
+        assert resp.status == 200 and json.loads(resp.read())["Success"] is True
+
+
+BAD = [
+    ('{"log_dir": "logs"}', 'log_dir: "logs" is not a clean absolute path'),
+    ('{"log_dir": 3}', "log_dir: expected a string"),
+    ('{"top": 0}', "top: must be at least 1"),
+    ('{"top": 5000}', "top: "),
+    ('{"source_prefixes": ["/a/../b"]}', 'source_prefixes[0]: "/a/../b" is not a clean'),
+    ('{"source_prefixes": "/a"}', "source_prefixes: "),
+    ('{"patterns": []}', "patterns: the list is empty"),
+    ('{"patterns": [{"Type": 3}]}', "patterns: "),
+    ('{"logdir": "/x"}', 'unknown key "logdir"'),
+    ('{"top": 1,}', "line 1 column"),
+]
+
+
+@pytest.mark.parametrize("text,msg", BAD)
+def test_bad_configuration_is_refused_at_start(env, text, msg):
+    path = env.root / "bad.json"
+    path.write_text(text)
+    r = subprocess.run([str(AUDIT), "--config", str(path), "--socket",
+                        str(env.plugin_dir / "audit.sock"), "--state-dir", str(env.root / "st")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert f"mpp-plugin-audit: bad configuration: {path}: " in r.stderr and msg in r.stderr, \
+        r.stderr
+    assert not (env.plugin_dir / "audit.sock").exists()
