@@ -41,9 +41,10 @@ demo: build
 	@echo "an audited write and a copy-on-write mount. For now it built libmpp and the SDK in $(BUILD)/."
 
 bench: build
-	@echo "make bench: no benchmarks yet (see issue 7)"
+	MPP_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/bench.py
 
-bench-quick: bench
+bench-quick: build
+	MPP_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/bench.py --quick
 
 install: build
 	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
