@@ -19,22 +19,7 @@
 static int audit_properties(void *userdata, mpp_properties_response *resp, mpp_error *err)
 {
     const audit *a = userdata;
-    resp->patterns = calloc(a->cfg.n_patterns ? a->cfg.n_patterns : 1, sizeof(mpp_pattern));
-    if (!resp->patterns)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    /* Copied through the codec: the SDK frees the answer. */
-    for (size_t i = 0; i < a->cfg.n_patterns; i++) {
-        char *text = NULL;
-        int r = mpp_encode_pattern(&a->cfg.patterns[i], &text, err);
-        if (r >= 0)
-            r = mpp_decode_pattern(text, strlen(text), &resp->patterns[i], err);
-        free(text);
-        resp->n_patterns = i + 1;
-        if (r < 0)
-            return r;
-    }
-    resp->success = true;
-    return 0;
+    return pu_answer_patterns(a->cfg.patterns, a->cfg.n_patterns, resp, err);
 }
 
 static int audit_attach_cb(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
@@ -47,17 +32,8 @@ static int audit_detach_cb(void *userdata, const mpp_detach_request *req, mpp_de
                            mpp_error *err)
 {
     mpp_error e = {0};
-    if (audit_detach(userdata, req->id, &e) < 0) {
-        pu_log("error", "%s", e.msg);
-        resp->success = false;
-        resp->recoverable = true;
-        resp->err = strdup(e.msg);
-        if (!resp->err)
-            return mpp_error_set(err, -ENOMEM, "out of memory");
-        return 0;
-    }
-    resp->success = true;
-    return 0;
+    int r = audit_detach(userdata, req->id, &e);
+    return pu_answer_detach(r, &e, resp, err);
 }
 
 static void cleanup(audit *a)
@@ -104,12 +80,8 @@ int main(int argc, char **argv)
     audit a = {.fan_fd = -1, .stop_fd = -1};
     char state_dir[PATH_MAX];
     mpp_error err = {0};
-    if (strlen(args.state_dir) > 2048 ||
-        mpp_path_clean(args.state_dir, state_dir, sizeof(state_dir)) < 0) {
-        fprintf(stderr, "mpp-plugin-audit: --state-dir %s: path too long (at most 2048 bytes)\n",
-                args.state_dir);
+    if (pu_state_dir_arg("audit", args.state_dir, state_dir, sizeof(state_dir)) < 0)
         return 2;
-    }
     pthread_mutex_init(&a.lock, NULL);
     a.state_dir = state_dir;
     if (audit_config_load(args.config, &a.cfg, &err) < 0) {

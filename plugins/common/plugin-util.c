@@ -13,6 +13,7 @@
 
 #include <mpp/chain.h>
 #include <mpp/codec.h>
+#include <mpp/pattern.h>
 
 #include "macro.h"
 #include "plugin-util.h"
@@ -551,4 +552,48 @@ void pu_log(const char *level, const char *fmt, ...)
     line[len++] = '\n';
     /* One write so that lines of concurrent callbacks do not interleave. */
     ssize_t w _unused_ = write(STDERR_FILENO, line, len);
+}
+
+int pu_state_dir_arg(const char *plugin, const char *arg, char *buf, size_t size)
+{
+    if (strlen(arg) > 2048 || mpp_path_clean(arg, buf, size) < 0) {
+        fprintf(stderr, "mpp-plugin-%s: --state-dir %s: path too long (at most 2048 bytes)\n",
+                plugin, arg);
+        return -1;
+    }
+    return 0;
+}
+
+int pu_answer_patterns(const mpp_pattern *patterns, size_t n, mpp_properties_response *resp,
+                       mpp_error *err)
+{
+    resp->patterns = calloc(n ? n : 1, sizeof(mpp_pattern));
+    if (!resp->patterns)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    /* Copied through the codec: one deep copy that cannot drift from the data model. */
+    for (size_t i = 0; i < n; i++) {
+        char *text = NULL;
+        int r = mpp_encode_pattern(&patterns[i], &text, err);
+        if (r >= 0)
+            r = mpp_decode_pattern(text, strlen(text), &resp->patterns[i], err);
+        free(text);
+        resp->n_patterns = i + 1;
+        if (r < 0)
+            return r;
+    }
+    resp->success = true;
+    return 0;
+}
+
+int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_error *err)
+{
+    if (r >= 0) {
+        resp->success = true;
+        return 0;
+    }
+    pu_log("error", "%s", e->msg);
+    resp->success = false;
+    resp->recoverable = true;
+    resp->err = strdup(e->msg);
+    return resp->err ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
 }

@@ -85,3 +85,16 @@ bool pu_path_is_safe(const char *path);
  * per line). */
 void pu_log_init(const char *name);
 void pu_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --state-dir, cleaned into buf (PATH_MAX). At most 2048 bytes, so that a container ID (up to
+ * 1024) and the leaves below it fit in PATH_MAX. Prints the error itself and returns -1. */
+int pu_state_dir_arg(const char *plugin, const char *arg, char *buf, size_t size);
+
+/* A MountPointProperties answer holding a deep copy of the configured patterns (the SDK frees
+ * the answer). */
+int pu_answer_patterns(const mpp_pattern *patterns, size_t n, mpp_properties_response *resp,
+                       mpp_error *err);
+
+/* A MountPointDetach answer from the plugin's own teardown: r < 0 (with e) is logged and
+ * answered Success false, Recoverable true, so that mpp records it and unwinds the rest. */
+int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_error *err);

@@ -15,22 +15,7 @@
 static int cow_properties(void *userdata, mpp_properties_response *resp, mpp_error *err)
 {
     const cow *c = userdata;
-    resp->patterns = calloc(c->cfg.n_patterns, sizeof(mpp_pattern));
-    if (!resp->patterns)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    /* Copied through the codec: the SDK frees the answer. */
-    for (size_t i = 0; i < c->cfg.n_patterns; i++) {
-        char *text = NULL;
-        int r = mpp_encode_pattern(&c->cfg.patterns[i], &text, err);
-        if (r >= 0)
-            r = mpp_decode_pattern(text, strlen(text), &resp->patterns[i], err);
-        free(text);
-        resp->n_patterns = i + 1;
-        if (r < 0)
-            return r;
-    }
-    resp->success = true;
-    return 0;
+    return pu_answer_patterns(c->cfg.patterns, c->cfg.n_patterns, resp, err);
 }
 
 static int cow_attach_cb(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
@@ -43,17 +28,8 @@ static int cow_detach_cb(void *userdata, const mpp_detach_request *req, mpp_deta
                          mpp_error *err)
 {
     mpp_error e = {0};
-    if (cow_detach(userdata, req->id, &e) < 0) {
-        pu_log("error", "%s", e.msg);
-        resp->success = false;
-        resp->recoverable = true;
-        resp->err = strdup(e.msg);
-        if (!resp->err)
-            return mpp_error_set(err, -ENOMEM, "out of memory");
-        return 0;
-    }
-    resp->success = true;
-    return 0;
+    int r = cow_detach(userdata, req->id, &e);
+    return pu_answer_detach(r, &e, resp, err);
 }
 
 int main(int argc, char **argv)
@@ -67,13 +43,8 @@ int main(int argc, char **argv)
     cow c = {0};
     char state_dir[PATH_MAX];
     mpp_error err = {0};
-    /* Room for ID (up to 1024 bytes) and the leaves below it in PATH_MAX. */
-    if (strlen(args.state_dir) > 2048 ||
-        mpp_path_clean(args.state_dir, state_dir, sizeof(state_dir)) < 0) {
-        fprintf(stderr, "mpp-plugin-cow: --state-dir %s: path too long (at most 2048 bytes)\n",
-                args.state_dir);
+    if (pu_state_dir_arg("cow", args.state_dir, state_dir, sizeof(state_dir)) < 0)
         return 2;
-    }
     if (cow_config_load(args.config, &c.cfg, &err) < 0) {
         fprintf(stderr, "mpp-plugin-cow: bad configuration: %s\n", err.msg);
         return 1;

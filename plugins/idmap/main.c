@@ -16,22 +16,7 @@
 static int idmap_properties(void *userdata, mpp_properties_response *resp, mpp_error *err)
 {
     const idmap *im = userdata;
-    resp->patterns = calloc(im->cfg.n_patterns ? im->cfg.n_patterns : 1, sizeof(mpp_pattern));
-    if (!resp->patterns)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    /* Copied through the codec: the SDK frees the answer. */
-    for (size_t i = 0; i < im->cfg.n_patterns; i++) {
-        char *text = NULL;
-        int r = mpp_encode_pattern(&im->cfg.patterns[i], &text, err);
-        if (r >= 0)
-            r = mpp_decode_pattern(text, strlen(text), &resp->patterns[i], err);
-        free(text);
-        resp->n_patterns = i + 1;
-        if (r < 0)
-            return r;
-    }
-    resp->success = true;
-    return 0;
+    return pu_answer_patterns(im->cfg.patterns, im->cfg.n_patterns, resp, err);
 }
 
 static int idmap_attach_cb(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
@@ -44,17 +29,8 @@ static int idmap_detach_cb(void *userdata, const mpp_detach_request *req, mpp_de
                            mpp_error *err)
 {
     mpp_error e = {0};
-    if (idmap_detach(userdata, req->id, &e) < 0) {
-        pu_log("error", "%s", e.msg);
-        resp->success = false;
-        resp->recoverable = true;
-        resp->err = strdup(e.msg);
-        if (!resp->err)
-            return mpp_error_set(err, -ENOMEM, "out of memory");
-        return 0;
-    }
-    resp->success = true;
-    return 0;
+    int r = idmap_detach(userdata, req->id, &e);
+    return pu_answer_detach(r, &e, resp, err);
 }
 
 int main(int argc, char **argv)
@@ -68,13 +44,8 @@ int main(int argc, char **argv)
     idmap im = {0};
     char state_dir[PATH_MAX];
     mpp_error err = {0};
-    /* Room for ID (up to 1024 bytes) and the index below it in PATH_MAX. */
-    if (strlen(args.state_dir) > 2048 ||
-        mpp_path_clean(args.state_dir, state_dir, sizeof(state_dir)) < 0) {
-        fprintf(stderr, "mpp-plugin-idmap: --state-dir %s: path too long (at most 2048 bytes)\n",
-                args.state_dir);
+    if (pu_state_dir_arg("idmap", args.state_dir, state_dir, sizeof(state_dir)) < 0)
         return 2;
-    }
     if (idmap_config_load(args.config, &im.cfg, &err) < 0) {
         fprintf(stderr, "mpp-plugin-idmap: bad configuration: %s\n", err.msg);
         idmap_config_clear(&im.cfg);
