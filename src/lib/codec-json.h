@@ -29,5 +29,7 @@ json_t *mpp_changes_to_json(const mpp_changes *c);
 json_t *mpp_actions_to_json(const mpp_action *a, size_t n);
 json_t *mpp_pattern_to_json(const mpp_pattern *p);
 json_t *mpp_strmap_to_json(const mpp_strmap *m);
+/* "object", "array", "string", "integer", "real number", "boolean", "null": for messages. */
+const char *mpp_json_type_name(const json_t *v);
 /* Dump with compact separators; heap string. */
 int mpp_json_dump(const json_t *j, char **out, mpp_error *err);

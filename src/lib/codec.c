@@ -63,7 +63,7 @@ static const char *const stack_not_op_key[_MPP_STACK_OP_MAX] = {
 
 #define ACTION_KEYS "Remove, Unmount, Warning, Error, Fatal"
 
-static const char *type_name(const json_t *v)
+const char *mpp_json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -142,7 +142,7 @@ static int dec_fail(dec *d, int code, const char *fmt, ...)
 
 static int type_error(dec *d, const char *expected, const json_t *v)
 {
-    return dec_fail(d, -EBADMSG, "expected %s, got %s", expected, type_name(v));
+    return dec_fail(d, -EBADMSG, "expected %s, got %s", expected, mpp_json_type_name(v));
 }
 
 static int nomem(dec *d)
@@ -901,10 +901,10 @@ static int decode_doc(const char *json, size_t len, const char *origin, top_kind
         return r;
     if (top == TOP_OBJECT && !json_is_object(root))
         return mpp_error_set(err, -EBADMSG, "%s: expected an object at the top level, got %s",
-                             origin, type_name(root));
+                             origin, mpp_json_type_name(root));
     if (top == TOP_ARRAY && !json_is_array(root) && !json_is_null(root))
         return mpp_error_set(err, -EBADMSG, "%s: expected an array at the top level, got %s",
-                             origin, type_name(root));
+                             origin, mpp_json_type_name(root));
     dec d;
     dec_init(&d, "", err);
     r = fn(&d, root, out);

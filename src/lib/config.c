@@ -112,28 +112,6 @@ int mpp_config_defaults(mpp_config *cfg, mpp_error *err)
     return 0;
 }
 
-static const char *json_type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "real number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "unknown";
-}
-
 /* Optimal string alignment distance (Levenshtein plus adjacent transpositions), on short keys. */
 static size_t edit_distance(const char *a, const char *b)
 {
@@ -188,7 +166,7 @@ static int get_string(const json_t *v, const char *origin, const char *key, cons
 {
     if (!json_is_string(v))
         return mpp_error_set(err, -EINVAL, "%s: \"%s\": expected a string, got %s", origin, key,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     *out = json_string_value(v);
     return 0;
 }
@@ -216,7 +194,7 @@ static int get_uint(const json_t *v, const char *origin, const char *key, json_i
 {
     if (!json_is_integer(v))
         return mpp_error_set(err, -EINVAL, "%s: \"%s\": expected an integer, got %s", origin, key,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     json_int_t n = json_integer_value(v);
     if (n < min || n > max)
         return mpp_error_set(err, -ERANGE,
@@ -232,7 +210,7 @@ static int get_plugins(const json_t *v, const char *origin, mpp_config *c, mpp_e
 {
     if (!json_is_array(v))
         return mpp_error_set(err, -EINVAL, "%s: \"plugins\": expected an array of strings, got %s",
-                             origin, json_type_name(v));
+                             origin, mpp_json_type_name(v));
     strv_free(c->plugins, c->n_plugins);
     c->plugins = NULL;
     c->n_plugins = 0;
@@ -243,7 +221,7 @@ static int get_plugins(const json_t *v, const char *origin, mpp_config *c, mpp_e
     {
         if (!json_is_string(e))
             return mpp_error_set(err, -EINVAL, "%s: \"plugins\"[%zu]: expected a string, got %s",
-                                 origin, i, json_type_name(e));
+                                 origin, i, mpp_json_type_name(e));
         const char *name = json_string_value(e);
         const char *problem = mpp_plugin_name_problem(name);
         if (problem)
@@ -266,7 +244,7 @@ static int get_plugin_dirs(const json_t *v, const char *origin, mpp_config *c, m
     if (!json_is_array(v))
         return mpp_error_set(err, -EINVAL,
                              "%s: \"plugin_dirs\": expected an array of strings, got %s", origin,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     strv_free(c->plugin_dirs, c->n_plugin_dirs);
     c->plugin_dirs = NULL;
     c->n_plugin_dirs = 0;
@@ -278,7 +256,7 @@ static int get_plugin_dirs(const json_t *v, const char *origin, mpp_config *c, m
         if (!json_is_string(e))
             return mpp_error_set(err, -EINVAL,
                                  "%s: \"plugin_dirs\"[%zu]: expected a string, got %s", origin, i,
-                                 json_type_name(e));
+                                 mpp_json_type_name(e));
         const char *dir = json_string_value(e);
         if (dir[0] != '/')
             return mpp_error_set(err, -EINVAL,
@@ -309,7 +287,7 @@ static int apply_key(mpp_config *c, const char *key, const json_t *v, const char
     if (strcmp(key, "exit_gate") == 0) {
         if (!json_is_boolean(v))
             return mpp_error_set(err, -EINVAL, "%s: \"exit_gate\": expected a boolean, got %s",
-                                 origin, json_type_name(v));
+                                 origin, mpp_json_type_name(v));
         c->exit_gate = json_is_true(v);
         return 0;
     }
@@ -363,7 +341,7 @@ int mpp_config_parse(const char *json, size_t len, const char *origin, mpp_confi
         return r;
     if (!json_is_object(root))
         return mpp_error_set(err, -EINVAL, "%s: expected a JSON object at the top level, got %s",
-                             origin, json_type_name(root));
+                             origin, mpp_json_type_name(root));
 
     const char *key;
     json_t *v;

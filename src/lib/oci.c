@@ -27,28 +27,6 @@ struct mpp_bundle {
     char *origin; /* names the document in messages */
 };
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "real";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 void mpp_bundle_free(mpp_bundle *b)
 {
     if (!b)
@@ -67,20 +45,20 @@ static int bundle_validate(const json_t *root, const char *origin, mpp_error *er
 {
     if (!json_is_object(root))
         return mpp_error_set(err, -EBADMSG, "%s: expected a JSON object at the top level, got %s",
-                             origin, json_kind(root));
+                             origin, mpp_json_type_name(root));
 
     const json_t *ann = json_object_get(root, "annotations");
     if (ann && !json_is_null(ann)) {
         if (!json_is_object(ann))
             return mpp_error_set(err, -EBADMSG, "%s: annotations: expected an object, got %s",
-                                 origin, json_kind(ann));
+                                 origin, mpp_json_type_name(ann));
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)ann, k, v)
         {
             if (!json_is_string(v))
                 return mpp_error_set(err, -EBADMSG, "%s: annotations.%s: expected a string, got %s",
-                                     origin, k, json_kind(v));
+                                     origin, k, mpp_json_type_name(v));
         }
     }
 
@@ -89,21 +67,21 @@ static int bundle_validate(const json_t *root, const char *origin, mpp_error *er
         return 0;
     if (!json_is_array(mounts))
         return mpp_error_set(err, -EBADMSG, "%s: mounts: expected an array, got %s", origin,
-                             json_kind(mounts));
+                             mpp_json_type_name(mounts));
     size_t i;
     json_t *m;
     json_array_foreach(mounts, i, m)
     {
         if (!json_is_object(m))
             return mpp_error_set(err, -EBADMSG, "%s: mounts[%zu]: expected an object, got %s",
-                                 origin, i, json_kind(m));
+                                 origin, i, mpp_json_type_name(m));
         const json_t *dst = json_object_get(m, "destination");
         if (!dst)
             return mpp_error_set(err, -EBADMSG, "%s: mounts[%zu].destination: missing", origin, i);
         if (!json_is_string(dst))
             return mpp_error_set(err, -EBADMSG,
                                  "%s: mounts[%zu].destination: expected a string, got %s", origin,
-                                 i, json_kind(dst));
+                                 i, mpp_json_type_name(dst));
         if (json_string_length(dst) == 0)
             return mpp_error_set(err, -EBADMSG, "%s: mounts[%zu].destination: empty", origin, i);
         static const char *const strings[] = {"source", "type"};
@@ -111,14 +89,14 @@ static int bundle_validate(const json_t *root, const char *origin, mpp_error *er
             const json_t *v = json_object_get(m, strings[s]);
             if (v && !json_is_string(v))
                 return mpp_error_set(err, -EBADMSG, "%s: mounts[%zu].%s: expected a string, got %s",
-                                     origin, i, strings[s], json_kind(v));
+                                     origin, i, strings[s], mpp_json_type_name(v));
         }
         const json_t *opts = json_object_get(m, "options");
         if (opts && !json_is_null(opts)) {
             if (!json_is_array(opts))
                 return mpp_error_set(err, -EBADMSG,
                                      "%s: mounts[%zu].options: expected an array, got %s", origin,
-                                     i, json_kind(opts));
+                                     i, mpp_json_type_name(opts));
             size_t k;
             json_t *o;
             json_array_foreach(opts, k, o)
@@ -126,7 +104,7 @@ static int bundle_validate(const json_t *root, const char *origin, mpp_error *er
                 if (!json_is_string(o))
                     return mpp_error_set(err, -EBADMSG,
                                          "%s: mounts[%zu].options[%zu]: expected a string, got %s",
-                                         origin, i, k, json_kind(o));
+                                         origin, i, k, mpp_json_type_name(o));
             }
         }
     }
