@@ -88,6 +88,73 @@ int mpp_exit_status_after_teardown(int status, bool teardown_failed);
 int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err);
 void mpp_strv_free(char **v, size_t n);
 
+/* Read-only inspection of a container's journal (for mppctl ps and recover): what each plugin
+ * holds, mount by mount. Takes no lock and writes nothing, so it neither waits for nor disturbs a
+ * teardown in progress; records are appended whole, and a torn last line is ignored. */
+
+typedef enum mpp_plugin_hold {
+    MPP_HOLD_SENT,      /* attach sent, no recorded answer: counts as attached */
+    MPP_HOLD_ATTACHED,  /* attached at least one mount */
+    MPP_HOLD_REFUSED,   /* denied, failed, or attached nothing: nothing to detach */
+    MPP_HOLD_DETACHING, /* detach sent, no recorded outcome: will be sent again */
+    MPP_HOLD_DETACHED,
+} mpp_plugin_hold;
+
+const char *mpp_plugin_hold_to_string(mpp_plugin_hold h); /* "sent", "attached", … */
+
+typedef enum mpp_teardown_state {
+    MPP_TEARDOWN_NOT_STARTED, /* no detach recorded: the container may still be running */
+    MPP_TEARDOWN_DETACHING,   /* begun, not finished (a teardown is running, or was killed) */
+    MPP_TEARDOWN_HALTED,      /* stopped by Recoverable: false or a Fatal action: needs recover */
+    MPP_TEARDOWN_DONE,        /* nothing left attached, state not yet removed */
+} mpp_teardown_state;
+
+const char *mpp_teardown_state_to_string(mpp_teardown_state s); /* "attached", "detaching", … */
+
+typedef struct mpp_plugin_record {
+    unsigned clock; /* position in the chain when attached, from 1 */
+    char *plugin;
+    mpp_plugin_hold hold;
+} mpp_plugin_record;
+
+/* One plugin on one mount's stack. */
+typedef struct mpp_stack_entry {
+    unsigned clock;
+    char *plugin;
+    mpp_plugin_hold hold;
+    mpp_changes changes; /* empty for a plugin that was sent the mount but never answered */
+} mpp_stack_entry;
+
+typedef struct mpp_mount_stack {
+    size_t index;      /* position in the container's interposable mounts */
+    char *source;      /* as the first plugin was sent it */
+    char *destination;
+    mpp_stack_entry *entries; /* lowest clock (bottom) first */
+    size_t n_entries;
+} mpp_mount_stack;
+
+typedef struct mpp_container_state {
+    char *id;
+    char *journal;    /* its path */
+    bool busy;        /* another process holds the journal's lock right now */
+    mpp_teardown_state teardown;
+    size_t n_mounts;  /* interposable mounts of the container when it was created */
+    mpp_plugin_record *plugins; /* every plugin that was sent an attach, by clock */
+    size_t n_plugins;
+    mpp_mount_stack *mounts;    /* the mounts some plugin was sent, by index */
+    size_t n_mount_stacks;
+    char **errors;    /* recorded teardown errors, in order */
+    size_t n_errors;
+    char **warnings;
+    size_t n_warnings;
+} mpp_container_state;
+
+/* Describe container id's journal under state_dir. -ENOENT when it has none; -EBADMSG naming the
+ * journal line when it cannot be replayed. */
+int mpp_container_describe(const char *state_dir, const char *id, mpp_container_state *out,
+                           mpp_error *err);
+void mpp_container_state_clear(mpp_container_state *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -232,6 +232,37 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
     return 0;
 }
 
+int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out,
+                              bool *busy, mpp_error *err)
+{
+    _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    int r = journal_alloc(state_dir, id, &j, err);
+    if (r < 0)
+        return r;
+    j->fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (j->fd < 0) {
+        if (errno == ENOENT)
+            return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state",
+                                 id);
+        return mpp_error_set(err, -errno, "cannot open journal %s: %m", j->path);
+    }
+    struct stat st;
+    if (fstat(j->fd, &st) < 0)
+        return mpp_error_set(err, -errno, "cannot stat journal %s: %m", j->path);
+    if (st.st_nlink == 0)
+        return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state", id);
+    if (!S_ISREG(st.st_mode))
+        return mpp_error_set(err, -EPERM, "journal %s is not a regular file", j->path);
+    /* Probe only: a shared lock held while reading would make a teardown wait for us. */
+    if (busy) {
+        *busy = flock(j->fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+        if (!*busy)
+            flock(j->fd, LOCK_UN);
+    }
+    *out = TAKE_PTR(j);
+    return 0;
+}
+
 int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err)
 {
     size_t len = strlen(record);

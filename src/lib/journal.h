@@ -33,6 +33,12 @@ int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out,
  * (or it was removed while waiting). A torn last line, from a write cut short, is dropped. */
 int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, mpp_error *err);
 
+/* Open an existing journal for reading only: no lock is taken and nothing is trimmed (replay
+ * ignores a torn last line anyway), so that an inspector never waits for nor changes a teardown.
+ * *busy (may be NULL) tells whether another process holds the lock at this moment. */
+int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out,
+                              bool *busy, mpp_error *err);
+
 /* Append one record (a JSON object text without newline) durably. */
 int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err);
 

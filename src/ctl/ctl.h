@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit codes. */
+enum {
+    CTL_OK = 0,
+    CTL_FAILED = 1,
+    CTL_USAGE = 2,
+};
+
+typedef struct ctl {
+    bool json;
+    bool all;
+    const char *config_path; /* NULL: $MPP_CONFIG, else the default file */
+    char **args;             /* the command's operands */
+    size_t n_args;
+} ctl;
+
+int ctl_plugins(const ctl *c);
+int ctl_ps(const ctl *c);
+int ctl_explain(const ctl *c);
+int ctl_recover(const ctl *c);
+int ctl_check_config(const ctl *c);
