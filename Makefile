@@ -14,7 +14,7 @@ deps:
 	@scripts/deps.sh
 
 build: deps
-	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_COMMON) --prefix=$(abspath $(PREFIX))
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_COMMON) --prefix=$(abspath $(PREFIX)) --libdir=lib
 	ninja -C $(BUILD)
 
 # The check builds carry the fault points the crash tests use; the installed build does not.
