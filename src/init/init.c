@@ -87,10 +87,11 @@ static int ask_gate(const char *path, int status)
     }
     char msg[64];
     int n = snprintf(msg, sizeof(msg), GATE_PROTOCOL " exit %d\n", status);
-    if (write(fd, msg, (size_t)n) != n) {
-        close(fd);
-        return status;
-    }
+    /* A gate that refuses us answers and closes before reading: the write may then fail
+     * (EPIPE) while the answer waits to be read, so read it regardless. */
+    if (write(fd, msg, (size_t)n) != n && errno != EPIPE)
+        fprintf(stderr, "mpp-init: cannot write to the exit gate at %s: %s\n", path,
+                strerror(errno));
     char reply[64] = {0};
     size_t got = 0;
     while (got < sizeof(reply) - 1) {
