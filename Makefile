@@ -6,7 +6,7 @@ PREFIX      ?= /usr/local
 PYTHON      ?= /usr/bin/python3
 MESON_COMMON = --buildtype=debugoptimized -Dwerror=true
 
-.PHONY: all deps build check check-unit check-system demo bench bench-quick install format clean
+.PHONY: all deps build check check-unit check-system demo bench bench-quick install format clean fuzz
 
 all: build
 
@@ -35,10 +35,9 @@ check: deps $(CHECK_BUILD)/build.ninja $(ASAN_BUILD)/build.ninja
 	MPP_BUILD=$(abspath $(ASAN_BUILD)) MPP_SANITIZED=1 $(PYTHON) -m pytest -q tests/system
 	MPP_BUILD=$(abspath $(CHECK_BUILD)) $(PYTHON) -m pytest -q tests/e2e
 
+# DEMO_ENGINE=docker|podman runs it through a real engine; DEMO_QUICK=1 without pauses.
 demo: build
-	@echo "make demo: the runtime is not built yet. When it is, this starts the policy, audit"
-	@echo "and cow plugins and runs busybox containers through mpp-runtime to show a denied mount,"
-	@echo "an audited write and a copy-on-write mount. For now it built libmpp and the SDK in $(BUILD)/."
+	MPP_BUILD=$(abspath $(BUILD)) scripts/demo.sh
 
 bench: build
 	MPP_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/bench.py

@@ -14,11 +14,12 @@ PACKAGES=(
     libcmocka-dev         # C unit tests
     libfuse3-dev fuse3    # FUSE-based plugins
     # tests
-    python3 python3-pytest
+    python3 python3-pytest python3-yaml   # python3-yaml: the Kubernetes manifests' test
     crun runc busybox-static
     # end-to-end tests with the real engines (tests/e2e); rootful podman with --network none
     # needs no network backend (slirp4netns, netavark) nor uidmap
     docker.io containerd podman conmon
+    fio bindfs            # benchmarks of the plugins' data paths (bench/bench.py)
 )
 
 missing=()

@@ -105,7 +105,7 @@ int main(int argc, char **argv)
     if (r >= 0)
         r = audit_reader_start(&a, &err);
     if (r >= 0) {
-        pu_log("info", "serving on %s, state in %s, logs in %s", args.socket, state_dir,
+        pu_log("info", "serving on %s, state in %s, logs in %s", pu_socket_name(&args), state_dir,
                a.cfg.log_dir);
         r = mpp_plugin_server_run(server, &err);
     }

@@ -451,11 +451,28 @@ static void usage(FILE *f, const char *name)
     fprintf(f,
             "usage: mpp-plugin-%s [--config FILE] [--socket PATH] [--state-dir DIR]\n"
             "  --config FILE     JSON configuration (see the plugin's README)\n"
-            "  --socket PATH     unix socket to serve on "
-            "(default /run/docker/plugins/%s.sock)\n"
+            "  --socket PATH     unix socket to serve on (default: the socket passed by socket\n"
+            "                    activation if any, else /run/docker/plugins/%s.sock)\n"
             "  --state-dir DIR   per-container state (default /var/lib/mpp-plugin-%s)\n"
             "  --help            show this help\n",
             name, name, name);
+}
+
+/* LISTEN_PID is this process and LISTEN_FDS is set (sd_listen_fds(3)'s convention). */
+static bool socket_activated(void)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || !*fds)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(pid, &end, 10);
+    return errno == 0 && end != pid && *end == '\0' && p == (unsigned long)getpid();
+}
+
+const char *pu_socket_name(const pu_args *args)
+{
+    return args->socket ? args->socket : "the socket passed by socket activation";
 }
 
 int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
@@ -474,6 +491,7 @@ int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
     };
     optind = 1;
     opterr = 0;
+    bool socket_given = false;
     int c;
     while ((c = getopt_long(argc, argv, "+:", opts, NULL)) != -1) {
         switch (c) {
@@ -482,6 +500,7 @@ int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
             break;
         case 's':
             out->socket = optarg;
+            socket_given = true;
             break;
         case 'd':
             out->state_dir = optarg;
@@ -504,6 +523,10 @@ int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
         usage(stderr, name);
         return -EINVAL;
     }
+    /* Started by a .socket unit: serve the socket systemd passed (the SDK takes it when the
+     * path is NULL) rather than create another one at the default path. */
+    if (!socket_given && socket_activated())
+        out->socket = NULL;
     if (out->state_dir[0] != '/') {
         fprintf(stderr, "mpp-plugin-%s: --state-dir must be an absolute path, got %s\n", name,
                 out->state_dir);

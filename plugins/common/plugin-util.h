@@ -68,14 +68,18 @@ void pu_strv_free(char **v, size_t n);
  * mode is not changed); a symlink or non-directory in the way is an error. */
 int pu_mkdir_p(const char *path, mode_t mode, mpp_error *err);
 
-/* Common command line: --config FILE --socket PATH (default /run/docker/plugins/NAME.sock)
- * --state-dir DIR (default /var/lib/mpp-plugin-NAME), --help. Returns 0 to go on, 1 when the
- * usage was printed for --help (exit 0), -EINVAL after printing an error and the usage to
- * stderr (exit 2). The strings point into argv or static storage. */
+/* Common command line: --config FILE --socket PATH --state-dir DIR (default
+ * /var/lib/mpp-plugin-NAME), --help. Without --socket, socket is NULL when the process was
+ * socket-activated (LISTEN_PID is this process, LISTEN_FDS set: the SDK serves the passed
+ * socket), else /run/docker/plugins/NAME.sock. Returns 0 to go on, 1 when the usage was printed
+ * for --help (exit 0), -EINVAL after printing an error and the usage to stderr (exit 2). The
+ * strings point into argv or static storage. */
 typedef struct pu_args {
     const char *config, *socket, *state_dir;
 } pu_args;
 int pu_parse_args(int argc, char **argv, const char *name, pu_args *out);
+/* args->socket, or words saying the socket came from socket activation: for log lines. */
+const char *pu_socket_name(const pu_args *args);
 
 /* An absolute path with no "." or ".." component and no empty component ("//"), at most
  * PATH_MAX - 1 bytes. A trailing "/" is accepted. */

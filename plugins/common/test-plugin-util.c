@@ -233,6 +233,25 @@ static void test_paths_and_args(void **state)
     assert_int_equal(pu_parse_args(1, argv2, "demo", &a), 0);
     assert_null(a.config);
     assert_string_equal(a.state_dir, "/var/lib/mpp-plugin-demo");
+
+    /* Socket activation: no --socket means the passed socket (NULL for the SDK), but only when
+     * LISTEN_PID names this process; an explicit --socket wins. */
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    setenv("LISTEN_FDS", "1", 1);
+    setenv("LISTEN_PID", pid, 1);
+    assert_int_equal(pu_parse_args(1, argv2, "demo", &a), 0);
+    assert_null(a.socket);
+    assert_string_equal(pu_socket_name(&a), "the socket passed by socket activation");
+    char *argv6[] = {"x", "--socket", "/s.sock", NULL};
+    assert_int_equal(pu_parse_args(3, argv6, "demo", &a), 0);
+    assert_string_equal(a.socket, "/s.sock");
+    assert_string_equal(pu_socket_name(&a), "/s.sock");
+    setenv("LISTEN_PID", "1", 1);
+    assert_int_equal(pu_parse_args(1, argv2, "demo", &a), 0);
+    assert_string_equal(a.socket, "/run/docker/plugins/demo.sock");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_PID");
     /* Errors go to stderr: silence them. */
     fflush(stderr);
     int saved = dup(2);

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     mpp_plugin_server *server = NULL;
     r = mpp_plugin_server_new(&opts, &ops, &c, &server, &err);
     if (r >= 0) {
-        pu_log("info", "serving on %s, state in %s%s", args.socket, state_dir,
+        pu_log("info", "serving on %s, state in %s%s", pu_socket_name(&args), state_dir,
                c.cfg.keep ? ", keeping changes" : "");
         r = mpp_plugin_server_run(server, &err);
     }

@@ -75,8 +75,8 @@ int main(int argc, char **argv)
     mpp_plugin_server *server = NULL;
     r = mpp_plugin_server_new(&opts, &ops, &im, &server, &err);
     if (r >= 0) {
-        pu_log("info", "serving on %s, state in %s, %zu mapping%s", args.socket, state_dir,
-               im.cfg.n_rules, im.cfg.n_rules == 1 ? "" : "s");
+        pu_log("info", "serving on %s, state in %s, %zu mapping%s", pu_socket_name(&args),
+               state_dir, im.cfg.n_rules, im.cfg.n_rules == 1 ? "" : "s");
         r = mpp_plugin_server_run(server, &err);
     }
     if (r < 0)

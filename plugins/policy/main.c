@@ -75,8 +75,8 @@ int main(int argc, char **argv)
         r = mpp_plugin_server_new(&opts, &ops, state, &server, &err);
     if (r >= 0) {
         policy_config *c = policy_state_get(state);
-        pu_log("info", "serving on %s with %s (%zu rules, default %s)", args.socket, args.config,
-               c->n_rules, c->default_deny ? "deny" : "allow");
+        pu_log("info", "serving on %s with %s (%zu rules, default %s)", pu_socket_name(&args),
+               args.config, c->n_rules, c->default_deny ? "deny" : "allow");
         policy_state_put(state, c);
         r = mpp_plugin_server_run(server, &err);
     }
