@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -439,7 +440,9 @@ class Containerd:
 
     @staticmethod
     def new_id(test):
-        return f"{test[:40]}-{uuid.uuid4().hex[:8]}".replace("_", "-")
+        # ctr refuses "--" and a trailing "-": squeeze the test name into a valid stem.
+        stem = re.sub(r"[^a-z0-9]+", "-", test.lower())[:40].strip("-") or "t"
+        return f"{stem}-{uuid.uuid4().hex[:8]}"
 
     def containers(self):
         r = self.ctr("containers", "list", "-q", check=True)
