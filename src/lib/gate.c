@@ -57,11 +57,13 @@ int mpp_gate_open(const char *state_dir, const char *id, int *listen_fd, mpp_err
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return mpp_error_set(err, -errno, "cannot create exit gate directory %s: %m", dir);
 
+    /* Bound through the directory's fd: sun_path holds 107 bytes, and state_dir/gates/ID (a
+     * 64-character ID) would leave little room for state_dir itself. */
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return mpp_error_set(err, -errno, "cannot open exit gate directory %s: %m", dir);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(sock) >= sizeof(sa.sun_path))
-        return mpp_error_set(err, -ENAMETOOLONG,
-                             "exit gate socket path %s is too long for a unix socket", sock);
-    strcpy(sa.sun_path, sock);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/gate.sock", dfd);
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return mpp_error_set(err, -errno, "cannot create the exit gate socket: %m");

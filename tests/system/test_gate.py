@@ -196,3 +196,19 @@ def test_missing_init_is_a_clear_error(env, rootfs, rt):
     assert r.returncode == 1 and "/nonexistent/init" in r.stderr
     assert env.calls()[-1] == "p0:detach"
     assert not env.cstate("c1").exists() and not (env.state_dir / "gates/c1").exists()
+
+
+def test_long_state_dir_and_id(env, rootfs, rt):
+    """A 64-character ID under a long state_dir: the socket path is longer than sun_path."""
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0", "--detach", "recoverable:x")
+    long_state = env.root / ("s" * 60) / "state"
+    env.write_config(["p0"], runtime=rt.real, exit_gate=True, init_path=str(INIT),
+                     state_dir=str(long_state))
+    cid = "f" * 64
+    assert len(str(long_state / "gates" / cid / "gate.sock")) > 107
+    b = bundle(env, rootfs, src, ["/bin/true"])
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
+    assert r.returncode == 129, r.stderr
+    assert not (long_state / "gates" / cid).exists()
