@@ -49,8 +49,30 @@ install: build
 	meson configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
 	meson install -C $(BUILD) --no-rebuild
 
+# libFuzzer: each target of fuzz/ for FUZZ_SECONDS, starting from its seeds in fuzz/corpus/T/.
+# What it finds goes to $(FUZZ_BUILD)/fuzz/work-T/ (new inputs) and art-T/ (crashes): a crash
+# becomes a regression by copying its file into fuzz/regressions/T/ (replayed by make check).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= codec matcher bundle adapter config sdk
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Dtests=disabled \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD) $(addprefix fuzz/fuzz-,$(FUZZ_TARGETS))
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/fuzz/work-$$t $(FUZZ_BUILD)/fuzz/art-$$t; \
+		echo "== fuzz-$$t for $(FUZZ_SECONDS)s"; \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(FUZZ_BUILD)/fuzz/fuzz-$$t $(FUZZ_BUILD)/fuzz/work-$$t fuzz/corpus/$$t \
+			-max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/fuzz/art-$$t/; \
+	done
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(CHECK_BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(CHECK_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -255,13 +255,15 @@ static const char *const propagations[] = {"rprivate", "private", "rshared",
 
 /* The generic description: what config.json and the annotations tell, whatever the engine. */
 static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_kind kind,
-                            const char *src_clean, mpp_mount *m)
+                            const char *src_clean, const char *dst_clean, mpp_mount *m)
 {
     const char *src = json_string_value(json_object_get(jm, "source"));
     int fail = 0;
     m->source = strdup(strempty(src));
     m->effective_source = strdup(strempty(src));
-    m->destination = strdup(json_string_value(json_object_get(jm, "destination")));
+    /* The clean absolute form, so that patterns see where the mount really lands: a relative
+     * "etc" or "/x/../etc" must not slip past a Destination pattern on "/etc". */
+    m->destination = strdup(dst_clean);
     m->type = strdup(kind == KIND_TMPFS ? "tmpfs" : "bind");
     m->container.id = strdup_or_null(ctx->id, &fail);
     m->container.engine = strdup(mpp_engine_name(ctx->engine));
@@ -312,7 +314,8 @@ static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_
 }
 
 /* What only the user can say, through annotations, overrides what the engine said. */
-static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst_clean, mpp_mount *m)
+static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst,
+                                const char *dst_clean, mpp_mount *m)
 {
     const char *k;
     json_t *v;
@@ -323,7 +326,7 @@ static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst_clea
             return -ENOMEM;
     }
     /* Per destination, as written in config.json, else in its clean form. */
-    const char *dsts[] = {m->destination, dst_clean};
+    const char *dsts[] = {dst, dst_clean};
     for (size_t i = 0; i < ELEMENTSOF(dsts); i++) {
         _cleanup_free_ char *key = NULL;
         if (asprintf(&key, "mpp.consistency.%s", dsts[i]) < 0)
@@ -443,13 +446,13 @@ static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, 
             return 0;
     }
 
-    int r = describe_generic(ctx, jm, kind, src_clean, m);
+    int r = describe_generic(ctx, jm, kind, src_clean, dst_clean, m);
     if (r >= 0 && ctx->engine == MPP_ENGINE_DOCKER)
         r = mpp_docker_describe(ctx, dst_clean, m);
     else if (r >= 0 && ctx->engine == MPP_ENGINE_PODMAN)
         r = mpp_podman_describe(ctx, m);
     if (r >= 0)
-        r = describe_annotations(ctx, dst_clean, m);
+        r = describe_annotations(ctx, dst, dst_clean, m);
     if (r < 0)
         return mpp_error_set(err, r, "out of memory");
     *keep = true;

@@ -15,6 +15,7 @@
 #include <mpp/codec.h>
 #include <mpp/gate.h>
 #include <mpp/oci.h>
+#include <mpp/pattern.h>
 
 #include "adapter.h"
 #include "codec-json.h"
@@ -382,6 +383,19 @@ static json_t *tmpfs_to_bind_options(const json_t *m)
     return opts;
 }
 
+/* Whether a config.json destination is the one mpp_bundle_describe gave (its clean absolute
+ * form). */
+static bool same_destination(const char *raw, const char *described)
+{
+    char buf[PATH_MAX + 2], clean[PATH_MAX];
+    if (!raw || !described)
+        return false;
+    int n = snprintf(buf, sizeof(buf), "%s%s", raw[0] == '/' ? "" : "/", raw);
+    if (n < 0 || (size_t)n >= sizeof(buf) || mpp_path_clean(buf, clean, sizeof(clean)) < 0)
+        return false;
+    return strcmp(clean, described) == 0;
+}
+
 /* Whether the effective source replaces the config.json source. */
 static bool source_changes(const mpp_mount *m, const json_t *jm)
 {
@@ -405,7 +419,7 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
                                  b->origin, k, strempty(mounts[k].destination), index[k], size);
         const json_t *jm = json_array_get(arr, index[k]);
         const char *dst = json_string_value(json_object_get(jm, "destination"));
-        if (!dst || !mounts[k].destination || strcmp(dst, mounts[k].destination) != 0)
+        if (!same_destination(dst, mounts[k].destination))
             return mpp_error_set(
                 err, -EINVAL, "%s: mounts[%zu].destination is %s, not %s as described", b->origin,
                 index[k], strempty(dst), strempty(mounts[k].destination));
