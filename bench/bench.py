@@ -10,10 +10,12 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -21,8 +23,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests/system"))
 os.environ.setdefault("MPP_BUILD", str(HERE.parent / "build"))
 
-from mpp import (BUILD, MPP_RUNTIME, RUNTIMES, Env, fix_crun_cgroups, make_bundle,  # noqa: E402
-                 make_rootfs, oci_bind)
+from mpp import (BUILD, MPP_RUNTIME, RUNTIMES, Env, bind_mount, fix_crun_cgroups,  # noqa: E402
+                 make_bundle, make_rootfs, oci_bind, wait_for)
+
+BENCH_BIN = BUILD / "bench"
+PRELOAD = BENCH_BIN / "libmpp-bench-preload.so"
+# Where the journal and the data-path file systems live: the machine's disk, not a tmpfs.
+DISK_TMP = os.environ.get("MPP_BENCH_TMP", "/var/tmp")
 
 RESULTS = []
 
@@ -57,6 +64,22 @@ def med(xs):
 def spread(xs):
     q = statistics.quantiles(xs, n=4)
     return {"p25": q[0], "p75": q[2], "n": len(xs)}
+
+
+def pct(xs, p):
+    return statistics.quantiles(xs, n=100)[p - 1]
+
+
+def interleaved_values(sides, runs, warmup=1):
+    """Like interleaved, for sides that measure themselves: {side: [what fn(i) returned...]}."""
+    vals = {k: [] for k in sides}
+    order = list(sides)
+    for i in range(warmup + runs):
+        for k in order[i % len(order):] + order[:i % len(order)]:
+            v = sides[k](i)
+            if i >= warmup:
+                vals[k].append(v)
+    return vals
 
 
 def bench_container_start(quick):
@@ -131,11 +154,555 @@ def bench_container_start(quick):
                     record(f"start {rt_name}: added per matching plugin ({n})", per, None, "ms",
                            "<= 1.5 ms", per <= 1.5,
                            note="attach and detach together, vs mpp with no plugin")
+                # The first matching plugin pays once per process for loading libcurl and
+                # connecting; each further one only for its calls.
+                one = med(t["1 matching no-op"]) - base
+                marginal = (med(t["8 matching no-ops"]) - med(t["1 matching no-op"])) / 7
+                record(f"start {rt_name}: marginal cost per further plugin (2nd..8th)",
+                       marginal * 1e3, None, "ms", "<= 1.5 ms", marginal * 1e3 <= 1.5,
+                       note="(8 matching - 1 matching) / 7")
+                record(f"start {rt_name}: fixed cost of the first matching plugin",
+                       (one - marginal) * 1e3, None, "ms",
+                       note="(1 matching - no plugin) - marginal: libcurl dlopen and set-up")
         finally:
             env.stop_all()
 
 
-BENCHES = {"start": bench_container_start}
+def run_bench_bin(*args):
+    r = subprocess.run([str(BENCH_BIN / args[0])] + [str(a) for a in args[1:]],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {r.stderr}")
+    return r.stdout
+
+
+def start_test_plugin(root, name, *args):
+    """mpp-test-plugin logging to /dev/null: its per-call log file would be part of the cost."""
+    sock = root / f"{name}.sock"
+    pidfile = root / f"{name}.pid"
+    proc = subprocess.Popen([str(BUILD / "tests/mpp-test-plugin"), "--socket", str(sock),
+                             "--name", name, "--log", "/dev/null", "--pidfile", str(pidfile),
+                             *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != ""
+             or proc.poll() is not None, what=f"plugin {name}")
+    return proc, sock
+
+
+def stop_proc(proc):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def vm_kib(pid, key):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return None
+
+
+def bench_round_trip(quick):
+    """One client, one plugin: attach with 1, 10, 100 mounts, each call interleaved with a
+    Plugin.Activate on the same connection (the floor: HTTP over the unix socket, no mounts);
+    and a process's first call, which loads libcurl."""
+    calls = 300 if quick else 3000
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-") as tmp:
+        root = Path(tmp)
+        proc, sock = start_test_plugin(root, "rtt")
+        try:
+            idle = vm_kib(proc.pid, "VmHWM")
+            for n in (1, 10, 100):
+                d = json.loads(run_bench_bin("mpp-bench-rtt", sock, n, calls if n < 100
+                                             else calls // 3))
+                a = [x / 1e3 for x in d["attach"]]
+                f = [x / 1e3 for x in d["floor"]]
+                target = met = None
+                if n == 1:
+                    target, met = "p50 < 150 us", med(a) < 150
+                record(f"round trip: attach, {n} mount{'s' if n > 1 else ''}, p50", med(a),
+                       med(f), "us", target, met, spread(a), note="baseline: Plugin.Activate")
+                record(f"round trip: attach, {n} mount{'s' if n > 1 else ''}, p99", pct(a, 99),
+                       pct(f, 99), "us", note="baseline: Plugin.Activate p99")
+            firsts, seconds = [], []
+            for _ in range(8 if quick else 30):
+                d = json.loads(run_bench_bin("mpp-bench-rtt", sock, "first"))
+                firsts.append(d["first"] / 1e6)
+                seconds.append(d["second"] / 1e6)
+            record("round trip: a process's first call (client + libcurl load)", med(firsts),
+                   med(seconds), "ms", spread=spread(firsts),
+                   note="baseline: the same process's second call")
+            PLUGIN_PEAKS["mpp-test-plugin (3 rtt runs)"] = (vm_kib(proc.pid, "VmHWM"), idle)
+        finally:
+            stop_proc(proc)
+
+
+def container_configs(root, env, real, sets):
+    cfgs = {}
+    for label, plugins in sets.items():
+        cfg = root / f"cfg-{len(cfgs)}.json"
+        cfg.write_text(json.dumps({"runtime": real, "plugins": plugins,
+                                   "plugin_dirs": [str(env.plugin_dir)],
+                                   "state_dir": str(root / "state")}))
+        cfgs[label] = cfg
+    return cfgs
+
+
+def lifecycle(argv_prefix, state_root, bundle, cid, errpath, env=None):
+    """create, start, delete: the three calls an engine makes."""
+    base = argv_prefix + ["--root", str(state_root)]
+    with open(errpath, "w+") as errf:
+        for args in (["create", "--bundle", str(bundle), cid], ["start", cid],
+                     ["delete", "--force", cid]):
+            r = subprocess.run(base + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=errf, env=env)
+            if r.returncode != 0:
+                errf.seek(0)
+                raise SystemExit(f"{base[0]} {args[0]} failed: {errf.read()}")
+
+
+def container_fixture(root):
+    rootfs = root / "rootfs"
+    make_rootfs(rootfs)
+    src = root / "src"
+    src.mkdir()
+    return make_bundle(root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+
+
+def bench_concurrency(quick):
+    """8 container starts at once (create, start, delete each) against the same plugins: the
+    bare runtime vs mpp-runtime with 1 and 3 matching no-op plugins; wall time of the batch."""
+    fix_crun_cgroups()
+    runs = 6 if quick else 25
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-", dir=DISK_TMP) as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        env = Env(root)
+        bundle = container_fixture(root)
+        try:
+            for n in ("m0", "m1", "m2"):
+                env.plugin(n)
+            real = RUNTIMES["runc"]
+            cfgs = container_configs(root, env, real, {"1 matching no-op": ["m0"],
+                                                       "3 matching no-ops": ["m0", "m1", "m2"]})
+
+            def batch(prefix, tag):
+                def fn(i):
+                    errs = []
+
+                    def one(k):
+                        try:
+                            lifecycle(prefix, root / "rt", bundle, f"{tag}-{i}-{k}",
+                                      root / f"err-{tag}-{k}")
+                        except SystemExit as e:
+                            errs.append(e)
+                    ths = [threading.Thread(target=one, args=(k,)) for k in range(8)]
+                    for th in ths:
+                        th.start()
+                    for th in ths:
+                        th.join()
+                    if errs:
+                        raise errs[0]
+                return fn
+            sides = {"bare": batch([real], "bare")}
+            for k, (label, cfg) in enumerate(cfgs.items()):
+                sides[label] = batch([MPP_RUNTIME, f"--mpp-config={cfg}"], f"c{k}")
+            t = interleaved(sides, runs, warmup=2)
+            bare = med(t["bare"])
+            for label in cfgs:
+                record(f"8 concurrent starts runc: {label}", med(t[label]) * 1e3, bare * 1e3,
+                       "ms", spread={k: x * 1e3 for k, x in spread(t[label]).items()
+                                     if k != "n"},
+                       note="wall time of 8 create+start+delete at once")
+        finally:
+            env.stop_all()
+
+
+def bench_filter(quick):
+    """1000 mounts x 64 plugins x 10 patterns: what a chain's selection does for one container,
+    vs a floor of one prefix comparison per pattern."""
+    d = json.loads(run_bench_bin("mpp-bench-match", 1000, 64, 10, 20 if quick else 100))
+    m = [x / 1e6 for x in d["match"]]
+    f = [x / 1e6 for x in d["floor"]]
+    record("filter: 1000 mounts x 64 plugins x 10 patterns", med(m), med(f), "ms",
+           "< 5 ms", med(m) < 5, spread(m),
+           note=f"baseline: one strncmp per pattern; {d['selected']} selections")
+
+
+def preload_log(path, state_dir=None):
+    """The shim's log: ({"journal"|"other": syncs of mpp programs},
+    [[VmHWM, RssAnon, RssFile] of mpp-runtime, KiB])."""
+    counts, hwm = {"journal": 0, "other": 0}, []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split(" ", 2)
+            if parts[0] in ("fsync", "fdatasync") and parts[1].startswith("mpp"):
+                journal = state_dir and parts[2].startswith(str(state_dir))
+                counts["journal" if journal else "other"] += 1
+            elif parts[0] == "hwm" and parts[1] == "mpp-runtime":
+                hwm.append([int(x) for x in parts[2].split()])
+        path.unlink()
+    return counts, hwm
+
+
+def bench_journal(quick):
+    """The journal's syncs per container start (1 matching no-op, runc): the same start with the
+    fsync/fdatasync calls of mpp on the state directory made no-ops by an LD_PRELOAD shim,
+    interleaved; both sides carry the shim. State directory on the disk (DISK_TMP)."""
+    runs = 15 if quick else 60
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-", dir=DISK_TMP) as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        env = Env(root)
+        bundle = container_fixture(root)
+        state = (root / "state").resolve()
+        try:
+            env.plugin("m0")
+            real = RUNTIMES["runc"]
+            cfg = container_configs(root, env, real, {"1": ["m0"]})["1"]
+            logs = {"synced": root / "synced.log", "no sync": root / "nosync.log"}
+
+            def side(tag, nosync):
+                e = dict(os.environ, LD_PRELOAD=str(PRELOAD), MPP_BENCH_LOG=str(logs[tag]),
+                         MPP_BENCH_NOSYNC=str(state) if nosync else "")
+                return lambda i: lifecycle([MPP_RUNTIME, f"--mpp-config={cfg}"], root / "rt",
+                                           bundle, f"{tag[0]}-{i}", root / "err", env=e)
+            t = interleaved({"synced": side("synced", False), "no sync": side("no sync", True)},
+                            runs)
+            counts, _ = preload_log(logs["synced"], state)
+            preload_log(logs["no sync"])
+            per = {k: v / (runs + 3) for k, v in counts.items()}
+            what = (f"{per['journal']:.1f} syncs of the journal and {per['other']:.1f} others "
+                    "(the bundle's config.json) per start")
+            cost = (med(t["synced"]) - med(t["no sync"])) * 1e3
+            record("journal: start with its syncs (1 matching no-op, runc)",
+                   med(t["synced"]) * 1e3, med(t["no sync"]) * 1e3, "ms",
+                   spread={k: x * 1e3 for k, x in spread(t["synced"]).items() if k != "n"},
+                   note="baseline: the journal's fsync/fdatasync made no-ops; " + what)
+            record("journal: cost of its syncs per container start", cost, None, "ms",
+                   note="create+start+delete; " + what)
+            if per["journal"]:
+                record("journal: cost per sync", cost / per["journal"], None, "ms",
+                       note=f"disk of {DISK_TMP}")
+        finally:
+            env.stop_all()
+
+
+def bench_memory(quick):
+    """Peak resident set of mpp-runtime itself (VmHWM when it execs the real runtime or exits,
+    from an LD_PRELOAD shim: getrusage would include the runtime it runs) vs the bare runtime's
+    ru_maxrss, over create, start, delete with 1 and 8 matching no-ops."""
+    runs = 5 if quick else 20
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-") as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        env = Env(root)
+        bundle = container_fixture(root)
+        try:
+            names = [f"m{i}" for i in range(8)]
+            for n in names:
+                env.plugin(n)
+            real = RUNTIMES["runc"]
+            cfgs = container_configs(root, env, real, {"no plugin": [],
+                                                       "1 matching no-op": names[:1],
+                                                       "8 matching no-ops": names})
+            log = root / "mem.log"
+            peaks = {}
+            for label, cfg in cfgs.items():
+                e = dict(os.environ, LD_PRELOAD=str(PRELOAD), MPP_BENCH_LOG=str(log))
+                for i in range(runs):
+                    lifecycle([MPP_RUNTIME, f"--mpp-config={cfg}"], root / "rt", bundle,
+                              f"mem{len(peaks)}-{i}", root / "err", env=e)
+                _, hwm = preload_log(log)
+                peaks[label] = max(hwm) if hwm else None  # the record with the highest peak
+            bare = 0
+            for i in range(runs):
+                for args in (["create", "--bundle", str(bundle), f"bm{i}"], ["start", f"bm{i}"],
+                             ["delete", "--force", f"bm{i}"]):
+                    p = subprocess.Popen([real, "--root", str(root / "rt")] + args,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         stdin=subprocess.DEVNULL)
+                    _, _, ru = os.wait4(p.pid, 0)
+                    p.returncode = 0
+                    bare = max(bare, ru.ru_maxrss)
+            for label, peak in peaks.items():
+                if peak is None:
+                    record(f"memory: mpp-runtime peak, {label}", 0, None, "MiB",
+                           "< 8 MiB", None, note="no VmHWM record (shim not loaded?)")
+                    continue
+                kib, anon, file = peak
+                record(f"memory: mpp-runtime peak, {label}", kib / 1024, bare / 1024, "MiB",
+                       "< 8 MiB", kib / 1024 < 8,
+                       note=f"baseline: runc's ru_maxrss; at the end {anon / 1024:.1f} MiB "
+                       f"private (RssAnon), {file / 1024:.1f} MiB of mapped files (RssFile)")
+        finally:
+            env.stop_all()
+    for name, (hwm, idle) in PLUGIN_PEAKS.items():
+        record(f"memory: {name} peak under load", hwm / 1024, idle / 1024, "MiB",
+               note="baseline: its peak right after start")
+
+
+PLUGIN_PEAKS = {}
+
+
+def fio(directory, rw, seconds, size):
+    r = subprocess.run(["fio", "--name=bench", f"--directory={directory}", "--filename=bench.dat",
+                        f"--rw={rw}", "--bs=4k", f"--size={size}", "--ioengine=psync",
+                        "--time_based", f"--runtime={seconds}", "--invalidate=0",
+                        "--randrepeat=1", "--output-format=json"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"fio {rw} in {directory} failed: {r.stderr}{r.stdout[-2000:]}")
+    job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+    return job["read" if "read" in rw else "write"]["iops"]
+
+
+def files_rate(directory, n):
+    return n / float(run_bench_bin("mpp-bench-files", directory, n, 4096))
+
+
+class LoopFs:
+    """An ext4 file system in a file on the disk, loop-mounted: the audit's fanotify mark covers
+    a whole file system, so the native side needs one of its own."""
+
+    def __init__(self, root, name, mib=1024):
+        self.img = root / f"{name}.img"
+        self.mnt = root / name
+        self.mnt.mkdir()
+        with open(self.img, "wb") as f:
+            f.truncate(mib << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(self.img)], check=True)
+        subprocess.run(["mount", "-o", "loop", str(self.img), str(self.mnt)], check=True)
+
+    def close(self):
+        subprocess.run(["umount", str(self.mnt)], check=False)
+
+
+def chain(env, cfg, verb, cid, *args):
+    r = subprocess.run([str(BUILD / "tests/mpp-chain-driver"), "--config", str(cfg), verb, cid]
+                       + [str(a) for a in args], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(f"mpp-chain-driver {verb} failed: {r.stderr}")
+    return json.loads(r.stdout) if r.stdout.strip() else None
+
+
+def bench_data_paths(quick):
+    """The plugins' data paths, on the host (no container): the paths each plugin gives mpp as
+    a mount's effective source, attached through the chain, against the source itself.
+    fio 4 KiB random read and write (buffered, a file in the page cache: the per-operation cost
+    of the layer), and small files (create, write 4 KiB, close)."""
+    secs = 1 if quick else 3
+    runs = 3 if quick else 7
+    nfiles = 500 if quick else 2000
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-", dir=DISK_TMP) as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        env = Env(root)
+        fss, mounts_made, attached = [], [], []
+        try:
+            fsa = LoopFs(root, "fsa")
+            fss.append(fsa)
+            fsb = LoopFs(root, "fsb")
+            fss.append(fsb)
+            src = fsa.mnt / "src"
+            src.mkdir()
+            os.chown(src, 100000, 100000)
+            ro = fsa.mnt / "ro"
+            ro.mkdir()
+            (ro / "bench.dat").write_bytes(os.urandom(1 << 20) * 64)
+            cfg_idmap = root / "idmap.json"
+            cfg_idmap.write_text(json.dumps({"mappings": [{
+                "match": {"source_prefix": str(src)},
+                "uid": [{"host": 100000, "container": 0, "count": 65536}]}]}))
+            idmap = env.daemon("idmap", [BUILD / "plugins/idmap/mpp-plugin-idmap", "--socket",
+                                         env.plugin_dir / "idmap.sock", "--state-dir",
+                                         root / "idmap-state", "--config", cfg_idmap])
+            cfg_cow = root / "cow.json"
+            cfg_cow.write_text(json.dumps({"patterns": [{"Type": "bind", "Destination": [
+                {"PathPrefix": "/cow"}]}]}))
+            cow = env.daemon("cow", [BUILD / "plugins/cow/mpp-plugin-cow", "--socket",
+                                     env.plugin_dir / "cow.sock", "--state-dir",
+                                     root / "cow-state", "--config", cfg_cow])
+            asrc = fsb.mnt / "src"
+            asrc.mkdir()
+            nsrc = fsa.mnt / "native-audit"
+            nsrc.mkdir()
+            cfg_audit = root / "audit.json"
+            cfg_audit.write_text(json.dumps({"source_prefixes": [str(asrc)],
+                                             "log_dir": str(root / "audit-logs")}))
+            audit = env.daemon("audit", [BUILD / "plugins/audit/mpp-plugin-audit", "--socket",
+                                         env.plugin_dir / "audit.sock", "--state-dir",
+                                         root / "audit-state", "--config", cfg_audit])
+            idle = {d.name: vm_kib(d.proc.pid, "VmHWM") for d in (idmap, cow, audit)}
+            time.sleep(0.5)  # let the daemons finish starting (the audit's reader thread)
+
+            def attach(plugin, cid, mounts):
+                cfg = root / f"mpp-{plugin}.json"
+                cfg.write_text(json.dumps({"plugins": [plugin], "plugin_dirs":
+                                           [str(env.plugin_dir)], "state_dir":
+                                           str(root / "state")}))
+                mf = root / f"mounts-{cid}.json"
+                mf.write_text(json.dumps(mounts))
+                out = chain(env, cfg, "attach", cid, mf)
+                attached.append((cfg, cid))
+                return Path(out[0]["EffectiveSource"])
+
+            idmapped = attach("idmap", "bench-idmap", [bind_mount(src, "/data")])
+            merged = attach("cow", "bench-cow", [bind_mount(ro, "/cow")])
+            audited = attach("audit", "bench-audit", [bind_mount(asrc, "/data")])
+            assert idmapped != src and merged != ro and audited == asrc, (idmapped, merged)
+            bfs = root / "bindfs"
+            bfs.mkdir()
+            subprocess.run(["bindfs", "-o", "allow_other", "--map=100000/0:@100000/@0",
+                            str(src), str(bfs)], check=True)
+            mounts_made.append(bfs)
+            # Lay out the fio file once, through the idmapped view: owned by host 100000 (root
+            # in the mapping), every view can write it. The three views share it.
+            fio(idmapped, "randwrite", 1, "256m")
+
+            dirs = {"native": src, "idmap": idmapped, "bindfs": bfs}
+            for rw, label in [("randread", "fio 4k random read"),
+                              ("randwrite", "fio 4k random write")]:
+                v = interleaved_values({k: (lambda d: lambda i: fio(d, rw, secs, "256m"))(d)
+                                        for k, d in dirs.items()}, runs)
+                for k in ("idmap", "bindfs"):
+                    r = med(v[k]) / med(v["native"])
+                    record(f"data path: {label}, {k}", med(v[k]) / 1e3, med(v["native"]) / 1e3,
+                           "kIOPS", ">= 0.95x native" if k == "idmap" else None,
+                           r >= 0.95 if k == "idmap" else None, spread([x / 1e3 for x in v[k]]))
+            (idmapped / "files").mkdir()
+            fdirs = {k: d / "files" for k, d in dirs.items()}
+            v = interleaved_values({k: (lambda d: lambda i: files_rate(d, nfiles))(d)
+                                    for k, d in fdirs.items()}, runs)
+            for k in ("idmap", "bindfs"):
+                r = med(v[k]) / med(v["native"])
+                record(f"data path: small files, {k}", med(v[k]) / 1e3, med(v["native"]) / 1e3,
+                       "kfiles/s", ">= 0.95x native" if k == "idmap" else None,
+                       r >= 0.95 if k == "idmap" else None, spread([x / 1e3 for x in v[k]]),
+                       note="create + write 4 KiB + close")
+
+            # Audit: every create and write recorded; the native side on its own file system.
+            v = interleaved_values({"native": lambda i: files_rate(nsrc, nfiles),
+                                    "audit": lambda i: files_rate(asrc, nfiles)}, runs)
+            r = med(v["audit"]) / med(v["native"])
+            time.sleep(1)
+            log = root / "audit-logs" / "bench-audit.jsonl"
+            recs = [json.loads(line) for line in log.read_text().splitlines()] \
+                if log.exists() else []
+            creates = sum(1 for x in recs if x.get("op") == "create")
+            overflows = sum(1 for x in recs if x.get("op") == "overflow")
+            record("data path: small files, audit", med(v["audit"]) / 1e3,
+                   med(v["native"]) / 1e3, "kfiles/s", ">= 0.90x native", r >= 0.90,
+                   spread([x / 1e3 for x in v["audit"]]),
+                   note=f"{creates} create records for {(runs + 1) * nfiles} files, "
+                   f"{overflows} overflow records")
+
+            v = interleaved_values({"native": lambda i: fio(ro, "randread", secs, "64m"),
+                                    "cow": lambda i: fio(merged, "randread", secs, "64m")}, runs)
+            r = med(v["cow"]) / med(v["native"])
+            record("data path: fio 4k random read, cow", med(v["cow"]) / 1e3,
+                   med(v["native"]) / 1e3, "kIOPS", ">= 0.95x native", r >= 0.95,
+                   spread([x / 1e3 for x in v["cow"]]), note="a lower-layer file via overlayfs")
+            for d in (idmap, cow, audit):
+                PLUGIN_PEAKS[f"mpp-plugin-{d.name}"] = (vm_kib(d.proc.pid, "VmHWM"), idle[d.name])
+        finally:
+            for m in mounts_made:
+                subprocess.run(["umount", str(m)], check=False)
+            for cfg, cid in reversed(attached):
+                try:
+                    chain(env, cfg, "detach", cid)
+                except SystemExit as e:
+                    print(f"bench: {e}", file=sys.stderr)
+            env.stop_all()
+            for f in fss:
+                f.close()
+
+
+def bench_docker(quick):
+    """`docker run --rm` of /bin/true with a bind mount: dockerd's runc vs mpp-runtime (no
+    plugin, and 1 matching no-op plugin), through a dockerd started as tests/e2e starts it."""
+    sys.path.insert(0, str(HERE.parent / "tests/e2e"))
+    import engines
+    reason = engines.Docker.unavailable()
+    if reason:
+        record("docker run --rm: mpp-runtime", 0, None, "ms", note=f"not run: {reason}")
+        return
+    runs = 5 if quick else 20
+    with tempfile.TemporaryDirectory(prefix="mpp-bench-") as tmp:
+        root = Path(tmp)
+        os.chmod(root, 0o755)
+        env = Env(root)
+        rootfs = root / "rootfs"
+        make_rootfs(rootfs)
+        tar = root / "bb.tar"
+        subprocess.run(["tar", "-C", str(rootfs), "-cf", str(tar), "."], check=True)
+        src = root / "src"
+        src.mkdir()
+        cfg = root / "mpp-docker.json"
+        docker = None
+        try:
+            env.plugin("m0")
+            docker = engines.Docker(root, cfg)
+            cfg.write_text(json.dumps({"runtime": engines.REAL_RUNTIME, "plugins": []}))
+            try:
+                docker.start(tar)
+            except engines.EngineError as e:
+                record("docker run --rm: mpp-runtime", 0, None, "ms", note=f"not run: {e}")
+                return
+            cfg_none = json.dumps({"runtime": engines.REAL_RUNTIME, "plugins": [],
+                                   "state_dir": str(root / "state")})
+            cfg_one = json.dumps({"runtime": engines.REAL_RUNTIME, "plugins": ["m0"],
+                                  "plugin_dirs": [str(env.plugin_dir)],
+                                  "state_dir": str(root / "state")})
+
+            def side(runtime, config):
+                def fn(i):
+                    if config:
+                        tmpcfg = cfg.with_name(cfg.name + ".tmp")
+                        tmpcfg.write_text(config)
+                        os.replace(tmpcfg, cfg)
+                    r = docker.docker("run", "--rm", "--network", "none", "--runtime", runtime,
+                                      "--label", f"{engines.LABEL}=bench", "-v", f"{src}:/data",
+                                      engines.IMAGE, "/bin/true")
+                    if r.returncode != 0:
+                        raise SystemExit(f"docker run --runtime {runtime} failed: {r.stderr}")
+                return fn
+            t = interleaved({"runc": side("runc", None), "mpp": side("mpp", cfg_none),
+                             "mpp1": side("mpp", cfg_one)}, runs, warmup=2)
+            base = med(t["runc"])
+            for k, label in [("mpp", "mpp-runtime, no plugin"),
+                             ("mpp1", "mpp-runtime, 1 matching no-op")]:
+                record(f"docker run --rm: {label}", med(t[k]) * 1e3, base * 1e3, "ms",
+                       spread={a: x * 1e3 for a, x in spread(t[k]).items() if a != "n"},
+                       note="baseline: --runtime runc")
+        finally:
+            if docker:
+                docker.stop()
+            env.stop_all()
+
+
+BENCHES = {"start": bench_container_start, "roundtrip": bench_round_trip,
+           "concurrency": bench_concurrency, "filter": bench_filter, "journal": bench_journal,
+           "datapath": bench_data_paths, "memory": bench_memory, "docker": bench_docker}
+
+
+def markdown(doc):
+    """The results as the table of docs/performance.md."""
+    rows = ["| figure | value | baseline | ratio | p25..p75 | target | met |",
+            "|---|---:|---:|---:|---:|---|---|"]
+    for r in doc["results"]:
+        sp = r["spread"] or {}
+        rng = f"{sp['p25']:.2f}..{sp['p75']:.2f}" if "p25" in sp else ""
+        base = f"{r['baseline']:.2f}" if r["baseline"] is not None else ""
+        ratio = f"{r['ratio']:.3f}" if r["ratio"] is not None else ""
+        met = {True: "yes", False: "**no**", None: ""}[r["met"]]
+        fig = r["figure"] + (f" ({r['note']})" if r["note"] else "")
+        rows.append(f"| {fig} | {r['value']:.2f} {r['unit']} | {base} | {ratio} | {rng} | "
+                    f"{r['target'] or ''} | {met} |")
+    return "\n".join(rows) + "\n"
 
 
 def main():
@@ -163,6 +730,7 @@ def main():
         "results": RESULTS}
     (out / f"bench-{stamp}.json").write_text(json.dumps(doc, indent=1))
     (out / "latest.json").write_text(json.dumps(doc, indent=1))
+    (out / "latest.md").write_text(markdown(doc))
     print(f"results: {out / ('bench-' + stamp + '.json')}")
 
 
