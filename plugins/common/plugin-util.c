@@ -620,3 +620,19 @@ int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_e
     resp->err = strdup(e->msg);
     return resp->err ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
 }
+
+int pu_add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
+{
+    mpp_action *n = realloc(a->emergency, (a->n_emergency + 1) * sizeof(*n));
+    if (!n)
+        return -ENOMEM;
+    a->emergency = n;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&n[a->n_emergency].arg, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return -ENOMEM;
+    n[a->n_emergency++].kind = kind;
+    return 0;
+}

@@ -102,3 +102,7 @@ int pu_answer_patterns(const mpp_pattern *patterns, size_t n, mpp_properties_res
 /* A MountPointDetach answer from the plugin's own teardown: r < 0 (with e) is logged and
  * answered Success false, Recoverable true, so that mpp records it and unwinds the rest. */
 int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_error *err);
+
+/* Append an emergency detach action (spec §4.2) to an attachment. 0 or -ENOMEM. */
+int pu_add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));

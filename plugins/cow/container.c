@@ -158,24 +158,6 @@ static int teardown(cow *c, const char *id, bool allow_keep, mpp_error *err)
     return pu_state_remove(c->state_dir, id, err);
 }
 
-static int add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
-{
-    mpp_action *n = realloc(a->emergency, (a->n_emergency + 1) * sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    a->emergency = n;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&n[a->n_emergency].arg, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        return -ENOMEM;
-    n[a->n_emergency++].kind = kind;
-    return 0;
-}
-
 static int emergency_actions(const cow *c, const char *id, long k, const char *source,
                              mpp_attachment *a)
 {
@@ -183,11 +165,11 @@ static int emergency_actions(const cow *c, const char *id, long k, const char *s
     mount_path(c, id, k, NULL, dir, sizeof(dir));
     /* mpp's Remove is not recursive: the upper dir (the container's changes) cannot go this
      * way; the plugin removes it at its next start. */
-    if (add_action(a, MPP_ACTION_UNMOUNT, "%s/merged", dir) < 0 ||
-        add_action(a, MPP_ACTION_REMOVE, "%s/merged", dir) < 0 ||
-        add_action(a, MPP_ACTION_REMOVE, "%s/work/work", dir) < 0 ||
-        add_action(a, MPP_ACTION_REMOVE, "%s/work", dir) < 0 ||
-        add_action(a, MPP_ACTION_WARNING,
+    if (pu_add_action(a, MPP_ACTION_UNMOUNT, "%s/merged", dir) < 0 ||
+        pu_add_action(a, MPP_ACTION_REMOVE, "%s/merged", dir) < 0 ||
+        pu_add_action(a, MPP_ACTION_REMOVE, "%s/work/work", dir) < 0 ||
+        pu_add_action(a, MPP_ACTION_REMOVE, "%s/work", dir) < 0 ||
+        pu_add_action(a, MPP_ACTION_WARNING,
                    "cow: the changes of container %s to %s remain in %s/upper (and its state in "
                    "%s/%s.json); mpp-plugin-cow removes them when it starts again",
                    id, source, dir, c->state_dir, id) < 0)

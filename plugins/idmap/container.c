@@ -86,24 +86,6 @@ static int teardown(idmap *im, const char *id, mpp_error *err)
     return pu_state_remove(im->state_dir, id, err);
 }
 
-static int add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
-{
-    mpp_action *n = realloc(a->emergency, (a->n_emergency + 1) * sizeof(*n));
-    if (!n)
-        return -ENOMEM;
-    a->emergency = n;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&n[a->n_emergency].arg, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        return -ENOMEM;
-    n[a->n_emergency++].kind = kind;
-    return 0;
-}
-
 static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
@@ -243,10 +225,10 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         a->attach = true;
         a->changes.effective_source = strdup(target);
         /* mpp's Remove is not recursive: the directory and the state go with the last one. */
-        if (!a->changes.effective_source || add_action(a, MPP_ACTION_UNMOUNT, "%s", target) < 0 ||
-            add_action(a, MPP_ACTION_REMOVE, "%s", target) < 0 ||
-            (i == last && (add_action(a, MPP_ACTION_REMOVE, "%s", dir) < 0 ||
-                           add_action(a, MPP_ACTION_REMOVE, "%s/%s.json", im->state_dir, id) < 0)))
+        if (!a->changes.effective_source || pu_add_action(a, MPP_ACTION_UNMOUNT, "%s", target) < 0 ||
+            pu_add_action(a, MPP_ACTION_REMOVE, "%s", target) < 0 ||
+            (i == last && (pu_add_action(a, MPP_ACTION_REMOVE, "%s", dir) < 0 ||
+                           pu_add_action(a, MPP_ACTION_REMOVE, "%s/%s.json", im->state_dir, id) < 0)))
             r = mpp_error_set(&e, -ENOMEM, "out of memory");
     }
     close_all(fds, n);
