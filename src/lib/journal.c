@@ -263,7 +263,14 @@ int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal
     return 0;
 }
 
-int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err)
+int mpp_journal_sync(mpp_journal *j, mpp_error *err)
+{
+    if (fdatasync(j->fd) < 0)
+        return mpp_error_set(err, -errno, "cannot sync journal %s: %m", j->path);
+    return 0;
+}
+
+int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error *err)
 {
     size_t len = strlen(record);
     _cleanup_free_ char *line = malloc(len + 2);
@@ -281,9 +288,7 @@ int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err)
         }
         done += (size_t)w;
     }
-    if (fdatasync(j->fd) < 0)
-        return mpp_error_set(err, -errno, "cannot sync journal %s: %m", j->path);
-    return 0;
+    return sync ? mpp_journal_sync(j, err) : 0;
 }
 
 void mpp_strv_free(char **v, size_t n)

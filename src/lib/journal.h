@@ -39,8 +39,11 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
 int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out,
                               bool *busy, mpp_error *err);
 
-/* Append one record (a JSON object text without newline) durably. */
-int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err);
+/* Append one record (a JSON object text without newline), in one write(). With sync, it and
+ * every record before it are durable on return (fdatasync). A record a process kill cuts off
+ * is still read back (the page cache survives a kill); sync guards against a machine crash. */
+int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error *err);
+int mpp_journal_sync(mpp_journal *j, mpp_error *err);
 
 /* Read every complete line. *lines is a heap array of heap strings. */
 int mpp_journal_lines(mpp_journal *j, char ***lines, size_t *n, mpp_error *err);
