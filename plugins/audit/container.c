@@ -129,23 +129,13 @@ static int add_watch(audit *a, audit_ctr *c, const char *source, const char *des
     return audit_fs_ref(a, w->fd, canon, &w->fs, err);
 }
 
-static int deny(mpp_attach_response *resp, mpp_error *err, const char *msg)
-{
-    resp->err = strdup(msg);
-    if (!resp->err)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    pu_log("info", "%s", msg);
-    resp->success = false;
-    return 0;
-}
-
 static int finish(audit *a, audit_ctr *c, mpp_error *err);
 
 int audit_attach(audit *a, const mpp_attach_request *req, mpp_attach_response *resp, mpp_error *err)
 {
     const char *id = req->id;
     if (!mpp_container_id_valid(id) || strcmp(id, "audit") == 0)
-        return deny(resp, err, "audit: invalid container ID");
+        return pu_deny(resp, err, "audit: invalid container ID");
 
     _cleanup_(unlockp) pthread_mutex_t *locked = lock(a);
     audit_ctr *old = find_ctr(a, id);
@@ -219,10 +209,10 @@ int audit_attach(audit *a, const mpp_attach_request *req, mpp_attach_response *r
         for (size_t i = 0; i < n; i++)
             mpp_attachment_clear(&resp->attachments[i]);
         if (strncmp(e.msg, "audit: ", 7) == 0)
-            return deny(resp, err, e.msg);
+            return pu_deny(resp, err, "%s", e.msg);
         char msg[MPP_ERROR_MSG_MAX + 64];
         snprintf(msg, sizeof(msg), "audit: container %s: %s", id, e.msg);
-        return deny(resp, err, msg);
+        return pu_deny(resp, err, "%s", msg);
     }
     c->next = a->ctrs;
     a->ctrs = c;

@@ -636,3 +636,26 @@ int pu_add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
     n[a->n_emergency++].kind = kind;
     return 0;
 }
+
+int pu_deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&resp->err, fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        resp->err = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    pu_log("info", "%s", resp->err);
+    resp->success = false;
+    return 0;
+}
+
+void pu_close_all(int *fds, size_t n)
+{
+    for (size_t i = 0; fds && i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+}

@@ -106,3 +106,10 @@ int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_e
 /* Append an emergency detach action (spec §4.2) to an attachment. 0 or -ENOMEM. */
 int pu_add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Deny an attach: Success false with a message for the user (also logged). 0 or -ENOMEM. */
+int pu_deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Close each of n descriptors (skipping -1) and free the array; NULL is fine. */
+void pu_close_all(int *fds, size_t n);

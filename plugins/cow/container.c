@@ -177,31 +177,6 @@ static int emergency_actions(const cow *c, const char *id, long k, const char *s
     return 0;
 }
 
-static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&resp->err, fmt, ap);
-    va_end(ap);
-    if (r < 0) {
-        resp->err = NULL;
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    }
-    pu_log("info", "%s", resp->err);
-    resp->success = false;
-    return 0;
-}
-
-static void close_all(int *fds, size_t n)
-{
-    for (size_t i = 0; fds && i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    free(fds);
-}
-
 static int mkdirs(const char *dir, mpp_error *err)
 {
     static const char *const leaves[] = {"upper", "work", "merged"};
@@ -220,7 +195,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
 {
     const char *id = req->id;
     if (!mpp_container_id_valid(id) || strcmp(id, "kept") == 0)
-        return deny(resp, err, "cow: invalid container ID \"%.64s\"", strempty(id));
+        return pu_deny(resp, err, "cow: invalid container ID \"%.64s\"", strempty(id));
 
     _cleanup_(unlockp) pthread_mutex_t *locked = lock(c);
     char dir[PATH_MAX];
@@ -232,7 +207,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         pu_log("warning", "container %s: removing what is left of an earlier attach", id);
         mpp_error e = {0};
         if (teardown(c, id, true, &e) < 0)
-            return deny(resp, err,
+            return pu_deny(resp, err,
                         "cow: container %s: cannot remove what is left of an earlier "
                         "attach: %s",
                         id, e.msg);
@@ -254,7 +229,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
     _cleanup_json_ json_t *state = json_pack("{s:s, s:b, s:[]}", "ID", id, "Keep", keep, "Mounts");
     resp->attachments = calloc(n ? n : 1, sizeof(*resp->attachments));
     if (!state || !resp->attachments) {
-        close_all(fds, n);
+        pu_close_all(fds, n);
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     resp->n_attachments = n;
@@ -270,7 +245,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         char clean[PATH_MAX];
         if (isempty(lower) || lower[0] != '/' || mpp_path_clean(lower, clean, sizeof(clean)) < 0 ||
             strcmp(clean, lower) != 0) {
-            r = deny(resp, err, "cow: the source \"%s\" of %s is not a clean absolute path",
+            r = pu_deny(resp, err, "cow: the source \"%s\" of %s is not a clean absolute path",
                      strempty(lower), strempty(m->destination));
             break;
         }
@@ -279,12 +254,12 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         if (fds[i] < 0) {
             int e = errno;
             if (e == ENOTDIR)
-                r = deny(resp, err,
+                r = pu_deny(resp, err,
                          "cow: %s -> %s: the source is not a directory; copy-on-write works on "
                          "directories only: mount it read-only, or without the label mpp.cow=true",
                          lower, strempty(m->destination));
             else
-                r = deny(resp, err, "cow: %s -> %s: cannot open the source: %s%s", lower,
+                r = pu_deny(resp, err, "cow: %s -> %s: cannot open the source: %s%s", lower,
                          strempty(m->destination), strerror(e),
                          e == ENOENT ? " (create it first: an empty copy-on-write source makes "
                                        "no sense)"
@@ -299,7 +274,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         selected++;
     }
     if (r < 0 || resp->err || selected == 0) {
-        close_all(fds, n);
+        pu_close_all(fds, n);
         if (r == 0 && !resp->err)
             resp->success = true;
         return r;
@@ -331,7 +306,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
             emergency_actions(c, id, (long)i, strempty(m->source), a) < 0)
             r = mpp_error_set(&e, -ENOMEM, "out of memory");
     }
-    close_all(fds, n);
+    pu_close_all(fds, n);
     if (r < 0) {
         /* Not attached: no detach will come, so undo now. */
         mpp_error te = {0};
@@ -339,7 +314,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
             pu_log("error", "container %s: cleanup after a failed attach: %s", id, te.msg);
         for (size_t i = 0; i < n; i++)
             mpp_attachment_clear(&resp->attachments[i]);
-        return deny(resp, err, "cow: container %s: %s", id, e.msg);
+        return pu_deny(resp, err, "cow: container %s: %s", id, e.msg);
     }
     pu_log("info", "container %s: %zu copy-on-write mount%s%s", id, selected,
            selected == 1 ? "" : "s", keep ? " (changes kept at detach)" : "");

@@ -86,31 +86,6 @@ static int teardown(idmap *im, const char *id, mpp_error *err)
     return pu_state_remove(im->state_dir, id, err);
 }
 
-static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&resp->err, fmt, ap);
-    va_end(ap);
-    if (r < 0) {
-        resp->err = NULL;
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    }
-    pu_log("info", "%s", resp->err);
-    resp->success = false;
-    return 0;
-}
-
-static void close_all(int *fds, size_t n)
-{
-    for (size_t i = 0; fds && i < n; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    free(fds);
-}
-
 /* The source, opened once (no magic links: /proc/PID/fd/N cannot stand in for a path); the
  * mount is cloned from this very file. */
 static int open_source(const char *path)
@@ -132,7 +107,7 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
 {
     const char *id = req->id;
     if (!mpp_container_id_valid(id))
-        return deny(resp, err, "idmap: invalid container ID \"%.64s\"", strempty(id));
+        return pu_deny(resp, err, "idmap: invalid container ID \"%.64s\"", strempty(id));
 
     _cleanup_(unlockp) pthread_mutex_t *locked = lock(im);
     char dir[PATH_MAX];
@@ -144,7 +119,7 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         pu_log("warning", "container %s: removing what is left of an earlier attach", id);
         mpp_error e = {0};
         if (teardown(im, id, &e) < 0)
-            return deny(resp, err,
+            return pu_deny(resp, err,
                         "idmap: container %s: cannot remove what is left of an earlier attach: "
                         "%s",
                         id, e.msg);
@@ -174,13 +149,13 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
             continue; /* selected by a pattern of the user's, but no mapping applies */
         const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
         if (isempty(src) || !pu_path_is_safe(src)) {
-            r = deny(resp, err, "idmap: the source \"%s\" of %s is not a clean absolute path",
+            r = pu_deny(resp, err, "idmap: the source \"%s\" of %s is not a clean absolute path",
                      strempty(src), strempty(m->destination));
             break;
         }
         fds[i] = open_source(src);
         if (fds[i] < 0) {
-            r = deny(resp, err, "idmap: %s -> %s: cannot open the source: %s", src,
+            r = pu_deny(resp, err, "idmap: %s -> %s: cannot open the source: %s", src,
                      strempty(m->destination), strerror(-fds[i]));
             break;
         }
@@ -193,7 +168,7 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         last = i;
     }
     if (r < 0 || resp->err || selected == 0) {
-        close_all(fds, n);
+        pu_close_all(fds, n);
         free(rules);
         if (r == 0 && !resp->err)
             resp->success = true;
@@ -231,7 +206,7 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
                            pu_add_action(a, MPP_ACTION_REMOVE, "%s/%s.json", im->state_dir, id) < 0)))
             r = mpp_error_set(&e, -ENOMEM, "out of memory");
     }
-    close_all(fds, n);
+    pu_close_all(fds, n);
     free(rules);
     if (r < 0) {
         /* Not attached: no detach will come, so undo now. */
@@ -241,8 +216,8 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         for (size_t i = 0; i < n; i++)
             mpp_attachment_clear(&resp->attachments[i]);
         if (strncmp(e.msg, "idmap: ", 7) == 0)
-            return deny(resp, err, "%s", e.msg);
-        return deny(resp, err, "idmap: container %s: %s", id, e.msg);
+            return pu_deny(resp, err, "%s", e.msg);
+        return pu_deny(resp, err, "idmap: container %s: %s", id, e.msg);
     }
     pu_log("info", "container %s: %zu idmapped mount%s", id, selected, selected == 1 ? "" : "s");
     resp->success = true;
