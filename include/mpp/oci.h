@@ -92,6 +92,11 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
  * plugins has no host source and is skipped. */
 int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err);
 
+/* The number of entries of config.json's "mounts", and the source of entry i (NULL when it has
+ * none or i is out of range). */
+size_t mpp_bundle_n_mounts(const mpp_bundle *b);
+const char *mpp_bundle_mount_source(const mpp_bundle *b, size_t i);
+
 /* Put the exit gate in the bundle: mpp-init and the gate directory bind-mounted under /.mpp,
  * and mpp-init in front of process.args (see mpp/gate.h). */
 int mpp_bundle_inject_init(mpp_bundle *b, const char *init_path, const char *gate_dir,

@@ -74,30 +74,18 @@ static bool id_from_userdata(const char *path, char *out, size_t size)
     return mpp_container_id_valid(out);
 }
 
-static int find_id(const mpp_bundle *b, const char *config_json, size_t len, char *out,
-                   size_t size, mpp_error *err)
+static int find_id(const mpp_bundle *b, char *out, size_t size, mpp_error *err)
 {
     const char *a = mpp_bundle_annotation(b, "io.kubernetes.cri-o.ContainerID");
     if (a && strlen(a) < size && mpp_container_id_valid(a)) {
         strcpy(out, a);
         return 0;
     }
-    json_t *doc = json_loadb(config_json, len, 0, NULL);
-    json_t *mounts = json_object_get(doc, "mounts");
-    size_t i;
-    json_t *m;
-    bool found = false;
-    json_array_foreach(mounts, i, m)
-    {
-        const char *src = json_string_value(json_object_get(m, "source"));
-        if (src && id_from_userdata(src, out, size)) {
-            found = true;
-            break;
-        }
+    for (size_t i = 0; i < mpp_bundle_n_mounts(b); i++) {
+        const char *src = mpp_bundle_mount_source(b, i);
+        if (src && id_from_userdata(src, out, size))
+            return 0;
     }
-    json_decref(doc);
-    if (found)
-        return 0;
     return mpp_error_set(err, -EINVAL,
                          "precreate: cannot tell the container's ID from config.json; pass it "
                          "as an argument (mpp-hook precreate ID)");
@@ -114,7 +102,7 @@ int hook_precreate(const mpp_config *cfg, const char *config_json, size_t len, c
         return mpp_bundle_dump(b, out, err);
     char found[1025];
     if (!id) {
-        r = find_id(b, config_json, len, found, sizeof(found), err);
+        r = find_id(b, found, sizeof(found), err);
         if (r < 0)
             return r;
         id = found;

@@ -555,3 +555,14 @@ int mpp_bundle_inject_init(mpp_bundle *b, const char *init_path, const char *gat
     json_decref(prefix);
     return 0;
 }
+
+size_t mpp_bundle_n_mounts(const mpp_bundle *b)
+{
+    return json_array_size(json_object_get(b->root, "mounts"));
+}
+
+const char *mpp_bundle_mount_source(const mpp_bundle *b, size_t i)
+{
+    json_t *m = json_array_get(json_object_get(b->root, "mounts"), i);
+    return json_string_value(json_object_get(m, "source"));
+}
