@@ -150,13 +150,22 @@ static int read_line(int fd, char *buf, size_t size)
 
 /* One connection: returns 1 when the teardown was done (the gate's work is over), 0 when the
  * peer was refused. */
-static int handle(mpp_chain *chain, const char *id, int fd, const char *pid_file, mpp_error *err)
+static int handle(mpp_chain *chain, const char *state_dir, const char *id, int fd,
+                  const char *pid_file, mpp_error *err)
 {
     struct ucred cred;
     socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        cred.pid = 0;
+    /* runc's foreground run writes the pid file only after the process started, so a short
+     * workload can be here first. Wait for it: answering before it is written would also let
+     * the runtime write it into a gate directory we have already removed. */
     pid_t init = read_pid(pid_file);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || init <= 0 ||
-        cred.pid != init) {
+    for (int i = 0; i < 500 && init <= 0 && cred.pid > 0 && pid_alive(cred.pid); i++) {
+        usleep(10 * 1000);
+        init = read_pid(pid_file);
+    }
+    if (cred.pid <= 0 || init <= 0 || cred.pid != init) {
         reply(fd, "refused: only the container's PID 1 may ask for teardown");
         return 0;
     }
@@ -185,6 +194,9 @@ static int handle(mpp_chain *chain, const char *id, int fd, const char *pid_file
     else if (r != -ENOENT)
         verdict = mpp_exit_status_after_teardown(status, true);
     mpp_teardown_clear(&t);
+    /* Gone before the answer: the runtime reports the exit as soon as PID 1 has it, and whoever
+     * looks then must not find the gate still there. The connected socket outlives its name. */
+    remove_gate_dir(state_dir, id);
     char what[32];
     snprintf(what, sizeof(what), "status %d", verdict);
     reply(fd, what);
@@ -212,7 +224,7 @@ int mpp_gate_serve(mpp_chain *chain, const char *state_dir, const char *id, int 
         _cleanup_close_ int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0)
             continue;
-        r = handle(chain, id, fd, pid_file, err);
+        r = handle(chain, state_dir, id, fd, pid_file, err);
         if (r != 0)
             break;
     }

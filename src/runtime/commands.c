@@ -151,7 +151,9 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         }
         return status;
     }
-    /* Foreground run: the container has exited and the real runtime has deleted it. */
+    /* Foreground run: the container has exited and the real runtime has deleted it. A gate
+     * that gave no verdict waits for nothing now; its teardown is ours. */
+    exit_gate_abort(cfg, cli->id, &gate);
     bool failed = teardown(chain, cli->id, status);
     return mpp_exit_status_after_teardown(status, failed);
 }

@@ -44,7 +44,7 @@ def test_failed_teardown_turns_0_into_129_at_the_gate(env, rootfs, rt, gated):
     assert len(d) == 1 and d[0]["request"]["ExitStatus"] == 0
     # The gate did the teardown; nothing is left for delete, and the gate is gone.
     assert not env.cstate("c1").exists()
-    assert not (env.state_dir / "gates/c1").exists()
+    assert not (env.state_dir / "gates/c1").exists(), (list((env.state_dir / "gates/c1").iterdir()), r.stderr)
 
 
 def test_status_passes_through_the_gate(env, rootfs, rt, gated):
@@ -114,7 +114,7 @@ def test_sigkill_leads_to_teardown_at_delete(env, rootfs, rt, gated):
     assert rt.run(True, "delete", "c1", config=env.config).returncode == 0
     d = detaches(env)
     assert len(d) == 1 and "ExitStatus" not in d[0]["request"]
-    assert not (env.state_dir / "gates/c1").exists()
+    assert not (env.state_dir / "gates/c1").exists(), (list((env.state_dir / "gates/c1").iterdir()), r.stderr)
     wait_for(lambda: not os.path.exists(f"/proc/{daemon}") or
              open(f"/proc/{daemon}/stat").read().split()[2] == "Z", what="gate daemon gone")
 
@@ -174,7 +174,7 @@ def test_no_gate_without_attached_plugins(env, rootfs, rt):
     b = bundle(env, rootfs, src, ["/bin/sh", "-c", "cat /proc/1/cmdline"])
     r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
     assert r.returncode == 0 and "init" not in r.stdout
-    assert not (env.state_dir / "gates/c1").exists()
+    assert not (env.state_dir / "gates/c1").exists(), (list((env.state_dir / "gates/c1").iterdir()), r.stderr)
 
 
 def test_annotation_turns_the_gate_on(env, rootfs, rt):
@@ -211,4 +211,4 @@ def test_long_state_dir_and_id(env, rootfs, rt):
     b = bundle(env, rootfs, src, ["/bin/true"])
     r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
     assert r.returncode == 129, r.stderr
-    assert not (long_state / "gates" / cid).exists()
+    assert not (long_state / "gates" / cid).exists(), list((long_state / "gates" / cid).iterdir())
