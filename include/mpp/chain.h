@@ -41,6 +41,13 @@ void mpp_chain_free(mpp_chain *c);
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err);
 
+/* How many plugins the last attach pass asked about a mount (whether or not they attached):
+ * when not 0, the mounts were judged and their sources must be what the runtime mounts. */
+size_t mpp_chain_consulted(const mpp_chain *c);
+
+/* The configuration the chain was made with. */
+const mpp_config *mpp_chain_config(const mpp_chain *c);
+
 typedef struct mpp_teardown {
     bool failed;    /* an error was recorded: the exit status rule applies */
     bool complete;  /* every stack is empty (false after a Recoverable: false stop) */

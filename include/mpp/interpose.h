@@ -9,15 +9,21 @@
 #include <mpp/config.h>
 #include <mpp/error.h>
 #include <mpp/oci.h>
+#include <mpp/pin.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* On success the bundle (in memory) holds the effective sources; the caller saves or dumps it.
- * On failure nothing stays attached: a failure after the chain attached unwinds it. */
+ * On failure nothing stays attached: a failure after the chain attached unwinds it.
+ *
+ * Sources are pinned (see pin.h). With pin_dir, the bundle's sources become pin_dir/K and *pins
+ * holds the clones, which the process that executes the runtime must attach with
+ * mpp_pins_install(); *pins is NULL when no plugin holds a mount (the bundle is then
+ * unchanged). Without pin_dir (pins may then be NULL), sources are checked, not pinned. */
 int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
-                         mpp_error *err);
+                         const char *pin_dir, mpp_pins **pins, mpp_error *err);
 
 /* The real OCI runtime to delegate to: cfg->runtime, else crun where it works here (a unified
  * cgroup v2 hierarchy), else runc. Heap string in *out. */

@@ -11,6 +11,7 @@
 #include <mpp/client.h>
 #include <mpp/chain.h>
 #include <mpp/interpose.h>
+#include <mpp/pin.h>
 #include <mpp/gate.h>
 #include <mpp/oci.h>
 

@@ -84,6 +84,9 @@ int mpp_bundle_describe(const mpp_bundle *b, const mpp_adapter_options *o, mpp_m
 int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index, size_t n,
                      mpp_error *err);
 
+/* Set mounts[i].source (a pinned source's path, see pin.h). */
+int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, mpp_error *err);
+
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
  * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both
  * the original and the effective source. An existing source must resolve to something a bind

@@ -112,7 +112,7 @@ int hook_precreate(const mpp_config *cfg, const char *config_json, size_t len, c
     if (r < 0)
         return r;
     mpp_adapter_options o = {.container_id = id};
-    r = mpp_interpose_attach(chain, b, &o, err);
+    r = mpp_interpose_attach(chain, b, &o, NULL, NULL, err);
     if (r < 0)
         return r;
     r = mpp_bundle_dump(b, out, err);

@@ -41,6 +41,7 @@ struct mpp_chain {
     chain_plugin *plugins; /* the configured chain, then plugins met only in journals */
     size_t n_plugins;
     size_t n_configured;
+    size_t consulted; /* plugins the last attach pass asked about a mount */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_journal *, mpp_journal_close)
@@ -291,6 +292,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             sel[n_sel++] = i;
     if (n_sel == 0)
         return 0; /* not selected: no round trip, no clock on any stack */
+    c->consulted++;
 
     /* The journal exists from the first selected plugin on: a container that no plugin selects
      * costs no file and no fsync. */
@@ -401,12 +403,23 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     return 0;
 }
 
+size_t mpp_chain_consulted(const mpp_chain *c)
+{
+    return c->consulted;
+}
+
+const mpp_config *mpp_chain_config(const mpp_chain *c)
+{
+    return &c->cfg;
+}
+
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err)
 {
     /* Patterns first: a plugin that cannot be reached fails the start before anything is
      * journaled (it would be consulted for nothing when its cache is valid). */
     int r;
+    c->consulted = 0;
     if (c->n_configured == 0)
         return 0;
     for (size_t i = 0; i < n_mounts; i++) {

@@ -11,21 +11,53 @@
 
 #include "macro.h"
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
+
+/* A refusal names the canonical source the plugins judged; say what the user wrote too. */
+static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_t n,
+                               mpp_error *err)
+{
+    for (size_t k = 0; k < n; k++) {
+        const char *given = mpp_pins_given(p, k);
+        size_t len = strlen(err->msg);
+        if (given && strstr(err->msg, mounts[k].source))
+            snprintf(err->msg + len, sizeof(err->msg) - len, " (source %s resolves to %s)", given,
+                     mounts[k].source);
+    }
+}
+
 int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
-                         mpp_error *err)
+                         const char *pin_dir, mpp_pins **pins, mpp_error *err)
 {
     mpp_mount *mounts = NULL;
     _cleanup_free_ size_t *index = NULL;
+    _cleanup_(mpp_pins_freep) mpp_pins *p = NULL;
     size_t n = 0;
+    if (pins)
+        *pins = NULL;
     int r = mpp_bundle_describe(b, o, &mounts, &index, &n, err);
     if (r < 0)
         return r;
+    r = mpp_pins_resolve(mounts, n, &p, err);
+    if (r < 0) {
+        mpp_mounts_free(mounts, n);
+        return r;
+    }
 
     r = mpp_chain_attach(chain, o->container_id, mounts, n, err);
-    if (r >= 0) {
+    if (r < 0)
+        name_given_sources(p, mounts, n, err);
+    bool judged = mpp_chain_consulted(chain) > 0 ||
+                  mpp_container_has_state(mpp_chain_config(chain)->state_dir, o->container_id);
+    if (r >= 0 && judged) {
         r = mpp_sources_prepare(mounts, n, err);
         if (r >= 0)
+            r = mpp_pins_take(p, mounts, n, pin_dir, err);
+        if (r >= 0)
             r = mpp_bundle_apply(b, mounts, index, n, err);
+        for (size_t k = 0; r >= 0 && k < n; k++)
+            if (mpp_pins_path(p, k))
+                r = mpp_bundle_set_mount_source(b, index[k], mpp_pins_path(p, k), err);
         if (r < 0) {
             /* The plugins attached but the container cannot start: detach them now. */
             mpp_teardown t = {0};
@@ -37,6 +69,8 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
                          derr.msg);
             }
             mpp_teardown_clear(&t);
+        } else if (pins && pin_dir) {
+            *pins = TAKE_PTR(p);
         }
     }
     mpp_mounts_free(mounts, n);

@@ -446,6 +446,16 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
     return 0;
 }
 
+int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, mpp_error *err)
+{
+    json_t *jm = json_array_get(json_object_get(b->root, "mounts"), i);
+    if (!json_is_object(jm))
+        return mpp_error_set(err, -EINVAL, "%s: there is no mounts[%zu]", b->origin, i);
+    if (json_object_set_new(jm, "source", json_string(source)) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
 /* mkdir -p, each directory created with mode 0755 whatever the umask. */
 static int mkdir_parents(const char *path, mpp_error *err)
 {

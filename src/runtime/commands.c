@@ -17,6 +17,7 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_chain *, mpp_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_bundle *, mpp_bundle_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
 _Noreturn void exec_real(char **real_argv)
 {
@@ -33,9 +34,20 @@ static void forward_signal(int sig)
         kill((pid_t)child_pid, sig);
 }
 
+/* Attach the pinned sources in a private mount namespace, then become the real runtime. */
+static _Noreturn void exec_real_pinned(char **real_argv, mpp_pins *pins)
+{
+    mpp_error err = {0};
+    if (mpp_pins_install(pins, &err) < 0) {
+        runtime_error("pinning the mount sources: %s", err.msg);
+        _exit(1);
+    }
+    exec_real(real_argv);
+}
+
 /* Run the real runtime as a child, forwarding the signals a user or engine sends us, and
  * return its exit status (128+N for a signal, as a shell reports it). */
-static int run_real(char **real_argv)
+static int run_real(char **real_argv, mpp_pins *pins)
 {
     static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
     struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
@@ -47,7 +59,7 @@ static int run_real(char **real_argv)
         return 1;
     }
     if (pid == 0)
-        exec_real(real_argv);
+        exec_real_pinned(real_argv, pins);
     child_pid = pid;
     for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
         sigaction(forwarded[i], &sa, NULL);
@@ -122,14 +134,28 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         .runtime_root = cli->root,
         .bundle_dir = bundle_dir,
     };
-    if (mpp_interpose_attach(chain, bundle, &o, &err) < 0) {
+    char pin_dir[PATH_MAX];
+    if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", cfg->state_dir) >= (int)sizeof(pin_dir)) {
+        runtime_error("state directory %s: path too long", cfg->state_dir);
+        return 1;
+    }
+    _cleanup_(mpp_pins_freep) mpp_pins *pins = NULL;
+    if (mpp_interpose_attach(chain, bundle, &o, pin_dir, &pins, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
-    /* No plugin holds anything: no teardown will follow and no source changed, so there is
-     * nothing to stay for. Be the real runtime, as fast as without mpp. */
-    if (!mpp_container_has_state(cfg->state_dir, cli->id))
-        exec_real(real_argv);
+    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for. Be
+     * the real runtime, as fast as without mpp; with the judged sources pinned if plugins
+     * were consulted. */
+    if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
+        if (!pins)
+            exec_real(real_argv);
+        if (mpp_bundle_save(bundle, &err) < 0) {
+            runtime_error("%s", err.msg);
+            return 1;
+        }
+        exec_real_pinned(real_argv, pins);
+    }
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
@@ -142,7 +168,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         return 1;
     }
 
-    int status = run_real(gate.on ? gate.argv : real_argv);
+    int status = run_real(gate.on ? gate.argv : real_argv, pins);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {
@@ -172,7 +198,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
     if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
         exec_real(real_argv);
 
-    int status = run_real(real_argv);
+    int status = run_real(real_argv, NULL);
     if (status != 0 && !cli->force) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;

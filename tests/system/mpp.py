@@ -254,3 +254,81 @@ def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annot
 def oci_bind(src, dst, ro=False):
     opts = ["rbind", "rprivate"] + (["ro"] if ro else ["rw"])
     return {"destination": dst, "type": "bind", "source": str(src), "options": opts}
+
+
+# Mount tables and resource use, for the fault matrix and the load test.
+
+def _unescape_mountinfo(field):
+    """mountinfo writes space, tab, newline and backslash in paths as octal escapes."""
+    out, i = [], 0
+    while i < len(field):
+        if field[i] == "\\" and i + 3 < len(field) and field[i + 1:i + 4].isdigit():
+            out.append(chr(int(field[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(field[i])
+            i += 1
+    return "".join(out)
+
+
+def mount_table():
+    """This mount namespace's mounts, as a set of (mount point, source, fstype)."""
+    table = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            before, _, after = line.rstrip("\n").partition(" - ")
+            fields, tail = before.split(" "), after.split(" ")
+            table.add((_unescape_mountinfo(fields[4]), _unescape_mountinfo(tail[1]), tail[0]))
+    return table
+
+
+def mount_changes(before, after, roots=(), words=()):
+    """The mounts that appeared and those that vanished between two mount_table()s. With roots
+    or words, only those whose mount point or source lies under one of roots or contains one of
+    words: other people's tests mount and unmount on this machine at the same time."""
+    def ours(entry):
+        if not roots and not words:
+            return True
+        point, source, _ = entry
+        for p in (point, source):
+            if any(p == str(r) or p.startswith(str(r).rstrip("/") + "/") for r in roots):
+                return True
+            if any(w in p for w in words):
+                return True
+        return False
+    return ({e for e in after - before if ours(e)}, {e for e in before - after if ours(e)})
+
+
+class Measured:
+    """The outcome of run_measured()."""
+
+    def __init__(self, returncode, stdout, stderr, maxrss_kb):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.maxrss_kb = maxrss_kb
+
+
+def run_measured(cmd, out_dir, tag, timeout=60):
+    """Run cmd with its output in files (a container may keep them open after `create`) and
+    return its exit status, output and peak resident set size (of it or of any descendant it
+    waited for, in KiB)."""
+    out_path, err_path = out_dir / f"{tag}.stdout", out_dir / f"{tag}.stderr"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        p = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL, stdout=out,
+                             stderr=err)
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+        if pid == p.pid:
+            break
+        if time.monotonic() > deadline:
+            p.kill()
+            os.wait4(p.pid, 0)
+            raise AssertionError(f"{cmd} did not end within {timeout} s")
+        time.sleep(0.005)
+    p.returncode = os.waitstatus_to_exitcode(status)  # already reaped: keep Popen from waiting
+    r = Measured(p.returncode, out_path.read_text(errors="replace"),
+                 err_path.read_text(errors="replace"), usage.ru_maxrss)
+    assert r.returncode not in (86, 87), f"sanitizer report:\n{r.stderr}"
+    return r

@@ -136,9 +136,13 @@ def test_redirected_source_is_what_the_container_sees(env, rootfs, rt):
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
     r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
-    # The bundle now names the effective source; the host source is untouched.
+    # The bundle names where the effective source was pinned (a path only the runtime's
+    # private mount namespace had); the host source is untouched.
     mounts = json.loads((b / "config.json").read_text())["mounts"]
-    assert [m["source"] for m in mounts if m["destination"] == "/data"] == [str(red)]
+    assert [m["source"] for m in mounts if m["destination"] == "/data"] == \
+        [str(env.state_dir / "pins/0")]
+    assert (src / "f").read_text() == "original\n"
+    assert list((env.state_dir / "pins").iterdir()) == []
 
 
 def test_denied_mount_fails_the_start_and_leaves_nothing(env, rootfs, rt):
