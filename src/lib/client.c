@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <mpp/client.h>
 #include <mpp/codec.h>
@@ -31,6 +34,8 @@ struct mpp_client {
     unsigned timeout_ms;
     size_t max_response_bytes;
     char errbuf[CURL_ERROR_SIZE];
+    curl_socket_t sock;   /* the unix socket of the current connection */
+    char peer_error[256]; /* why its peer was refused */
 };
 
 const char *mpp_client_name(const mpp_client *c)
@@ -159,6 +164,10 @@ static int map_curl_error(mpp_client *c, CURLcode rc, const struct sink *s, cons
     case CURLE_OPERATION_TIMEDOUT:
         return mpp_error_set(err, -ETIMEDOUT, "plugin \"%s\" did not answer %s within %u ms", name,
                              ep, c->timeout_ms);
+    case CURLE_ABORTED_BY_CALLBACK:
+        if (c->peer_error[0])
+            return mpp_error_set(err, -EPERM, "plugin \"%s\": %s", name, c->peer_error);
+        break;
     case CURLE_COULDNT_CONNECT: {
         long os_errno = 0;
         sym_curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
@@ -190,6 +199,42 @@ static int map_curl_error(mpp_client *c, CURLcode rc, const struct sink *s, cons
                          c->errbuf[0] ? c->errbuf : sym_curl_easy_strerror(rc));
 }
 
+/* Discovery checked the socket file's owner, but a file is not a process: before each request,
+ * the process at the other end must be root (or our own user). For a listening socket the
+ * kernel reports who called listen(). */
+static int note_socket(void *data, curl_socket_t fd, curlsocktype purpose)
+{
+    mpp_client *c = data;
+    if (purpose == CURLSOCKTYPE_IPCXN)
+        c->sock = fd;
+    return CURL_SOCKOPT_OK;
+}
+
+static int check_peer(void *data, char *conn_primary_ip, char *conn_local_ip,
+                      int conn_primary_port, int conn_local_port)
+{
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    mpp_client *c = data;
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    c->peer_error[0] = '\0';
+    if (c->sock < 0 || getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        snprintf(c->peer_error, sizeof(c->peer_error), "cannot tell who listens on %s: %s",
+                 c->addr.path, c->sock < 0 ? "no socket" : strerror(errno));
+        return CURL_PREREQFUNC_ABORT;
+    }
+    if (cred.uid != 0 && cred.uid != geteuid()) {
+        snprintf(c->peer_error, sizeof(c->peer_error),
+                 "the process listening on %s (pid %d) runs as uid %u, not root: refused",
+                 c->addr.path, (int)cred.pid, (unsigned)cred.uid);
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 static int client_setup_curl(mpp_client *c, mpp_error *err)
 {
     const char *name = strempty(c->addr.name);
@@ -197,6 +242,7 @@ static int client_setup_curl(mpp_client *c, mpp_error *err)
     if (r < 0)
         return mpp_error_prefix(err, "plugin \"%s\"", c->addr.name);
 
+    c->sock = CURL_SOCKET_BAD;
     c->curl = sym_curl_easy_init();
     if (!c->curl)
         return mpp_error_set(err, -ENOMEM, "plugin \"%s\": cannot create a curl handle", name);
@@ -228,8 +274,13 @@ static int client_setup_curl(mpp_client *c, mpp_error *err)
     SETOPT(CURLOPT_HTTPHEADER, c->headers);
     SETOPT(CURLOPT_USERAGENT, "mpp/0.1.0");
     SETOPT(CURLOPT_POST, 1L);
-    if (c->addr.kind == MPP_ADDR_UNIX)
+    if (c->addr.kind == MPP_ADDR_UNIX) {
         SETOPT(CURLOPT_UNIX_SOCKET_PATH, c->addr.path);
+        SETOPT(CURLOPT_SOCKOPTFUNCTION, note_socket);
+        SETOPT(CURLOPT_SOCKOPTDATA, c);
+        SETOPT(CURLOPT_PREREQFUNCTION, check_peer);
+        SETOPT(CURLOPT_PREREQDATA, c);
+    }
 #undef SETOPT
     if (rc != CURLE_OK)
         return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl: %s", c->addr.name,

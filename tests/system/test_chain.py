@@ -417,3 +417,59 @@ def test_invalid_container_id(env, cid):
     r = env.attach(cid, mounts_one(env.root))
     assert r.returncode == 1 and "invalid container ID" in r.stderr
     assert env.calls(("attach",)) == []
+
+
+def test_plugin_answered_by_a_non_root_process_is_refused(env):
+    """The socket file is root's (discovery is satisfied), but the process that listens on it is
+    not: mpp checks the peer's credentials on connect and never sends it a request."""
+    import socket
+    path = env.plugin_dir / "p0.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    os.chmod(path, 0o600)
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(rfd)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            s.listen(8)  # the peer's credentials are those of the process that listens
+            s.settimeout(10)
+            for _ in range(3):
+                c, _ = s.accept()
+                try:
+                    os.write(wfd, c.recv(65536))
+                    c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 32\r\n\r\n'
+                              b'{"Success":true,"Patterns":[{}]}')
+                except OSError:
+                    pass
+                c.close()
+        finally:
+            os._exit(0)
+    s.close()
+    os.close(wfd)
+    try:
+        wait_until_listening = time.monotonic() + 5
+        while time.monotonic() < wait_until_listening:
+            c = socket.socket(socket.AF_UNIX)
+            try:
+                c.connect(str(path))
+                break
+            except OSError:
+                time.sleep(0.02)
+            finally:
+                c.close()
+        env.write_config(["p0"])
+        r = env.attach("c1", mounts_one(env.root))
+        assert r.returncode == 1
+        assert f'plugin "p0": the process listening on {path}' in r.stderr, r.stderr
+        assert "runs as uid 65534, not root: refused" in r.stderr, r.stderr
+        assert not env.cstate("c1").exists()
+    finally:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    with os.fdopen(rfd, "rb") as f:
+        assert f.read() == b"", "a request reached the impostor"
+
