@@ -398,6 +398,8 @@ int ctl_ps(const ctl *c)
 
 /* explain */
 
+/* A path (container IDs have no '/') or a directory holding config.json is a bundle; anything
+ * else is taken for a container ID. */
 static bool is_bundle_arg(const char *arg)
 {
     char path[PATH_MAX];
@@ -414,30 +416,33 @@ int ctl_explain(const ctl *c)
     _cleanup_(mpp_config_clearp) mpp_config *cfg = &(mpp_config){0};
     if (load_config(c, c->config_path, cfg) < 0)
         return CTL_FAILED;
-    if (!is_bundle_arg(arg)) {
-        if (!mpp_container_id_valid(arg))
-            return fail(c, "explain: %s is neither a bundle directory nor a container ID", arg);
-        return fail(c,
-                    "explain: mpp does not record the bundle of container %s: give its bundle "
-                    "directory (the directory with its config.json)%s",
-                    arg,
-                    mpp_container_has_state(cfg->state_dir, arg)
-                        ? "; `mppctl ps ID` shows what its plugins hold now"
-                        : "");
-    }
 
     mpp_error err = {0};
-    _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
-    if (mpp_bundle_load(arg, &bundle, &err) < 0)
-        return fail(c, "%s", err.msg);
-    /* Engines name the bundle directory after the container: the adapters can then find the
-     * engine's records of it. */
+    _cleanup_free_ char *from_runtime = NULL;
+    const char *bundle_dir = arg, *id = NULL;
     char tmp[PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", arg);
-    const char *base = basename(tmp);
+    if (is_bundle_arg(arg)) {
+        /* Engines name the bundle directory after the container: the adapters can then find
+         * the engine's records of it. */
+        snprintf(tmp, sizeof(tmp), "%s", arg);
+        const char *base = basename(tmp);
+        id = mpp_container_id_valid(base) ? base : NULL;
+    } else {
+        if (!mpp_container_id_valid(arg))
+            return fail(c, "explain: %s is neither a bundle directory nor a container ID", arg);
+        if (ctl_runtime_bundle(cfg, c->root, arg, &from_runtime, &err) < 0)
+            return fail(c, "explain: %s", err.msg);
+        bundle_dir = from_runtime;
+        id = arg;
+    }
+
+    _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
+    if (mpp_bundle_load(bundle_dir, &bundle, &err) < 0)
+        return fail(c, "%s", err.msg);
     mpp_adapter_options o = {
-        .container_id = mpp_container_id_valid(base) ? base : NULL,
-        .bundle_dir = arg,
+        .container_id = id,
+        .runtime_root = c->root,
+        .bundle_dir = bundle_dir,
     };
     mpp_mount *mounts = NULL;
     _cleanup_free_ size_t *index = NULL;

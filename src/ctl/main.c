@@ -12,12 +12,15 @@ static void usage(FILE *f)
           "\n"
           "  plugins              the chain: address, health and filters of each plugin\n"
           "  ps [ID]              containers with plugin state and their plugin stacks\n"
-          "  explain BUNDLE       which plugins and patterns a bundle's mounts would reach\n"
+          "  explain BUNDLE|ID    which plugins and patterns a bundle's mounts would reach\n"
+          "                       (a container's bundle is asked of the real runtime)\n"
           "  recover ID|--all     finish the teardown of containers left behind\n"
           "  check-config [PATH]  validate a configuration and discover its plugins\n"
           "\n"
           "  --mpp-config=PATH    configuration (default: $MPP_CONFIG, else /etc/mpp/mpp.json)\n"
           "  --json               one JSON document on standard output\n"
+          "  --root=DIR           explain: the real runtime's root (its --root), e.g.\n"
+          "                       /run/docker/runtime-runc/moby for Docker\n"
           "  -h, --help           this help\n",
           f);
 }
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
         {"mpp-config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"all", no_argument, NULL, 'a'},
+        {"root", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -54,6 +58,9 @@ int main(int argc, char **argv)
             break;
         case 'a':
             c.all = true;
+            break;
+        case 'r':
+            c.root = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -81,6 +88,10 @@ int main(int argc, char **argv)
         }
         if (c.all && strcmp(cmd, "recover") != 0) {
             fprintf(stderr, "mppctl: %s: --all is an option of recover only\n", cmd);
+            return CTL_USAGE;
+        }
+        if (c.root && strcmp(cmd, "explain") != 0) {
+            fprintf(stderr, "mppctl: %s: --root is an option of explain only\n", cmd);
             return CTL_USAGE;
         }
         return commands[i].run(&c);

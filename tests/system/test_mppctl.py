@@ -2,6 +2,7 @@
 made by the chain driver and by mpp-runtime around real containers."""
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -309,15 +310,94 @@ def test_explain_names_plugins_and_patterns_without_attaching(env, rootfs):
     assert "p2               not consulted: none of its 0 patterns matches" in r.stdout
 
 
-def test_explain_by_id_asks_for_the_bundle(env):
-    env.write_config([])
-    r = ctl(env, "explain", "some-container")
+def fake_runtime(env, script):
+    """A stand-in for the real runtime: a shell script that logs its arguments, then runs
+    script."""
+    path = env.root / "fake-runtime"
+    path.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {env.root / 'fake-runtime.args'}\n"
+                    f"{script}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_explain_by_id_asks_the_runtime_for_the_bundle(env, rootfs):
+    """The argument that is no bundle is a container ID: `RUNTIME [--root DIR] state ID` gives
+    its bundle, explained as if named."""
+    env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
+    b = make_bundle(env.root / "c9", rootfs, ["/bin/true"], [oci_bind(env.root, "/data")])
+    rt = fake_runtime(env, f"echo '{{\"ociVersion\": \"1.0.2\", \"id\": \"c9\", "
+                           f"\"status\": \"created\", \"bundle\": \"{b}\"}}'")
+    env.write_config(["p0"], runtime=str(rt))
+    by_id = ctl(env, "--root", env.root / "rt root", "explain", "c9")
+    assert by_id.returncode == 0, by_id.stderr
+    # No shell: the root with a space in it is one argument.
+    args = (env.root / "fake-runtime.args").read_text().splitlines()
+    assert args == ["--root", f"{env.root}/rt root", "state", "c9"]
+    by_bundle = ctl(env, "explain", b)
+    assert by_id.stdout == by_bundle.stdout
+    assert "p0               consulted: pattern #0 matches" in by_id.stdout
+    # Without --root, none is passed: the runtime's default root.
+    assert ctl(env, "explain", "c9").returncode == 0
+    assert (env.root / "fake-runtime.args").read_text().splitlines() == ["state", "c9"]
+    assert env.calls(("attach", "detach")) == []
+
+
+@pytest.mark.parametrize("script, message", [
+    ("echo 'not json'", "`{rt} state c9` printed no JSON state"),
+    ("true", "`{rt} state c9` printed no JSON state: its output is empty"),
+    ("echo '{{\"id\": \"c9\"}}'", "the state `{rt} state c9` printed has no \"bundle\""),
+    ("echo '{{\"bundle\": \"{root}/gone\"}}'",
+     "the bundle of container c9, {root}/gone (from `{rt} state c9`), is gone: No such file"),
+    ("echo '{{\"bundle\": \"{root}\"}}'",
+     "the bundle of container c9, {root} (from `{rt} state c9`), has no config.json"),
+    ("echo 'container c9 is elsewhere' >&2; exit 3",
+     "{rt} does not know container c9: `{rt} state c9` exited with status 3 and said: "
+     "container c9 is elsewhere (if the engine keeps its containers under its own runtime root, "
+     "give that with --root DIR)"),
+])
+def test_explain_by_id_says_what_went_wrong(env, script, message):
+    rt = env.root / "fake-runtime"
+    fake_runtime(env, script.format(root=env.root))
+    env.write_config([], runtime=str(rt))
+    r = ctl(env, "explain", "c9")
     assert r.returncode == 1
-    assert "does not record the bundle of container some-container" in r.stderr
-    doc = ctl_json(env, "explain", "some-container", rc=1)
-    assert "bundle" in doc["error"]
+    assert r.stderr.startswith("mppctl: explain: ")
+    assert message.format(rt=rt, root=env.root) in r.stderr
+    assert message.format(rt=rt, root=env.root) in ctl_json(env, "explain", "c9", rc=1)["error"]
+
+
+def test_explain_by_id_without_a_runtime(env):
+    missing = env.root / "no-runtime"
+    env.write_config([], runtime=str(missing))
+    r = ctl(env, "explain", "c9")
+    assert r.returncode == 1
+    assert f"runtime {missing} from the mpp configuration is not an executable file" in r.stderr
+    # A file without the execute bit.
+    rt = fake_runtime(env, "true")
+    rt.chmod(0o644)
+    env.write_config([], runtime=str(rt))
+    r = ctl(env, "explain", "c9")
+    assert r.returncode == 1
+    assert f"runtime {rt} from the mpp configuration is not an executable file" in r.stderr
+    # Executable, but execv fails (its interpreter is missing): said as such, not taken for an
+    # unknown container.
+    rt.write_text("#!/nonexistent/interpreter\n")
+    rt.chmod(0o755)
+    r = ctl(env, "explain", "c9")
+    assert r.returncode == 1
+    assert f"explain: asking the runtime for the bundle of container c9: cannot execute {rt}: " \
+        "No such file or directory" in r.stderr, r.stderr
+
+
+def test_explain_arguments(env):
+    env.write_config([])
+    r = ctl(env, "explain", "not an id!")
+    assert r.returncode == 1
+    assert "not an id! is neither a bundle directory nor a container ID" in r.stderr
     r = ctl(env, "explain", env.root / "no-such-bundle")
     assert r.returncode == 1 and "no-such-bundle" in r.stderr
+    r = ctl(env, "--root", env.root, "ps")
+    assert r.returncode == 2 and "--root is an option of explain only" in r.stderr
 
 
 def test_explain_with_an_unreachable_plugin_fails(env, rootfs):
@@ -361,6 +441,62 @@ def test_ps_and_explain_with_a_real_container(env, rootfs, rt):
         rt.run(True, "delete", "--force", "real1", config=env.config)
     assert detaches(env) == ["p1", "p0"]
     assert ctl_json(env, "ps")["containers"] == []
+
+
+def test_explain_by_id_with_a_real_container(env, rootfs, rt):
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
+    env.plugin("p1", "--patterns", json.dumps([{"Destination": [{"Exactly": "/other"}]}]))
+    env.write_config(["p0", "p1"], runtime=rt.real)
+    root = env.root / f"{os.path.basename(rt.real)}-state"  # the rt fixture's --root
+    # Named after the container, as engines do: the bundle names the same container ID.
+    b = make_bundle(env.root / "c1", rootfs, ["/bin/sleep", "1000"],
+                    [oci_bind(src, "/data"), oci_bind(src, "/other"), oci_bind(src, "/none")])
+    # The container's stdio is the runtime's: pipes would stay open.
+    r = rt.run(True, "create", "--bundle", str(b), "c1", config=env.config,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
+    assert r.returncode == 0
+    try:
+        env.clear_log()
+        by_id = ctl(env, "--root", root, "explain", "c1")
+        assert by_id.returncode == 0, by_id.stderr
+        by_bundle = ctl(env, "--root", root, "explain", b)
+        assert by_id.stdout == by_bundle.stdout
+        assert by_id.stdout.startswith(f"{b / 'config.json'}: 3 interposable mounts, 2 plugins")
+        assert "p0               consulted: pattern #0 matches" in by_id.stdout
+        doc = ctl_json(env, "explain", "c1", "--root", root)
+        assert doc == ctl_json(env, "explain", b, "--root", root)
+        assert doc["container"] == "c1" and doc["bundle"] == str(b / "config.json")
+        assert {m["destination"]: [p["plugin"] for p in m["plugins"]] for m in doc["mounts"]} == \
+            {"/data": ["p0"], "/other": ["p1"], "/none": []}
+        assert env.calls(("attach", "detach")) == [], "explain never attaches"
+
+        # The runtime knows no such container: its own words are quoted.
+        r = ctl(env, "--root", root, "explain", "c2")
+        assert r.returncode == 1
+        said = rt.run(False, "state", "c2").stderr.strip().splitlines()[-1]
+        said = re.sub(r'^time="[^"]*" ', "", said)  # runc's logrus time stamp
+        assert f"{rt.real} does not know container c2: `{rt.real} --root {root} state c2` " \
+            "exited with status 1 and said: " in r.stderr
+        assert said in r.stderr
+        assert "--root DIR" not in r.stderr
+        # Without the engine's root the runtime looks elsewhere, and mppctl says what to do.
+        r = ctl(env, "explain", "c1")
+        assert r.returncode == 1 and "give that with --root DIR" in r.stderr
+
+        # The container outlives its bundle directory.
+        b.rename(env.root / "moved")
+        try:
+            r = ctl(env, "--root", root, "explain", "c1")
+            assert r.returncode == 1
+            assert f"the bundle of container c1, {b} (from `{rt.real} --root {root} state c1`)" \
+                ", is gone" in r.stderr
+        finally:
+            (env.root / "moved").rename(b)
+    finally:
+        rt.run(True, "delete", "--force", "c1", config=env.config)
+    assert detaches(env) == ["p1", "p0"]
 
 
 # check-config, arguments, configuration
