@@ -84,8 +84,16 @@ int mpp_bundle_describe(const mpp_bundle *b, const mpp_adapter_options *o, mpp_m
 int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index, size_t n,
                      mpp_error *err);
 
-/* Set mounts[i].source (a pinned source's path, see pin.h). */
-int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, mpp_error *err);
+/* Set mounts[i].source (a pinned source's path, see pin.h); with was, record the source it
+ * stands for in the annotation MPP_PINNED_ANNOTATION "i", for mpp_bundle_unpin(). */
+#define MPP_PINNED_ANNOTATION "mpp.pinned-source."
+int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, const char *was,
+                                mpp_error *err);
+
+/* For tools that read a bundle after mpp-runtime pinned it (mppctl explain): each mounts[i]
+ * whose source lies in pin_dir gets back the source recorded for it. Plugins never see this: the
+ * runtime describes bundles as the engine wrote them. */
+int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err);
 
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
  * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both

@@ -439,6 +439,11 @@ int ctl_explain(const ctl *c)
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
     if (mpp_bundle_load(bundle_dir, &bundle, &err) < 0)
         return fail(c, "%s", err.msg);
+    /* A bundle mpp-runtime already ran names its pinned sources: explain the ones they were. */
+    char pin_dir[PATH_MAX];
+    snprintf(pin_dir, sizeof(pin_dir), "%s/pins", cfg->state_dir);
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0)
+        return fail(c, "%s", err.msg);
     mpp_adapter_options o = {
         .container_id = id,
         .runtime_root = c->root,

@@ -57,7 +57,8 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
             r = mpp_bundle_apply(b, mounts, index, n, err);
         for (size_t k = 0; r >= 0 && k < n; k++)
             if (mpp_pins_path(p, k))
-                r = mpp_bundle_set_mount_source(b, index[k], mpp_pins_path(p, k), err);
+                r = mpp_bundle_set_mount_source(b, index[k], mpp_pins_path(p, k), mounts[k].source,
+                                                err);
         if (r < 0) {
             /* The plugins attached but the container cannot start: detach them now. */
             mpp_teardown t = {0};

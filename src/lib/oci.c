@@ -446,13 +446,46 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
     return 0;
 }
 
-int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, mpp_error *err)
+int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source,
+                                const char *was, mpp_error *err)
 {
     json_t *jm = json_array_get(json_object_get(b->root, "mounts"), i);
     if (!json_is_object(jm))
         return mpp_error_set(err, -EINVAL, "%s: there is no mounts[%zu]", b->origin, i);
     if (json_object_set_new(jm, "source", json_string(source)) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (!was)
+        return 0;
+    json_t *ann = json_object_get(b->root, "annotations");
+    if (!ann) {
+        ann = json_object();
+        if (!ann || json_object_set_new(b->root, "annotations", ann) < 0)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    char key[64];
+    snprintf(key, sizeof(key), MPP_PINNED_ANNOTATION "%zu", i);
+    if (!json_is_object(ann) || json_object_set_new(ann, key, json_string(was)) < 0)
+        return mpp_error_set(err, -ENOMEM, "%s: cannot record mounts[%zu]'s source", b->origin,
+                             i);
+    return 0;
+}
+
+int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err)
+{
+    json_t *arr = json_object_get(b->root, "mounts");
+    size_t dlen = strlen(pin_dir);
+    for (size_t i = 0; i < json_array_size(arr); i++) {
+        json_t *jm = json_array_get(arr, i);
+        const char *src = json_string_value(json_object_get(jm, "source"));
+        char key[64];
+        snprintf(key, sizeof(key), MPP_PINNED_ANNOTATION "%zu", i);
+        const char *was = mpp_bundle_annotation(b, key);
+        /* Only a pinned source: an annotation alone changes nothing. */
+        if (!src || !was || strncmp(src, pin_dir, dlen) != 0 || src[dlen] != '/')
+            continue;
+        if (json_object_set_new(jm, "source", json_string(was)) < 0)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
     return 0;
 }
 

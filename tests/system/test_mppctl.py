@@ -470,6 +470,10 @@ def test_explain_by_id_with_a_real_container(env, rootfs, rt):
         assert doc["container"] == "c1" and doc["bundle"] == str(b / "config.json")
         assert {m["destination"]: [p["plugin"] for p in m["plugins"]] for m in doc["mounts"]} == \
             {"/data": ["p0"], "/other": ["p1"], "/none": []}
+        # The bundle names pinned sources now; explain gives the ones they stand for.
+        cfg = json.loads((b / "config.json").read_text())
+        assert [m["source"] for m in cfg["mounts"] if m["destination"] == "/data"] != [str(src)]
+        assert {m["source"] for m in doc["mounts"]} == {str(src)}
         assert env.calls(("attach", "detach")) == [], "explain never attaches"
 
         # The runtime knows no such container: its own words are quoted.
