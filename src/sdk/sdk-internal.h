@@ -26,6 +26,13 @@ typedef struct mpp_plugin_test_hooks {
     /* Called once by mpp_plugin_server_run() when it starts to stop, before it waits for the
      * calls in progress: wake whatever the hooks made wait. Must not block. */
     void (*stopping)(void *userdata);
+    /* Optional. Called from a worker thread after answer, for an answer that will be sent: a
+     * non-zero value sends its body one byte at a time, that many milliseconds apart (a plugin
+     * whose answer trickles in). The wait blocks the HTTP thread: one such answer at a time. */
+    unsigned (*drip_ms)(void *userdata, mpp_plugin_call call);
+    /* Optional. Called from the HTTP thread once the whole answer to a call has been sent (e.g.
+     * to crash right after answering). */
+    void (*sent)(void *userdata, mpp_plugin_call call);
 } mpp_plugin_test_hooks;
 
 /* Install the hooks (copied) before mpp_plugin_server_run(). */

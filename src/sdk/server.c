@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -80,7 +81,8 @@ struct mpp_plugin_server {
 typedef struct answer {
     unsigned status;
     char *body;
-    bool decoded; /* the request decoded: the test hooks may see the answer */
+    bool decoded;     /* the request decoded: the test hooks may see the answer */
+    unsigned drip_ms; /* test hook: send the body a byte at a time, this far apart */
 } answer;
 
 /* One HTTP request. Its connection is suspended while a worker runs the call, so that a slow
@@ -283,14 +285,65 @@ static int handle_detach(mpp_plugin_server *s, const request *rq, answer *a)
     return 0;
 }
 
+/* A dripped answer (test hook): the body, handed to MHD one byte per read. */
+typedef struct drip {
+    char *body;
+    size_t len;
+    unsigned ms;
+} drip;
+
+static ssize_t drip_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    drip *d = cls;
+    if (pos >= d->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max == 0)
+        return 0;
+    if (pos > 0) {
+        struct timespec ts = {.tv_sec = d->ms / 1000, .tv_nsec = (long)(d->ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+    }
+    buf[0] = d->body[pos];
+    return 1;
+}
+
+static void drip_free(void *cls)
+{
+    drip *d = cls;
+    free(d->body);
+    free(d);
+}
+
+static struct MHD_Response *make_response(answer *a)
+{
+    size_t len = strlen(a->body);
+    if (a->drip_ms == 0) {
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, a->body, MHD_RESPMEM_MUST_FREE);
+        if (resp)
+            a->body = NULL; /* the response owns it now */
+        return resp;
+    }
+    drip *d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    *d = (drip){.body = a->body, .len = len, .ms = a->drip_ms};
+    struct MHD_Response *resp = MHD_create_response_from_callback(len, 1, drip_read, d, drip_free);
+    if (!resp) {
+        free(d);
+        return NULL;
+    }
+    a->body = NULL;
+    return resp;
+}
+
 /* Queue a; takes its body. */
 static enum MHD_Result queue_answer(struct MHD_Connection *conn, answer *a)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(a->body), a->body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp = make_response(a);
     if (!resp)
         return MHD_NO;
-    a->body = NULL; /* the response owns it now */
 
     enum MHD_Result ret = MHD_NO;
     if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, MEDIA_TYPE) == MHD_YES &&
@@ -350,6 +403,8 @@ static void run_call(mpp_plugin_server *s, request *rq)
         rq->drop = true;
     if (!a->body)
         rq->drop = true;
+    if (hooks.drip_ms && a->decoded && !rq->drop)
+        a->drip_ms = hooks.drip_ms(hooks_userdata, (mpp_plugin_call)rq->call);
 }
 
 static void *worker_main(void *arg)
@@ -525,6 +580,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq)
         return;
     *con_cls = NULL;
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->call >= 0 && rq->reply.decoded &&
+        !rq->drop) {
+        pthread_mutex_lock(&s->lock);
+        mpp_plugin_test_hooks hooks = s->hooks;
+        void *hooks_userdata = s->hooks_userdata;
+        pthread_mutex_unlock(&s->lock);
+        if (hooks.sent)
+            hooks.sent(hooks_userdata, (mpp_plugin_call)rq->call);
+    }
     answer_clear(&rq->reply);
     free(rq->body);
     free(rq);

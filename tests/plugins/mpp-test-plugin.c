@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ typedef enum attach_mode {
     ATTACH_NO,
     ATTACH_DENY,
     ATTACH_REDIRECT,
+    ATTACH_REDIRECT_ID,
     ATTACH_CONSISTENCY,
 } attach_mode;
 
@@ -51,13 +53,15 @@ typedef enum fault_kind {
     FAULT_SLOW,
     FAULT_HUGE,
     FAULT_NOT_MOUNTPOINT,
+    FAULT_CRASH_AFTER,
+    FAULT_DRIP,
 } fault_kind;
 
 typedef struct fault {
     mpp_plugin_call phase;
     fault_kind kind;
     const char *arg;   /* http500: the message */
-    unsigned long num; /* slow: ms; huge: bytes */
+    unsigned long num; /* slow, drip: ms; huge: bytes */
 } fault;
 
 typedef struct plugin {
@@ -85,13 +89,17 @@ static void usage(FILE *f)
 {
     fputs("usage: mpp-test-plugin --socket PATH --name NAME --log FILE [options]\n"
           "  --patterns JSON      patterns answered by properties (default [{}])\n"
-          "  --attach MODE        yes | no | deny:MSG | redirect:DIR | consistency:C\n"
+          "  --attach MODE        yes | no | deny:MSG | redirect:DIR | redirect-id:DIR |\n"
+          "                       consistency:C (redirect-id: to DIR/ID, made if missing)\n"
           "  --attach-only DEST   attach only mounts with this Destination (repeatable)\n"
           "  --emergency JSON     EmergencyDetach array put on every attachment\n"
           "  --detach MODE        ok | recoverable:MSG | fatal:MSG\n"
           "  --fault PHASE:KIND   PHASE: activate|properties|attach|detach; KIND: hang | crash |\n"
-          "                       garbage | too-few | too-many | http500:MSG | slow:MS |\n"
-          "                       huge:BYTES | not-mountpoint (repeatable)\n"
+          "                       crash-after | garbage | too-few | too-many | http500:MSG |\n"
+          "                       slow:MS | drip:MS | huge:BYTES | not-mountpoint (repeatable)\n"
+          "                       crash: exit before answering; crash-after: answer in full,\n"
+          "                       then exit; slow: wait before answering; drip: send the\n"
+          "                       answer one byte every MS milliseconds\n"
           "  --pidfile FILE       write the pid once listening\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
@@ -165,13 +173,32 @@ static bool has_fault(const plugin *p, mpp_plugin_call phase, fault_kind kind)
     return false;
 }
 
-static int fill_attachment(const plugin *p, mpp_attachment *a)
+/* DIR/ID, made if missing: a directory of the container's own, as a caching or copy-on-write
+ * plugin would give. */
+static int container_dir(const plugin *p, const char *id, char **out)
+{
+    if (!id || !*id || strchr(id, '/') || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+        return -EINVAL;
+    if (asprintf(out, "%s/%s", p->attach_arg, id) < 0) {
+        *out = NULL;
+        return -ENOMEM;
+    }
+    if (mkdir(*out, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
 {
     a->attach = true;
     if (p->attach == ATTACH_REDIRECT) {
         a->changes.effective_source = strdup(p->attach_arg);
         if (!a->changes.effective_source)
             return -ENOMEM;
+    } else if (p->attach == ATTACH_REDIRECT_ID) {
+        int r = container_dir(p, id, &a->changes.effective_source);
+        if (r < 0)
+            return r;
     } else if (p->attach == ATTACH_CONSISTENCY) {
         a->changes.effective_consistency = strdup(p->attach_arg);
         if (!a->changes.effective_consistency)
@@ -236,8 +263,10 @@ static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_r
         }
         if (p->attach == ATTACH_NO || p->attach == ATTACH_DENY || !eligible(p, &req->mounts[i]))
             continue;
-        if (fill_attachment(p, a) < 0)
-            return mpp_error_set(err, -ENOMEM, "out of memory");
+        r = fill_attachment(p, req->id, a);
+        if (r < 0)
+            return mpp_error_set(err, r, "cannot answer the attach of %s: %s", req->id,
+                                 strerror(-r));
     }
     return 0;
 }
@@ -291,23 +320,38 @@ static int set_body(char **body, char *new_body)
     return 0;
 }
 
+/* Adds an unknown field "Padding" of the given size: a lenient client ignores it, a bounded one
+ * refuses the size. Spliced into the text rather than built with jansson, so that a 100 MB answer
+ * costs one copy, not several. */
 static int pad_body(char **body, unsigned long bytes)
 {
+    static const char key[] = "\"Padding\":\"";
     json_t *j = json_loads(*body, 0, NULL);
-    if (!j)
-        return -EBADMSG;
-    char *pad = malloc(bytes + 1);
-    if (!pad) {
-        json_decref(j);
-        return -ENOMEM;
-    }
-    memset(pad, 'x', bytes);
-    pad[bytes] = '\0';
-    /* An unknown field: a lenient client ignores it, a bounded one refuses the size. */
-    int r = json_object_set_new(j, "Padding", json_stringn_nocheck(pad, bytes));
-    free(pad);
-    char *text = r == 0 ? json_dumps(j, JSON_COMPACT) : NULL;
+    bool object = json_is_object(j), empty = json_object_size(j) == 0;
     json_decref(j);
+    if (!object)
+        return -EBADMSG;
+
+    /* The SDK's encoding of an object: everything up to its closing brace. */
+    size_t len = strlen(*body);
+    while (len > 0 && (*body)[len - 1] != '}')
+        len--;
+    if (len == 0)
+        return -EBADMSG;
+    len--;
+
+    char *text = malloc(len + 1 + sizeof(key) + bytes + 2);
+    if (!text)
+        return -ENOMEM;
+    size_t o = len;
+    memcpy(text, *body, len);
+    if (!empty)
+        text[o++] = ',';
+    memcpy(text + o, key, sizeof(key) - 1);
+    o += sizeof(key) - 1;
+    memset(text + o, 'x', bytes);
+    o += bytes;
+    memcpy(text + o, "\"}", 3);
     return set_body(body, text);
 }
 
@@ -366,9 +410,31 @@ static int on_answer(void *userdata, mpp_plugin_call call, unsigned *status, cha
         case FAULT_TOO_MANY:
         case FAULT_NOT_MOUNTPOINT:
             break; /* in the answer itself */
+        case FAULT_CRASH_AFTER:
+        case FAULT_DRIP:
+            break; /* while and after it is sent */
         }
     }
     return 0;
+}
+
+static unsigned on_drip_ms(void *userdata, mpp_plugin_call call)
+{
+    plugin *p = userdata;
+
+    for (size_t i = 0; i < p->n_faults; i++)
+        if (p->faults[i].phase == call && p->faults[i].kind == FAULT_DRIP)
+            return (unsigned)p->faults[i].num;
+    return 0;
+}
+
+/* The whole answer has reached the socket: the client gets it, then finds the plugin gone. */
+static void on_sent(void *userdata, mpp_plugin_call call)
+{
+    plugin *p = userdata;
+
+    if (has_fault(p, call, FAULT_CRASH_AFTER))
+        _exit(3);
 }
 
 static void on_stopping(void *userdata)
@@ -433,6 +499,8 @@ static int parse_fault(plugin *p, const char *spec)
     } kinds[] = {
         {"hang", FAULT_HANG, false},
         {"crash", FAULT_CRASH, false},
+        {"crash-after", FAULT_CRASH_AFTER, false},
+        {"drip", FAULT_DRIP, true},
         {"garbage", FAULT_GARBAGE, false},
         {"too-few", FAULT_TOO_FEW, false},
         {"too-many", FAULT_TOO_MANY, false},
@@ -458,6 +526,10 @@ static int parse_fault(plugin *p, const char *spec)
     f->arg = arg;
     if (f->kind == FAULT_SLOW && parse_ulong(arg, HANG_MS, &f->num) < 0) {
         fprintf(stderr, "mpp-test-plugin: --fault %s: slow needs milliseconds\n", spec);
+        return -EINVAL;
+    }
+    if (f->kind == FAULT_DRIP && (parse_ulong(arg, 60000, &f->num) < 0 || f->num == 0)) {
+        fprintf(stderr, "mpp-test-plugin: --fault %s: drip needs 1 to 60000 milliseconds\n", spec);
         return -EINVAL;
     }
     if (f->kind == FAULT_HUGE && parse_ulong(arg, MAX_HUGE_BYTES, &f->num) < 0) {
@@ -499,13 +571,16 @@ static int parse_attach(plugin *p, const char *s)
     } else if ((arg = after(s, "redirect:")) && *arg) {
         p->attach = ATTACH_REDIRECT;
         p->attach_arg = arg;
+    } else if ((arg = after(s, "redirect-id:")) && *arg == '/') {
+        p->attach = ATTACH_REDIRECT_ID;
+        p->attach_arg = arg;
     } else if ((arg = after(s, "consistency:")) && *arg) {
         p->attach = ATTACH_CONSISTENCY;
         p->attach_arg = arg;
     } else {
         fprintf(stderr,
                 "mpp-test-plugin: --attach %s: expected yes, no, deny:MSG, "
-                "redirect:DIR or consistency:C\n",
+                "redirect:DIR, redirect-id:/DIR or consistency:C\n",
                 s);
         return -EINVAL;
     }
@@ -711,7 +786,10 @@ int main(int argc, char **argv)
         return 1;
     }
     mpp_plugin_server_set_test_hooks(
-        s, &(mpp_plugin_test_hooks){.answer = on_answer, .stopping = on_stopping}, &p);
+        s,
+        &(mpp_plugin_test_hooks){
+            .answer = on_answer, .stopping = on_stopping, .drip_ms = on_drip_ms, .sent = on_sent},
+        &p);
 
     if (p.pidfile) {
         int r = write_pidfile(p.pidfile);
