@@ -525,6 +525,20 @@ static bool tmpfs_unchanged(const mpp_mount *m)
            (isempty(m->effective_source) || strcmp(m->effective_source, strempty(m->source)) == 0);
 }
 
+/* " given by plugin \"NAME\"" for the plugin that set the mount's effective source last. */
+static void redirector(const mpp_mount *m, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (size_t i = m->n_applied; i-- > 0;) {
+        const mpp_applied *a = &m->applied[i];
+        if (isempty(a->changes.effective_source) || !a->name)
+            continue;
+        const char *name = strncmp(a->name, "plugin:", 7) == 0 ? a->name + 7 : a->name;
+        snprintf(buf, size, " given by plugin \"%s\"", name);
+        return;
+    }
+}
+
 int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -552,11 +566,14 @@ int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err)
                                  "mount %s: cannot check effective source %s (original source "
                                  "%s): %m",
                                  dst, eff, strempty(m->source));
-        if (!m->create_source_if_missing)
+        if (!m->create_source_if_missing) {
+            char by[160];
+            redirector(m, by, sizeof(by));
             return mpp_error_set(err, -ENOENT,
-                                 "mount %s: effective source %s does not exist (original source "
-                                 "%s), and this mount does not create a missing source",
-                                 dst, eff, strempty(m->source));
+                                 "mount %s: effective source %s%s does not exist (original "
+                                 "source %s), and this mount does not create a missing source",
+                                 dst, eff, by, strempty(m->source));
+        }
         int r = mkdir_parents(eff, err);
         if (r < 0)
             return mpp_error_prefix(err, "mount %s: creating effective source (original source %s)",
