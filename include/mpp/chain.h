@@ -54,6 +54,8 @@ typedef struct mpp_teardown {
     char **errors;  /* the recorded errors, in order */
     size_t n_errors;
     unsigned detached; /* plugins detached by this call */
+    char **warnings;   /* by this call: unreachable plugins and their Warning actions (§4.2) */
+    size_t n_warnings;
 } mpp_teardown;
 
 void mpp_teardown_clear(mpp_teardown *t);

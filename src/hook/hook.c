@@ -149,6 +149,8 @@ int hook_poststop(const mpp_config *cfg, const char *state_json, size_t len, mpp
         return 0;
     if (r < 0)
         return r;
+    for (size_t i = 0; i < t.n_warnings; i++)
+        fprintf(stderr, "mpp-hook: warning: teardown of container %s: %s\n", id, t.warnings[i]);
     for (size_t i = 0; i < t.n_errors; i++)
         fprintf(stderr, "mpp-hook: teardown of container %s: %s\n", id, t.errors[i]);
     bool failed = t.failed;

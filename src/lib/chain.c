@@ -3,6 +3,7 @@
  * journal, detach outcomes, emergency actions. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -595,6 +596,24 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
     }
 }
 
+static int teardown_warn(mpp_teardown *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int teardown_warn(mpp_teardown *t, const char *fmt, ...)
+{
+    char **v = realloc(t->warnings, (t->n_warnings + 1) * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    t->warnings = v;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&v[t->n_warnings], fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -ENOMEM;
+    t->n_warnings++;
+    return 0;
+}
+
 static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin *jp,
                       int exit_status, mpp_teardown *t, mpp_error *err)
 {
@@ -645,6 +664,10 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     } else {
         /* Unreachable: its emergency actions stand in for it, mount by mount. */
         outcome = "emergency";
+        if (teardown_warn(t, "mount point plugin \"%s\" could not be reached for its detach "
+                             "(%s): its emergency actions ran in its place",
+                          p->name, call_err.msg) < 0)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
         for (size_t e = 0; e < jp->n_entries && !halt; e++) {
             mpp_jentry *je = &jp->entries[e];
             if (je->n_emergency == 0) {
@@ -664,6 +687,10 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
                 if (run_action(&je->emergency[k], p->name, &halt, &error, &w) < 0)
                     return mpp_error_set(err, -ENOMEM, "out of memory");
                 if (w) {
+                    if (teardown_warn(t, "%s", w) < 0) {
+                        free(w);
+                        return mpp_error_set(err, -ENOMEM, "out of memory");
+                    }
                     free(warning);
                     warning = w;
                 }
@@ -747,6 +774,7 @@ void mpp_teardown_clear(mpp_teardown *t)
     if (!t)
         return;
     mpp_strv_free(t->errors, t->n_errors);
+    mpp_strv_free(t->warnings, t->n_warnings);
     memset(t, 0, sizeof(*t));
 }
 

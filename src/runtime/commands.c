@@ -83,6 +83,8 @@ static int run_real(char **real_argv, mpp_pins *pins)
 
 static void report_teardown(const char *id, const mpp_teardown *t)
 {
+    for (size_t i = 0; i < t->n_warnings; i++)
+        runtime_warning("warning: teardown of container %s: %s", id, t->warnings[i]);
     for (size_t i = 0; i < t->n_errors; i++)
         runtime_error("teardown of container %s: %s", id, t->errors[i]);
     if (!t->complete)

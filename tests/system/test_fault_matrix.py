@@ -335,10 +335,6 @@ def test_emergency_actions_stand_in_for_an_unreachable_plugin(env, rootfs, rt):
 
 # Gaps found by the matrix (see the report to the lead): each test says what must happen.
 
-@pytest.mark.xfail(strict=True, reason="an unreachable plugin's Warning action is only "
-                   "journaled, and the journal is removed when the teardown completes: nobody "
-                   "sees it, nor that the plugin could not be reached (spec 4.2: Warning = log "
-                   "it)")
 @pytest.mark.parametrize("rt", ["crun"], indirect=True)
 def test_emergency_warning_is_logged(env, rootfs, rt):
     s, _ = emergency_scenario(env, rootfs, rt, "fm-warning")
