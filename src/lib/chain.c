@@ -650,7 +650,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     mpp_error call_err = {0};
     const char *outcome = "ok";
     _cleanup_free_ char *error = NULL, *warning = NULL;
-    bool halt = false;
+    bool halt = false, retry = false;
 
     r = detach_call(c, p, &req, &resp, &call_err);
     if (r == 0 && resp.success) {
@@ -679,7 +679,9 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
                     free(error);
                     error = msg;
                 }
-                halt = true;
+                /* Nothing stood in for it: it still holds its mounts, and is the first to be
+                 * asked again when the teardown is resumed (mppctl recover). */
+                halt = retry = true;
                 break;
             }
             for (size_t k = 0; k < je->n_emergency && !halt; k++) {
@@ -699,9 +701,9 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     }
     mpp_detach_response_clear(&resp);
 
-    _cleanup_(json_decrefp) json_t *done = json_pack("{s:s, s:I, s:s, s:b}", "op", "detached",
-                                                     "clock", (json_int_t)jp->clock, "outcome",
-                                                     outcome, "halt", halt);
+    _cleanup_(json_decrefp) json_t *done =
+        json_pack("{s:s, s:I, s:s, s:b, s:b}", "op", "detached", "clock", (json_int_t)jp->clock,
+                  "outcome", outcome, "halt", halt, "retry", retry);
     if (!done || (error && json_object_set_new(done, "error", json_string(error)) < 0) ||
         (warning && json_object_set_new(done, "warning", json_string(warning)) < 0))
         return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -710,8 +712,10 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
         return r;
     mpp_fault_point("detach-answered");
 
-    jp->state = MPP_JP_DETACHED;
-    t->detached++;
+    if (!retry) {
+        jp->state = MPP_JP_DETACHED;
+        t->detached++;
+    }
     if (halt)
         st->halted = true;
     return 0;

@@ -549,7 +549,9 @@ int mpp_jstate_load(mpp_journal *j, mpp_jstate *st, mpp_error *err)
             p->state = MPP_JP_DETACHING;
             p->detach_was_sent = true;
         } else if (strcmp(op, "detached") == 0) {
-            p->state = MPP_JP_DETACHED;
+            /* retry: it could not be reached and nothing stood in for it; still attached. */
+            p->state = json_is_true(json_object_get(rec, "retry")) ? MPP_JP_DETACHING
+                                                                   : MPP_JP_DETACHED;
             const char *e = json_string_value(json_object_get(rec, "error"));
             const char *w = json_string_value(json_object_get(rec, "warning"));
             if (e && strv_push(&st->errors, &st->n_errors, e) < 0)
