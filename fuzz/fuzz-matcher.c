@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The matcher: a pattern list, FUZZ_SEP, a mount. The result must agree with the matcher's
- * definition: the first match's index, and -1 exactly when no single pattern matches. */
+ * definition: the first match's index, and -1 exactly when no single pattern matches; the
+ * compiled sets (mpp_pattern_set, mpp_mount_set) must agree with it. */
 #include <limits.h>
 
 #include <mpp/codec.h>
@@ -30,6 +31,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             }
         FUZZ_ASSERT(first == expect);
+
+        /* The compiled sets a chain uses give the same answer. */
+        mpp_pattern_set *set = NULL;
+        mpp_mount_set *mset = NULL;
+        if (mpp_pattern_set_new(ps, n, &set, &err) == 0 &&
+            mpp_mount_set_new(&m, 1, &mset, &err) == 0)
+            FUZZ_ASSERT(mpp_pattern_set_match(set, mset, 0) == first);
+        mpp_mount_set_free(mset);
+        mpp_pattern_set_free(set);
 
         /* The path cleaner on every path of the mount: idempotent. */
         const char *paths[] = {m.source, m.destination, m.effective_source};

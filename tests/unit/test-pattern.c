@@ -61,15 +61,70 @@ static void decode_properties(const char *text, mpp_properties_response *resp)
         fail_msg("cannot decode properties %s: %s", text, err.msg);
 }
 
+/* The compiled way (mpp_pattern_set, mpp_mount_set): the index mpp_pattern_set_match gives
+ * for mount i of ms[0..n_ms) against ps[0..n). */
+static int set_match(const mpp_pattern *ps, size_t n, const mpp_mount *ms, size_t n_ms, size_t i)
+{
+    mpp_pattern_set *set = NULL;
+    mpp_mount_set *mset = NULL;
+    mpp_error err = {0};
+    if (mpp_pattern_set_new(ps, n, &set, &err) < 0)
+        fail_msg("mpp_pattern_set_new: %s", err.msg);
+    if (mpp_mount_set_new(ms, n_ms, &mset, &err) < 0)
+        fail_msg("mpp_mount_set_new: %s", err.msg);
+    int r = mpp_pattern_set_match(set, mset, i);
+    mpp_mount_set_free(mset);
+    mpp_pattern_set_free(set);
+    return r;
+}
+
+/* mpp_pattern_match, checked against the compiled way: every test of the plain matcher below
+ * tests the compiled one too. */
+static bool both_match(const mpp_pattern *p, const mpp_mount *m)
+{
+    bool r = mpp_pattern_match(p, m);
+    bool c = set_match(p, 1, m, 1, 0) == 0;
+    if (r != c)
+        fail_msg("mpp_pattern_match says %d, the compiled sets %d", r, c);
+    return r;
+}
+
 static bool pattern_matches(const char *pattern_json, const char *mount_json)
 {
     mpp_pattern p;
     mpp_mount m = {0};
     decode_pattern(pattern_json, &p);
     decode_mount(mount_json, &m);
-    bool r = mpp_pattern_match(&p, &m);
+    bool r = both_match(&p, &m);
     mpp_pattern_clear(&p);
     mpp_mount_clear(&m);
+    return r;
+}
+
+/* mpp_string_pattern_match on s, checked against the compiled way with sp as the only
+ * Destination pattern and s as the mount's Destination, and as a label's value. */
+static bool sp_matches(const mpp_string_pattern *sp, const char *s)
+{
+    bool r = mpp_string_pattern_match(sp, s);
+
+    mpp_string_pattern copy = *sp;
+    mpp_pattern p;
+    mpp_pattern_init(&p);
+    p.destination = (mpp_string_patterns){&copy, 1};
+    mpp_mount m = {.destination = (char *)s};
+    if ((set_match(&p, 1, &m, 1, 0) == 0) != r)
+        fail_msg("on \"%s\": mpp_string_pattern_match says %d, a compiled Destination %d",
+                 s ? s : "(null)", r, !r);
+
+    mpp_kv_pattern kv = {.key = {.exactly = "k"}, .value = *sp};
+    mpp_strmap_pattern mp = {.exists = &kv, .n_exists = 1};
+    mpp_pattern_init(&p);
+    p.container_labels = (mpp_strmap_patterns){&mp, 1};
+    mpp_kv entry = {"k", (char *)s};
+    m = (mpp_mount){.container.labels = {&entry, 1}};
+    if ((set_match(&p, 1, &m, 1, 0) == 0) != r)
+        fail_msg("on \"%s\": mpp_string_pattern_match says %d, a compiled label value %d",
+                 s ? s : "(null)", r, !r);
     return r;
 }
 
@@ -84,7 +139,7 @@ static bool pattern_matches(const char *pattern_json, const char *mount_json)
     do {                                                                                           \
         mpp_string_pattern sp_ = sp;                                                               \
         const char *v_ = (value);                                                                  \
-        if (mpp_string_pattern_match(&sp_, v_) != (want))                                          \
+        if (sp_matches(&sp_, v_) != (want))                                                        \
             fail_msg("%s on \"%s\": expected %s", #sp, v_ ? v_ : "(null)",                         \
                      (want) ? "a match" : "no match");                                             \
     } while (0)
@@ -507,11 +562,11 @@ static void test_string_path_random(void **state)
         if (p[0] == '\0')
             continue; /* "" is an unset predicate */
         bool want_prefix = ref_under(v, p), want_contains = ref_under(p, v);
-        if (mpp_string_pattern_match(&SP(.path_prefix = p), v) != want_prefix)
+        if (sp_matches(&SP(.path_prefix = p), v) != want_prefix)
             fail_msg("PathPrefix \"%s\" on \"%s\": expected %d", p, v, want_prefix);
-        if (mpp_string_pattern_match(&SP(.not_ = true, .path_prefix = p), v) == want_prefix)
+        if (sp_matches(&SP(.not_ = true, .path_prefix = p), v) == want_prefix)
             fail_msg("Not PathPrefix \"%s\" on \"%s\": expected %d", p, v, !want_prefix);
-        if (mpp_string_pattern_match(&SP(.path_contains = p), v) != want_contains)
+        if (sp_matches(&SP(.path_contains = p), v) != want_contains)
             fail_msg("PathContains \"%s\" on \"%s\": expected %d", p, v, want_contains);
     }
 }
@@ -839,13 +894,13 @@ static void test_tristates(void **state)
     mpp_pattern p;
     mpp_pattern_init(&p);
     mpp_mount m = {.read_only = true};
-    assert_true(mpp_pattern_match(&p, &m));
+    assert_true(both_match(&p, &m));
     p.read_only = MPP_FALSE;
-    assert_false(mpp_pattern_match(&p, &m));
+    assert_false(both_match(&p, &m));
     p.read_only = MPP_TRUE;
-    assert_true(mpp_pattern_match(&p, &m));
+    assert_true(both_match(&p, &m));
     p.create_source_if_missing = MPP_TRUE;
-    assert_false(mpp_pattern_match(&p, &m));
+    assert_false(both_match(&p, &m));
 }
 
 static void test_string_fields(void **state)
@@ -969,6 +1024,7 @@ static unsigned selected(const char *properties_json)
         decode_mount(docker_mounts[i], &m);
         int k = mpp_patterns_match(resp.patterns, resp.n_patterns, &m);
         assert_true(k >= -1 && k < (int)resp.n_patterns);
+        assert_int_equal(set_match(resp.patterns, resp.n_patterns, &m, 1, 0), k);
         if (k >= 0)
             bits |= 1u << i;
         mpp_mount_clear(&m);
@@ -1057,6 +1113,535 @@ static void test_tmpfs_only_when_named(void **state)
     assert_false(pattern_matches("{'Type': 'tmpfs'}", "{'Type': 'bind', 'Source': '/a'}"));
 }
 
+/* ---- compiled sets (mpp_pattern_set, mpp_mount_set) ---- */
+
+static void test_set_index_and_edges(void **state)
+{
+    mpp_properties_response resp = {0};
+    decode_properties("{'Success':true,'Patterns':[{'Type':'volume'},{'Type':'bind'},{}]}", &resp);
+    mpp_mount ms[N_DOCKER_MOUNTS] = {0};
+    for (size_t i = 0; i < N_DOCKER_MOUNTS; i++)
+        decode_mount(docker_mounts[i], &ms[i]);
+
+    mpp_error err = {0};
+    mpp_pattern_set *set = NULL, *first = NULL, *none = NULL;
+    mpp_mount_set *mset = NULL, *empty = NULL;
+    assert_int_equal(mpp_pattern_set_new(resp.patterns, resp.n_patterns, &set, &err), 0);
+    assert_int_equal(mpp_pattern_set_new(resp.patterns, 1, &first, &err), 0);
+    assert_int_equal(mpp_pattern_set_new(NULL, 0, &none, &err), 0);
+    assert_int_equal(mpp_mount_set_new(ms, N_DOCKER_MOUNTS, &mset, &err), 0);
+    assert_int_equal(mpp_mount_set_new(NULL, 0, &empty, &err), 0);
+
+    /* One set of each, reused for every pair, as a chain does; the first match's index. */
+    for (size_t i = 0; i < N_DOCKER_MOUNTS; i++) {
+        assert_int_equal(mpp_pattern_set_match(set, mset, i),
+                         mpp_patterns_match(resp.patterns, resp.n_patterns, &ms[i]));
+        assert_int_equal(mpp_pattern_set_match(first, mset, i),
+                         mpp_patterns_match(resp.patterns, 1, &ms[i]));
+        assert_int_equal(mpp_pattern_set_match(none, mset, i), -1);
+    }
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0), 1); /* a bind mount */
+    assert_int_equal(mpp_pattern_set_match(set, mset, 2), 0); /* a volume */
+
+    /* Out of range and missing arguments select nothing. */
+    assert_int_equal(mpp_pattern_set_match(set, mset, N_DOCKER_MOUNTS), -1);
+    assert_int_equal(mpp_pattern_set_match(set, empty, 0), -1);
+    assert_int_equal(mpp_pattern_set_match(NULL, mset, 0), -1);
+    assert_int_equal(mpp_pattern_set_match(set, NULL, 0), -1);
+
+    /* Refused input, with a message. */
+    mpp_pattern_set *bad = NULL;
+    mpp_mount_set *bad_m = NULL;
+    assert_int_equal(mpp_pattern_set_new(NULL, 2, &bad, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "patterns"));
+    assert_null(bad);
+    mpp_error_clear(&err);
+    assert_int_equal(mpp_mount_set_new(NULL, 1, &bad_m, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "mounts"));
+    assert_null(bad_m);
+    assert_int_equal(mpp_pattern_set_new(resp.patterns, 1, NULL, NULL), -EINVAL);
+
+    mpp_pattern_set_free(set);
+    mpp_pattern_set_free(first);
+    mpp_pattern_set_free(none);
+    mpp_pattern_set_free(NULL);
+    mpp_mount_set_free(mset);
+    mpp_mount_set_free(empty);
+    mpp_mount_set_free(NULL);
+    for (size_t i = 0; i < N_DOCKER_MOUNTS; i++)
+        mpp_mount_clear(&ms[i]);
+    mpp_properties_response_clear(&resp);
+}
+
+/* Compiled sets clean PathPrefix and PathContains once, and mount sets clean the mounts' paths
+ * once: patterns and mounts with "..", ".", trailing and doubled slashes, relative paths, in
+ * Source, Destination and EffectiveSource, against the definition (clean both, compare
+ * component-wise). */
+static void test_set_precleaned_paths(void **state)
+{
+    static const char *const pats[] = {
+        "/a/b", "/a/b/", "/x/../a/b", "//a/./b", "/a/b/.", "/a/b/c/../..", "/", "/..",
+        "//",   "a",     "a/",        "./a",     "../a",   "a/..",         ".", "/a/bc",
+    };
+    static char *const vals[] = {
+        "/a/b",  "/a/b/c", "//a//b//c/", "/a/./b/../b/c", "/a/bc",   "/a", "/",  "/..",
+        "a/b",   "a",      "./a/x",      "../a/x",        "../../a", "",   NULL, "/x/../a/b/",
+        "/a/b/", ".",
+    };
+    enum { N_VALS = sizeof(vals) / sizeof(vals[0]) };
+    mpp_mount ms[N_VALS] = {0};
+    for (size_t i = 0; i < N_VALS; i++)
+        ms[i] = (mpp_mount){.source = vals[i],
+                            .destination = vals[i],
+                            /* EffectiveSource set differently from Source: it is what counts. */
+                            .effective_source = vals[i] ? vals[i] : "",
+                            .type = "bind"};
+    mpp_mount_set *mset = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_mount_set_new(ms, N_VALS, &mset, &err), 0);
+
+    for (size_t k = 0; k < sizeof(pats) / sizeof(pats[0]); k++) {
+        for (int not_ = 0; not_ <= 1; not_++) {
+            mpp_string_pattern pp = {.not_ = not_, .path_prefix = (char *)pats[k]};
+            mpp_string_pattern pc = {.not_ = not_, .path_contains = (char *)pats[k]};
+            /* Each predicate in each [StringPattern] field that takes a path. */
+            mpp_pattern ps[6];
+            for (size_t f = 0; f < 6; f++)
+                mpp_pattern_init(&ps[f]);
+            ps[0].source = (mpp_string_patterns){&pp, 1};
+            ps[1].destination = (mpp_string_patterns){&pp, 1};
+            ps[2].effective_source = (mpp_string_patterns){&pp, 1};
+            ps[3].source = (mpp_string_patterns){&pc, 1};
+            ps[4].destination = (mpp_string_patterns){&pc, 1};
+            ps[5].effective_source = (mpp_string_patterns){&pc, 1};
+            for (size_t f = 0; f < 6; f++) {
+                mpp_pattern_set *set = NULL;
+                assert_int_equal(mpp_pattern_set_new(&ps[f], 1, &set, &err), 0);
+                for (size_t i = 0; i < N_VALS; i++) {
+                    const char *v = vals[i] ? vals[i] : "";
+                    bool want = f < 3 ? ref_under(v, pats[k]) : ref_under(pats[k], v);
+                    if (not_)
+                        want = !want;
+                    bool got = mpp_pattern_set_match(set, mset, i) == 0;
+                    if (got != want || mpp_pattern_match(&ps[f], &ms[i]) != want)
+                        fail_msg("%s%s \"%s\" in field %zu on \"%s\": expected %d",
+                                 not_ ? "Not " : "", f < 3 ? "PathPrefix" : "PathContains", pats[k],
+                                 f % 3, v, want);
+                }
+                mpp_pattern_set_free(set);
+            }
+        }
+    }
+    mpp_mount_set_free(mset);
+}
+
+/* Paths that do not fit PATH_MAX, in a compiled pattern or a prepared mount: the same answers
+ * as the plain matcher (no path predicate holds, Not or not), unless the path cleans to
+ * something that fits. */
+static void test_set_long_paths(void **state)
+{
+    size_t n = PATH_MAX + 10;
+    char *big = malloc(n + 1);
+    assert_non_null(big);
+    big[0] = '/';
+    memset(big + 1, 'x', n - 1);
+    big[n] = '\0';
+    /* "/a" followed by "/." until it is longer than PATH_MAX: cleans to "/a". */
+    char *dots = malloc(n + 3);
+    assert_non_null(dots);
+    strcpy(dots, "/a");
+    for (size_t i = 2; i + 2 <= n; i += 2)
+        memcpy(dots + i, "/.", 3);
+
+    mpp_mount ms[] = {{.destination = big}, {.destination = dots}, {.destination = "/x"}};
+    mpp_mount_set *mset = NULL;
+    assert_int_equal(mpp_mount_set_new(ms, 3, &mset, NULL), 0);
+
+    struct {
+        mpp_string_pattern sp;
+        bool want[3];
+    } cases[] = {
+        {{.path_prefix = "/"}, {false, true, true}},
+        {{.not_ = true, .path_prefix = "/y"}, {false, true, true}},
+        {{.path_prefix = "/a"}, {false, true, false}},
+        {{.path_contains = "/a/b"}, {false, true, false}},
+        {{.not_ = true, .path_contains = "/y"}, {false, true, true}},
+        {{.prefix = "/xx"}, {true, false, false}},
+        {{.path_prefix = big}, {false, false, false}},
+        {{.not_ = true, .path_prefix = big}, {false, false, false}},
+        {{.path_contains = big}, {false, false, false}},
+        {{.path_prefix = dots}, {false, true, false}}, /* "/a" */
+        {{.path_contains = dots}, {false, true, false}},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        mpp_pattern p;
+        mpp_pattern_init(&p);
+        p.destination = (mpp_string_patterns){&cases[k].sp, 1};
+        mpp_pattern_set *set = NULL;
+        assert_int_equal(mpp_pattern_set_new(&p, 1, &set, NULL), 0);
+        for (size_t i = 0; i < 3; i++) {
+            bool got = mpp_pattern_set_match(set, mset, i) == 0;
+            if (got != cases[k].want[i] || mpp_pattern_match(&p, &ms[i]) != cases[k].want[i])
+                fail_msg("case %zu on mount %zu: expected %d", k, i, cases[k].want[i]);
+        }
+        mpp_pattern_set_free(set);
+    }
+    mpp_mount_set_free(mset);
+    free(big);
+    free(dots);
+}
+
+/* A mount set is made once for a whole chain: what plugins change between two matches
+ * (EffectiveSource, EffectiveConsistency, AppliedMiddleware) is read from the mount each time. */
+static void test_set_live_fields(void **state)
+{
+    mpp_properties_response resp = {0};
+    decode_properties("{'Success':true,'Patterns':["
+                      "{'EffectiveSource':[{'PathPrefix':'/cow'}]},"
+                      "{'EffectiveConsistency':'cached'},"
+                      "{'AppliedMiddleware':{'Exists':[{'Name':[{'Exactly':'plugin:x'}]}]}},"
+                      "{'EffectiveSource':[{'PathPrefix':'/srv'}],'Source':[{'Exactly':'/srv'}]}"
+                      "]}",
+                      &resp);
+    mpp_mount m = {0};
+    decode_mount("{'Type':'bind','Source':'/srv','Destination':'/data'}", &m);
+    mpp_pattern_set *set = NULL;
+    mpp_mount_set *mset = NULL;
+    assert_int_equal(mpp_pattern_set_new(resp.patterns, resp.n_patterns, &set, NULL), 0);
+    assert_int_equal(mpp_mount_set_new(&m, 1, &mset, NULL), 0);
+
+    /* Nothing changed yet: the effective source is the source. */
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0), 3);
+
+    /* What the chain does when a plugin answers (mount_apply_changes). */
+    free(m.effective_source);
+    m.effective_source = strdup("/cow/srv");
+    assert_non_null(m.effective_source);
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0), 0);
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0),
+                     mpp_patterns_match(resp.patterns, resp.n_patterns, &m));
+
+    free(m.effective_source);
+    m.effective_source = strdup("/elsewhere");
+    m.effective_consistency = strdup("cached");
+    assert_true(m.effective_source && m.effective_consistency);
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0), 1);
+
+    free(m.effective_consistency);
+    m.effective_consistency = NULL;
+    m.applied = calloc(1, sizeof(mpp_applied));
+    assert_non_null(m.applied);
+    m.applied[0].name = strdup("plugin:x");
+    m.n_applied = 1;
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0), 2);
+    assert_int_equal(mpp_pattern_set_match(set, mset, 0),
+                     mpp_patterns_match(resp.patterns, resp.n_patterns, &m));
+
+    mpp_pattern_set_free(set);
+    mpp_mount_set_free(mset);
+    mpp_mount_clear(&m);
+    mpp_properties_response_clear(&resp);
+}
+
+/* Type, Propagation, Consistency and Scope are compared as codes in compiled sets: values
+ * outside the known ones must still compare as strings, and unset ones as before. */
+static void test_set_enum_fields(void **state)
+{
+    EXPECT_PATTERN(true, "{'Type':'npipe'}", "{'Type':'npipe'}");
+    EXPECT_PATTERN(false, "{'Type':'npipe'}", "{'Type':'npipe2'}");
+    EXPECT_PATTERN(false, "{'Type':'npipe'}", "{'Type':'bind'}");
+    EXPECT_PATTERN(false, "{'Type':'bind'}", "{'Type':'npipe'}");
+    EXPECT_PATTERN(false, "{'Type':'npipe'}", "{}");
+    EXPECT_PATTERN(true, "{'Type':'volume'}", "{'Type':'volume'}");
+    EXPECT_PATTERN(false, "{'Type':'Volume'}", "{'Type':'volume'}");
+
+    EXPECT_PATTERN(true, "{'Propagation':'rshared'}", "{'Propagation':'rshared'}");
+    EXPECT_PATTERN(false, "{'Propagation':'rshared'}", "{'Propagation':'shared'}");
+    EXPECT_PATTERN(true, "{'Propagation':'odd'}", "{'Propagation':'odd'}");
+    EXPECT_PATTERN(false, "{'Propagation':'odd'}", "{'Propagation':'odder'}");
+    EXPECT_PATTERN(false, "{'Propagation':'rprivate'}", "{}");
+
+    EXPECT_PATTERN(true, "{'Consistency':'weird'}", "{'Consistency':'weird'}");
+    EXPECT_PATTERN(false, "{'Consistency':'weird'}", "{'Consistency':'odd'}");
+    EXPECT_PATTERN(false, "{'Consistency':'weird'}", "{}");
+    EXPECT_PATTERN(true, "{'Consistency':'default'}", "{}");
+    EXPECT_PATTERN(true, "{'Consistency':'default'}", "{'Consistency':'default'}");
+    EXPECT_PATTERN(false, "{'Consistency':'default'}", "{'Consistency':'delegated'}");
+    EXPECT_PATTERN(true, "{'EffectiveConsistency':'weird'}", "{'EffectiveConsistency':'weird'}");
+    EXPECT_PATTERN(false, "{'EffectiveConsistency':'weird'}", "{'EffectiveConsistency':'odd'}");
+    EXPECT_PATTERN(true, "{'EffectiveConsistency':'default'}", "{}");
+
+    EXPECT_PATTERN(true, "{'Volume':{'Scope':'cluster'}}", "{'Volume':{'Scope':'cluster'}}");
+    EXPECT_PATTERN(false, "{'Volume':{'Scope':'cluster'}}", "{'Volume':{'Scope':'global'}}");
+    EXPECT_PATTERN(false, "{'Volume':{'Scope':'local'}}", "{'Volume':{}}");
+
+    /* Several at once, with the tri-states: all must hold. */
+    const char *m = "{'Type':'volume','Propagation':'odd','Consistency':'cached',"
+                    "'ReadOnly':true,'Volume':{'Scope':'global'}}";
+    EXPECT_PATTERN(true,
+                   "{'Type':'volume','Propagation':'odd','Consistency':'cached',"
+                   "'ReadOnly':true,'CreateSourceIfMissing':false,'Volume':{'Scope':'global'}}",
+                   m);
+    EXPECT_PATTERN(false, "{'Type':'volume','Propagation':'odd','ReadOnly':false}", m);
+    EXPECT_PATTERN(false, "{'Type':'volume','Propagation':'odd','CreateSourceIfMissing':true}", m);
+    EXPECT_PATTERN(false, "{'Type':'volume','Propagation':'od'}", m);
+}
+
+/* ---- compiled sets against the plain matcher, on random patterns and mounts ---- */
+
+/* Everything a random case points to lives here, reset for each case. */
+static char arena[1 << 16];
+static size_t arena_used;
+
+static void *arena_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    assert_true(arena_used + n <= sizeof(arena));
+    void *p = arena + arena_used;
+    arena_used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 16) % n;
+}
+
+static char *pick(unsigned *seed, const char *const *pool, size_t n)
+{
+    return (char *)pool[rnd(seed, (unsigned)n)];
+}
+#define PICK(seed, pool) pick(seed, pool, sizeof(pool) / sizeof(pool[0]))
+
+static const char *const r_paths[] = {NULL,     "",        "/",       "/a",  "/a/b", "/a/b/",
+                                      "//a//b", "/a/./b",  "/a/../b", "a/b", "/ab",  "..",
+                                      "/a/b/c", "/x/../a", ".",       "a"};
+static const char *const r_strs[] = {NULL, "", "a", "ab", "b", "bind", "x.ro", ".ro", "/a"};
+static const char *const r_types[] = {NULL, "", "bind", "volume", "tmpfs", "npipe", "npipe2"};
+static const char *const r_props[] = {NULL, "", "rprivate", "shared", "odd"};
+static const char *const r_cons[] = {NULL, "", "default", "cached", "delegated", "odd"};
+static const char *const r_scopes[] = {NULL, "local", "global", "cluster"};
+
+static void random_sp(unsigned *seed, mpp_string_pattern *sp)
+{
+    sp->not_ = rnd(seed, 3) == 0;
+    sp->empty = rnd(seed, 6) == 0;
+    if (rnd(seed, 4) == 0)
+        sp->exactly = PICK(seed, r_strs);
+    if (rnd(seed, 4) == 0)
+        sp->prefix = PICK(seed, r_strs);
+    if (rnd(seed, 5) == 0)
+        sp->suffix = PICK(seed, r_strs);
+    if (rnd(seed, 5) == 0)
+        sp->contains = PICK(seed, r_strs);
+    if (rnd(seed, 3) == 0)
+        sp->path_prefix = PICK(seed, r_paths);
+    if (rnd(seed, 4) == 0)
+        sp->path_contains = PICK(seed, r_paths);
+}
+
+static mpp_string_patterns random_sps(unsigned *seed)
+{
+    size_t n = 1 + rnd(seed, 2);
+    mpp_string_patterns l = {n ? arena_alloc(n * sizeof(mpp_string_pattern)) : NULL, n};
+    for (size_t i = 0; i < n; i++)
+        random_sp(seed, &l.items[i]);
+    return l;
+}
+
+static mpp_strmap_patterns random_maps(unsigned *seed)
+{
+    mpp_strmap_patterns l = {arena_alloc(sizeof(mpp_strmap_pattern)), 1};
+    mpp_strmap_pattern *p = l.items;
+    p->not_ = rnd(seed, 3) == 0;
+    p->n_exists = rnd(seed, 3);
+    p->n_all = rnd(seed, 2);
+    p->exists = arena_alloc((p->n_exists + 1) * sizeof(mpp_kv_pattern));
+    p->all = arena_alloc((p->n_all + 1) * sizeof(mpp_kv_pattern));
+    for (size_t i = 0; i < p->n_exists; i++) {
+        random_sp(seed, &p->exists[i].key);
+        random_sp(seed, &p->exists[i].value);
+    }
+    for (size_t i = 0; i < p->n_all; i++) {
+        random_sp(seed, &p->all[i].key);
+        if (rnd(seed, 2))
+            random_sp(seed, &p->all[i].value);
+    }
+    return l;
+}
+
+static mpp_tristate random_tristate(unsigned *seed)
+{
+    return (mpp_tristate)((int)rnd(seed, 3) - 1);
+}
+
+/* A pattern with a few of its fields set, so that both outcomes are common. */
+static void random_pattern(unsigned *seed, mpp_pattern *p)
+{
+    mpp_pattern_init(p);
+    for (unsigned n = rnd(seed, 4); n > 0; n--) {
+        switch (rnd(seed, 20)) {
+        case 0:
+        case 1:
+            p->type = PICK(seed, r_types);
+            break;
+        case 2:
+            p->propagation = PICK(seed, r_props);
+            break;
+        case 3:
+            p->consistency = PICK(seed, r_cons);
+            break;
+        case 4:
+            p->effective_consistency = PICK(seed, r_cons);
+            break;
+        case 5:
+            p->volume.scope = PICK(seed, r_scopes);
+            break;
+        case 6:
+            p->read_only = random_tristate(seed);
+            break;
+        case 7:
+            p->create_source_if_missing = random_tristate(seed);
+            break;
+        case 8:
+            p->source = random_sps(seed);
+            break;
+        case 9:
+            p->destination = random_sps(seed);
+            break;
+        case 10:
+            p->effective_source = random_sps(seed);
+            break;
+        case 11:
+            p->mode = random_sps(seed);
+            break;
+        case 12:
+            p->volume.name = random_sps(seed);
+            p->volume.driver = random_sps(seed);
+            p->volume.id = random_sps(seed);
+            break;
+        case 13:
+            p->volume.labels = random_maps(seed);
+            break;
+        case 14:
+            p->volume.options = random_maps(seed);
+            p->volume.driver_options = random_maps(seed);
+            break;
+        case 15:
+        case 16:
+            p->container_labels = random_maps(seed);
+            break;
+        case 17:
+            p->image_labels = random_maps(seed);
+            break;
+        default: {
+            mpp_applied_patterns *l =
+                rnd(seed, 2) ? &p->applied_middleware.op[rnd(seed, _MPP_STACK_OP_MAX)]
+                             : &p->applied_middleware.not_op[rnd(seed, _MPP_STACK_OP_MAX)];
+            l->n = 1;
+            l->items = arena_alloc(sizeof(mpp_applied_pattern));
+            l->items[0].name = random_sps(seed);
+            l->items[0].changes_effective_source = random_sps(seed);
+            break;
+        }
+        }
+    }
+}
+
+static mpp_strmap random_map(unsigned *seed)
+{
+    size_t n = rnd(seed, 4);
+    mpp_strmap m = {n ? arena_alloc(n * sizeof(mpp_kv)) : NULL, n};
+    for (size_t i = 0; i < n; i++) {
+        m.items[i].key = PICK(seed, r_strs);
+        m.items[i].key = m.items[i].key ? m.items[i].key : "k";
+        m.items[i].value = rnd(seed, 2) ? PICK(seed, r_paths) : PICK(seed, r_strs);
+    }
+    return m;
+}
+
+static void random_mount(unsigned *seed, mpp_mount *m)
+{
+    *m = (mpp_mount){0};
+    m->type = PICK(seed, r_types);
+    m->propagation = PICK(seed, r_props);
+    m->consistency = PICK(seed, r_cons);
+    m->effective_consistency = PICK(seed, r_cons);
+    m->volume.scope = PICK(seed, r_scopes);
+    m->read_only = rnd(seed, 2);
+    m->create_source_if_missing = rnd(seed, 2);
+    m->source = PICK(seed, r_paths);
+    m->destination = PICK(seed, r_paths);
+    m->effective_source = PICK(seed, r_paths);
+    m->mode = PICK(seed, r_strs);
+    m->volume.name = PICK(seed, r_strs);
+    m->volume.driver = PICK(seed, r_strs);
+    m->volume.id = PICK(seed, r_paths);
+    m->volume.labels = random_map(seed);
+    m->volume.options = random_map(seed);
+    m->volume.driver_options = random_map(seed);
+    m->container.labels = random_map(seed);
+    m->image.labels = random_map(seed);
+    m->n_applied = rnd(seed, 3);
+    m->applied = m->n_applied ? arena_alloc(m->n_applied * sizeof(mpp_applied)) : NULL;
+    for (size_t i = 0; i < m->n_applied; i++) {
+        m->applied[i].name = PICK(seed, r_strs);
+        m->applied[i].changes.effective_source = PICK(seed, r_paths);
+    }
+}
+
+static void test_set_random(void **state)
+{
+    enum { N_PATTERNS = 4, N_MOUNTS = 6, CASES = 3000 };
+    unsigned seed = 7;
+    size_t matched = 0;
+    /* The plain matcher is the reference here: its own tests are above. */
+    for (int c = 0; c < CASES; c++) {
+        arena_used = 0;
+        mpp_pattern ps[N_PATTERNS];
+        mpp_mount ms[N_MOUNTS];
+        for (size_t k = 0; k < N_PATTERNS; k++)
+            random_pattern(&seed, &ps[k]);
+        for (size_t i = 0; i < N_MOUNTS; i++)
+            random_mount(&seed, &ms[i]);
+
+        mpp_pattern_set *set = NULL, *one[N_PATTERNS] = {0};
+        mpp_mount_set *mset = NULL;
+        assert_int_equal(mpp_pattern_set_new(ps, N_PATTERNS, &set, NULL), 0);
+        for (size_t k = 0; k < N_PATTERNS; k++)
+            assert_int_equal(mpp_pattern_set_new(&ps[k], 1, &one[k], NULL), 0);
+        assert_int_equal(mpp_mount_set_new(ms, N_MOUNTS, &mset, NULL), 0);
+        for (int round = 0; round < 2; round++) {
+            for (size_t i = 0; i < N_MOUNTS; i++) {
+                int want = mpp_patterns_match(ps, N_PATTERNS, &ms[i]);
+                int got = mpp_pattern_set_match(set, mset, i);
+                if (got != want)
+                    fail_msg("case %d, mount %zu: compiled %d, plain %d", c, i, got, want);
+                for (size_t k = 0; k < N_PATTERNS; k++) {
+                    bool w = mpp_pattern_match(&ps[k], &ms[i]);
+                    if ((mpp_pattern_set_match(one[k], mset, i) == 0) != w)
+                        fail_msg("case %d, pattern %zu, mount %zu: plain %d", c, k, i, w);
+                    matched += w;
+                }
+                /* Between rounds, what a plugin changes. */
+                ms[i].effective_source = PICK(&seed, r_paths);
+                ms[i].effective_consistency = PICK(&seed, r_cons);
+                ms[i].n_applied = ms[i].n_applied ? ms[i].n_applied - 1 : 0;
+            }
+        }
+        mpp_mount_set_free(mset);
+        for (size_t k = 0; k < N_PATTERNS; k++)
+            mpp_pattern_set_free(one[k]);
+        mpp_pattern_set_free(set);
+    }
+    /* The generator must produce both outcomes in quantity, or this tests little. */
+    size_t total = (size_t)CASES * 2 * N_MOUNTS * N_PATTERNS;
+    assert_true(matched > total / 50);
+    assert_true(matched < total - total / 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1090,6 +1675,12 @@ int main(void)
         cmocka_unit_test(test_realistic),
         cmocka_unit_test(test_patterns_match_index),
         cmocka_unit_test(test_tmpfs_only_when_named),
+        cmocka_unit_test(test_set_index_and_edges),
+        cmocka_unit_test(test_set_precleaned_paths),
+        cmocka_unit_test(test_set_long_paths),
+        cmocka_unit_test(test_set_live_fields),
+        cmocka_unit_test(test_set_enum_fields),
+        cmocka_unit_test(test_set_random),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
