@@ -35,6 +35,7 @@ typedef struct chain_plugin {
     bool have_patterns;
     mpp_pattern *patterns;
     size_t n_patterns;
+    mpp_pattern_set *set; /* patterns compiled; borrows them */
 } chain_plugin;
 
 struct mpp_chain {
@@ -46,12 +47,14 @@ struct mpp_chain {
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_journal *, mpp_journal_close)
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_mount_set *, mpp_mount_set_free)
 
 static void chain_plugin_clear(chain_plugin *p)
 {
     free(p->name);
     mpp_plugin_addr_clear(&p->addr);
     mpp_client_free(p->client);
+    mpp_pattern_set_free(p->set);
     mpp_patterns_free(p->patterns, p->n_patterns);
     memset(p, 0, sizeof(*p));
 }
@@ -278,18 +281,24 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
 /* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
  * container must fail. */
 static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plugin *p,
-                      unsigned clock, mpp_mount *mounts, size_t n_mounts, mpp_error *err)
+                      unsigned clock, mpp_mount *mounts, const mpp_mount_set *ms,
+                      size_t n_mounts, mpp_error *err)
 {
     int r = plugin_patterns(c, p, err);
     if (r < 0)
         return r;
+    if (!p->set) {
+        r = mpp_pattern_set_new(p->patterns, p->n_patterns, &p->set, err);
+        if (r < 0)
+            return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
+    }
 
     _cleanup_free_ size_t *sel = calloc(n_mounts ? n_mounts : 1, sizeof(*sel));
     if (!sel)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     size_t n_sel = 0;
     for (size_t i = 0; i < n_mounts; i++)
-        if (mpp_patterns_match(p->patterns, p->n_patterns, &mounts[i]) >= 0)
+        if (mpp_pattern_set_match(p->set, ms, i) >= 0)
             sel[n_sel++] = i;
     if (n_sel == 0)
         return 0; /* not selected: no round trip, no clock on any stack */
@@ -453,9 +462,16 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
             return r;
     }
 
+    /* What matching needs of each mount, worked out once for every plugin. The array must
+     * not move while ms lives: plugins change only the effective fields, in place. */
+    _cleanup_(mpp_mount_set_freep) mpp_mount_set *ms = NULL;
+    r = mpp_mount_set_new(mounts, n_mounts, &ms, err);
+    if (r < 0)
+        return r;
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
     for (size_t i = 0; i < c->n_configured; i++) {
-        r = attach_one(c, &j, id, &c->plugins[i], (unsigned)(i + 1), mounts, n_mounts, err);
+        r = attach_one(c, &j, id, &c->plugins[i], (unsigned)(i + 1), mounts, ms, n_mounts,
+                       err);
         if (r < 0 && !j)
             return r;
         if (r < 0) {
@@ -585,6 +601,8 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
         p->discovered = false;
         mpp_plugin_addr_clear(&p->addr);
         p->have_patterns = false;
+        mpp_pattern_set_free(p->set);
+        p->set = NULL;
         mpp_patterns_free(p->patterns, p->n_patterns);
         p->patterns = NULL;
         p->n_patterns = 0;
