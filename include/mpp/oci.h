@@ -39,6 +39,12 @@ int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundl
  * failure the original is untouched and no temporary file is left. */
 int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
 
+/* mpp_bundle_save, keeping the file it replaces (as BUNDLE_DIR/.config.json.mpp-orig) for
+ * mpp_bundle_restore(): the real runtime reads the rewritten bundle, and the engine's (or the
+ * user's) own is put back once it has. */
+int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err);
+int mpp_bundle_restore(mpp_bundle *b, mpp_error *err);
+
 /* The document as compact JSON text (heap string, NUL-terminated). */
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err);
 

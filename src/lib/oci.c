@@ -258,6 +258,36 @@ static void tmpfile_guard_done(tmpfile_guard *g)
     }
 }
 
+#define KEPT_NAME ".config.json.mpp-orig"
+
+int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err)
+{
+    if (!b->path)
+        return mpp_bundle_save(b, err);
+    _cleanup_free_ char *kept = NULL;
+    if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    /* A leftover of a run that could not restore it is older than what the engine wrote. */
+    if ((unlink(kept) < 0 && errno != ENOENT) || link(b->path, kept) < 0)
+        return mpp_error_set(err, -errno, "cannot keep %s as %s: %m", b->path, kept);
+    int r = mpp_bundle_save(b, err);
+    if (r < 0)
+        unlink(kept);
+    return r;
+}
+
+int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
+{
+    if (!b->path)
+        return 0;
+    _cleanup_free_ char *kept = NULL;
+    if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (rename(kept, b->path) < 0 && errno != ENOENT)
+        return mpp_error_set(err, -errno, "cannot put %s back as %s: %m", kept, b->path);
+    return 0;
+}
+
 int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
 {
     if (!b->path)

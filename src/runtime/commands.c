@@ -81,6 +81,15 @@ static int run_real(char **real_argv, mpp_pins *pins)
     return 1;
 }
 
+/* The runtime has read the rewritten bundle (its pins mean nothing outside the namespace it
+ * ran in): the engine's or the user's own config.json goes back, e.g. for the next run. */
+static void restore_bundle(mpp_bundle *b)
+{
+    mpp_error err = {0};
+    if (mpp_bundle_restore(b, &err) < 0)
+        runtime_warning("%s", err.msg);
+}
+
 static void report_teardown(const char *id, const mpp_teardown *t)
 {
     for (size_t i = 0; i < t->n_warnings; i++)
@@ -152,25 +161,29 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
         if (!pins)
             exec_real(real_argv);
-        if (mpp_bundle_save(bundle, &err) < 0) {
+        if (mpp_bundle_save_keeping(bundle, &err) < 0) {
             runtime_error("%s", err.msg);
             return 1;
         }
-        exec_real_pinned(real_argv, pins);
+        int status = run_real(real_argv, pins);
+        restore_bundle(bundle);
+        return status;
     }
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
          exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
-        mpp_bundle_save(bundle, &err) < 0 ||
+        mpp_bundle_save_keeping(bundle, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
+        restore_bundle(bundle);
         exit_gate_abort(cfg, cli->id, &gate);
         teardown(chain, cli->id, -1);
         return 1;
     }
 
     int status = run_real(gate.on ? gate.argv : real_argv, pins);
+    restore_bundle(bundle);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {

@@ -476,9 +476,6 @@ def test_explain_by_id_with_a_real_container(env, rootfs, rt):
         assert doc["container"] == "c1" and doc["bundle"] == str(b / "config.json")
         assert {m["destination"]: [p["plugin"] for p in m["plugins"]] for m in doc["mounts"]} == \
             {"/data": ["p0"], "/other": ["p1"], "/none": []}
-        # The bundle names pinned sources now; explain gives the ones they stand for.
-        cfg = json.loads((b / "config.json").read_text())
-        assert [m["source"] for m in cfg["mounts"] if m["destination"] == "/data"] != [str(src)]
         assert {m["source"] for m in doc["mounts"]} == {str(src)}
         assert env.calls(("attach", "detach")) == [], "explain never attaches"
 
@@ -582,3 +579,29 @@ def test_bad_arguments_are_usage_errors(env, args):
 def test_help(env):
     r = subprocess.run([MPPCTL, "--help"], capture_output=True, text=True)
     assert r.returncode == 0 and "usage: mppctl" in r.stdout and "recover" in r.stdout
+
+
+def test_explain_by_id_while_a_foreground_run_holds_the_pinned_bundle(env, rootfs, rt):
+    """During `run` the bundle names the pins (state_dir/pins/K); explain gives the sources
+    they stand for, recorded by mpp-runtime."""
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
+    env.write_config(["p0"], runtime=rt.real)
+    root = env.root / f"{os.path.basename(rt.real)}-state"
+    b = make_bundle(env.root / "r1", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    given = (b / "config.json").read_bytes()
+    p = subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), "r1", config=env.config),
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: rt.state("r1") == "running", what="running")
+        pinned = json.loads((b / "config.json").read_text())
+        assert [m["source"] for m in pinned["mounts"] if m["destination"] == "/data"] == \
+            [str(env.state_dir / "pins/0")]
+        doc = ctl_json(env, "explain", "r1", "--root", root)
+        assert {m["destination"]: m["source"] for m in doc["mounts"]} == {"/data": str(src)}
+        assert [p["plugin"] for p in doc["mounts"][0]["plugins"]] == ["p0"]
+    finally:
+        rt.run(False, "kill", "r1", "KILL")
+        p.wait(timeout=30)
+    assert (b / "config.json").read_bytes() == given

@@ -134,15 +134,19 @@ def test_redirected_source_is_what_the_container_sees(env, rootfs, rt):
     env.plugin("p0", "--attach", f"redirect:{red}")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
+    given = (b / "config.json").read_bytes()
     r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
-    # The bundle names where the effective source was pinned (a path only the runtime's
-    # private mount namespace had); the host source is untouched.
-    mounts = json.loads((b / "config.json").read_text())["mounts"]
-    assert [m["source"] for m in mounts if m["destination"] == "/data"] == \
-        [str(env.state_dir / "pins/0")]
+    # The runtime read a bundle naming where the effective source was pinned (a path only its
+    # private mount namespace had); the bundle given is put back as it was, and the host
+    # source is untouched.
+    assert (b / "config.json").read_bytes() == given
+    assert sorted(p.name for p in b.iterdir()) == ["config.json"]
     assert (src / "f").read_text() == "original\n"
     assert list((env.state_dir / "pins").iterdir()) == []
+    # So the same bundle runs again.
+    r = rt.run(True, "run", "--bundle", str(b), "c2", config=cfg)
+    assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
 
 
 def test_denied_mount_fails_the_start_and_leaves_nothing(env, rootfs, rt):
