@@ -2,6 +2,7 @@
 /* What mpp-runtime does around the real runtime: create/run attach the chain before it, delete
  * and the end of run tear it down after it. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -207,6 +208,38 @@ static bool has_gate(const mpp_config *cfg, const char *id)
            access(path, F_OK) == 0;
 }
 
+/* Whether the real runtime still has the container: `RUNTIME [global options] state ID`. A
+ * failed delete of a container it no longer knows (its state lost to a reboot of /run, or
+ * deleted behind our back) leaves the plugins' teardown to us. */
+static bool runtime_knows(const runtime_cli *cli, char **real_argv)
+{
+    size_t cmd = (size_t)cli->command_index + 1;
+    _cleanup_free_ char **argv = calloc(cmd + 3, sizeof(char *));
+    if (!argv)
+        return true; /* when in doubt, the container may still be there */
+    for (size_t i = 0; i < cmd; i++)
+        argv[i] = real_argv[i];
+    argv[cmd] = (char *)"state";
+    argv[cmd + 1] = (char *)cli->id;
+    pid_t pid = fork();
+    if (pid < 0)
+        return true;
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (nul >= 0) {
+            dup2(nul, STDOUT_FILENO);
+            dup2(nul, STDERR_FILENO);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int ws;
+    while (waitpid(pid, &ws, 0) < 0)
+        if (errno != EINTR)
+            return true;
+    return !(WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 127);
+}
+
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
     bool gate = has_gate(cfg, cli->id);
@@ -214,7 +247,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
         exec_real(real_argv);
 
     int status = run_real(real_argv, NULL);
-    if (status != 0 && !cli->force) {
+    if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }

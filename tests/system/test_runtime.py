@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mpp import MPP_RUNTIME, make_bundle, oci_bind, wait_for
+from mpp import BUILD, MPP_RUNTIME, make_bundle, oci_bind, wait_for
 
 
 def test_run_output_and_exit_code_are_the_real_runtimes(env, rootfs, rt):
@@ -218,3 +218,51 @@ def test_bad_config_is_a_clear_error(env, rt):
                        text=True)
     assert r.returncode not in (86, 87), r.stderr
     assert r.returncode == 1 and 'unknown key "plugin"' in r.stderr
+
+
+@pytest.mark.parametrize("finish", ["delete", "recover"])
+def test_teardown_when_the_runtimes_state_is_gone(env, rootfs, rt, finish):
+    """The real runtime lost the container (its state directory wiped by a reboot, or the
+    container deleted behind mpp's back): the next delete through mpp-runtime, which the runtime
+    refuses, or `mppctl recover ID`, still finishes the plugins' teardown."""
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0")
+    env.plugin("p1")
+    cfg = chain_config(env, rt, ["p0", "p1"])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    assert rt.run(True, "create", "--bundle", str(b), "c1", config=cfg,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                  capture_output=False).returncode == 0
+    # Behind mpp's back: the container and the runtime's record of it are gone.
+    assert rt.run(False, "delete", "--force", "c1").returncode == 0
+    assert rt.state("c1") is None and env.cstate("c1").exists()
+    env.clear_log()
+    if finish == "delete":
+        r = rt.run(True, "delete", "c1", config=cfg)
+        assert r.returncode != 0  # the runtime's answer for a container it does not know
+    else:
+        r = subprocess.run([str(BUILD / "src/ctl/mppctl"), f"--mpp-config={cfg}",
+                            "recover", "c1"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+    assert env.calls() == ["p1:detach", "p0:detach"]
+    assert not env.cstate("c1").exists()
+
+
+def test_failed_delete_of_a_known_container_keeps_the_teardown_for_later(env, rootfs, rt):
+    """delete without --force of a running container fails: the plugins stay attached."""
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0")
+    cfg = chain_config(env, rt, ["p0"])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    assert rt.run(True, "run", "-d", "--bundle", str(b), "c1", config=cfg,
+                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                  capture_output=False).returncode == 0
+    try:
+        wait_for(lambda: rt.state("c1") == "running", what="running")
+        assert rt.run(True, "delete", "c1", config=cfg).returncode != 0
+        assert env.calls(("detach",)) == [] and env.cstate("c1").exists()
+    finally:
+        assert rt.run(True, "delete", "--force", "c1", config=cfg).returncode == 0
+    assert env.calls(("detach",)) == ["p0:detach"]
