@@ -26,6 +26,8 @@ struct mpp_bundle {
     char *dir;    /* NULL for a parsed bundle */
     char *path;   /* dir/config.json, or NULL */
     char *origin; /* names the document in messages */
+    dev_t saved_dev;  /* the file mpp_bundle_save_keeping() put in place */
+    ino_t saved_ino;
 };
 
 void mpp_bundle_free(mpp_bundle *b)
@@ -267,13 +269,29 @@ int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err)
     _cleanup_free_ char *kept = NULL;
     if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
-    /* A leftover of a run that could not restore it is older than what the engine wrote. */
-    if ((unlink(kept) < 0 && errno != ENOENT) || link(b->path, kept) < 0)
-        return mpp_error_set(err, -errno, "cannot keep %s as %s: %m", b->path, kept);
+    /* Linked under a name of ours, then renamed over whatever is there: a leftover of a run
+     * that could not restore it is older than what the engine wrote, and another mpp-runtime
+     * may be doing the same in this bundle right now. */
+    _cleanup_free_ char *tmp = NULL;
+    if (asprintf(&tmp, "%s.%d", kept, (int)getpid()) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    unlink(tmp);
+    if (link(b->path, tmp) < 0 || rename(tmp, kept) < 0) {
+        int e = errno;
+        unlink(tmp);
+        return mpp_error_set(err, -e, "cannot keep %s as %s: %s", b->path, kept, strerror(e));
+    }
     int r = mpp_bundle_save(b, err);
-    if (r < 0)
+    if (r < 0) {
         unlink(kept);
-    return r;
+        return r;
+    }
+    struct stat st;
+    if (lstat(b->path, &st) == 0) {
+        b->saved_dev = st.st_dev;
+        b->saved_ino = st.st_ino;
+    }
+    return 0;
 }
 
 int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
@@ -283,6 +301,11 @@ int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
     _cleanup_free_ char *kept = NULL;
     if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    /* Another mpp-runtime started a container from this same bundle meanwhile and put its own
+     * in place: its runtime may not have read it yet, so it is that one's to restore. */
+    struct stat st;
+    if (lstat(b->path, &st) < 0 || st.st_dev != b->saved_dev || st.st_ino != b->saved_ino)
+        return 0;
     if (rename(kept, b->path) < 0 && errno != ENOENT)
         return mpp_error_set(err, -errno, "cannot put %s back as %s: %m", kept, b->path);
     return 0;

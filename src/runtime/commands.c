@@ -151,6 +151,13 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("state directory %s: path too long", cfg->state_dir);
         return 1;
     }
+    /* A bundle another mpp-runtime is running (the same bundle for several containers) names
+     * its pins: start from the sources they stand for. What is mounted is still only what
+     * is judged now. */
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0) {
+        runtime_error("%s", err.msg);
+        return 1;
+    }
     _cleanup_(mpp_pins_freep) mpp_pins *pins = NULL;
     if (mpp_interpose_attach(chain, bundle, &o, pin_dir, &pins, &err) < 0) {
         runtime_error("%s", err.msg);

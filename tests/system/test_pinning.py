@@ -150,3 +150,39 @@ def test_magic_link_source_is_refused(env, rootfs, rt):
     assert env.calls() == []
     assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp",)) == \
         (set(), set())
+
+
+def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
+    """Engines give each container its bundle, but runc allows one bundle for many: each
+    mpp-runtime rewrites it for its runtime, and none is misled by another's pins."""
+    src = tree(env.root / "src", "judged\n")
+    env.plugin("p0")
+    env.write_config(["p0"], runtime=rt.real)
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
+    procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"c{i}",
+                                     config=env.config),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(6)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [(p.returncode, o) for p, (o, _) in zip(procs, outs)] == [(0, "judged\n")] * 6, outs
+    assert len(env.records("detach")) == 6
+    # Whatever state the bundle was left in, it runs again.
+    assert run_cat(env, rt, rootfs, src, "again").stdout == "judged\n"
+
+
+def test_a_bundle_left_pinned_runs_again(env, rootfs, rt):
+    """A bundle an mpp-runtime could not give back (killed before the runtime returned) names
+    pins that exist nowhere: the next start goes back to the sources they stood for."""
+    src = tree(env.root / "src", "judged\n")
+    env.plugin("p0")
+    env.write_config(["p0"], runtime=rt.real)
+    b = make_bundle(env.root / "b-c1", rootfs, ["/bin/cat", "/data/f"],
+                    [oci_bind(env.state_dir / "pins/0", "/data")],
+                    annotations={"mpp.pinned-source.0": "/nonexistent"})
+    cfg = json.loads((b / "config.json").read_text())
+    i = next(k for k, m in enumerate(cfg["mounts"]) if m["destination"] == "/data")
+    cfg["annotations"] = {f"mpp.pinned-source.{i}": str(src)}
+    (b / "config.json").write_text(json.dumps(cfg))
+    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+    assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
+    assert env.records("attach")[0]["request"]["Mounts"][0]["Source"] == str(src)
