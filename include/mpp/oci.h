@@ -41,8 +41,11 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
 
 /* mpp_bundle_save, keeping the file it replaces (as BUNDLE_DIR/.config.json.mpp-orig) for
  * mpp_bundle_restore(): the real runtime reads the rewritten bundle, and the engine's (or the
- * user's) own is put back once it has. */
-int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err);
+ * user's) own is put back once it has. The file is kept as it is when it is still the one
+ * mpp_bundle_load() read and held no pins; else original is kept (the bundle's text as loaded
+ * and unpinned). mpp_bundle_restore() puts it back only if config.json is still the file this
+ * call wrote. */
+int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err);
 int mpp_bundle_restore(mpp_bundle *b, mpp_error *err);
 
 /* The document as compact JSON text (heap string, NUL-terminated). */
@@ -99,7 +102,7 @@ int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, con
 /* For tools that read a bundle after mpp-runtime pinned it (mppctl explain): each mounts[i]
  * whose source lies in pin_dir gets back the source recorded for it. Plugins never see this: the
  * runtime describes bundles as the engine wrote them. */
-int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err);
+int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err); /* how many */
 
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
  * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both

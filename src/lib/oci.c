@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,9 @@ struct mpp_bundle {
     char *dir;    /* NULL for a parsed bundle */
     char *path;   /* dir/config.json, or NULL */
     char *origin; /* names the document in messages */
+    dev_t loaded_dev; /* the file read, if it stayed in place while it was (ino 0: unknown) */
+    ino_t loaded_ino;
+    bool was_pinned;  /* mpp_bundle_unpin() found pins */
     dev_t saved_dev;  /* the file mpp_bundle_save_keeping() put in place */
     ino_t saved_ino;
 };
@@ -212,15 +216,24 @@ int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
     if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     json_t *root = NULL;
+    struct stat before, after;
+    bool same = stat(path, &before) == 0;
     int r = mpp_json_load_file(path, MPP_CODEC_MAX_INPUT, &root, err);
     if (r < 0)
         return r;
+    same = same && stat(path, &after) == 0 && before.st_dev == after.st_dev &&
+           before.st_ino == after.st_ino;
     r = bundle_validate(root, path, err);
     if (r < 0) {
         json_decref(root);
         return r;
     }
-    return bundle_new(root, path, bundle_dir, path, out, err);
+    r = bundle_new(root, path, bundle_dir, path, out, err);
+    if (r >= 0 && same) {
+        (*out)->loaded_dev = before.st_dev;
+        (*out)->loaded_ino = before.st_ino;
+    }
+    return r;
 }
 
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err)
@@ -262,10 +275,30 @@ static void tmpfile_guard_done(tmpfile_guard *g)
 
 #define KEPT_NAME ".config.json.mpp-orig"
 
-int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err)
+/* Keeping and restoring are each done under a lock on the bundle directory, so that one
+ * mpp-runtime's restore never falls between another's keeping and saving. */
+static int lock_bundle_dir(const mpp_bundle *b, mpp_error *err)
+{
+    int fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return mpp_error_set(err, -errno, "cannot open bundle directory %s: %m", b->dir);
+    while (flock(fd, LOCK_EX) < 0)
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return mpp_error_set(err, -e, "cannot lock bundle directory %s: %s", b->dir,
+                                 strerror(e));
+        }
+    return fd;
+}
+
+int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
 {
     if (!b->path)
         return mpp_bundle_save(b, err);
+    _cleanup_close_ int lock = lock_bundle_dir(b, err);
+    if (lock < 0)
+        return lock;
     _cleanup_free_ char *kept = NULL;
     if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -276,7 +309,24 @@ int mpp_bundle_save_keeping(mpp_bundle *b, mpp_error *err)
     if (asprintf(&tmp, "%s.%d", kept, (int)getpid()) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     unlink(tmp);
-    if (link(b->path, tmp) < 0 || rename(tmp, kept) < 0) {
+    /* The file itself, byte for byte, when it is still the one read and was not another
+     * mpp-runtime's rewrite; else the text it stood for. */
+    struct stat cur;
+    bool link_it = !b->was_pinned && b->loaded_ino != 0 && lstat(b->path, &cur) == 0 &&
+                   cur.st_dev == b->loaded_dev && cur.st_ino == b->loaded_ino;
+    if (!link_it && !original)
+        return mpp_error_set(err, -ESTALE, "%s changed since it was read", b->path);
+    if (!link_it) {
+        _cleanup_close_ int fd =
+            open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+        int w = fd < 0 ? -errno : write_all(fd, original, strlen(original));
+        if (w < 0 || rename(tmp, kept) < 0) {
+            int e = w < 0 ? -w : errno;
+            unlink(tmp);
+            return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path,
+                                 kept, strerror(e));
+        }
+    } else if (link(b->path, tmp) < 0 || rename(tmp, kept) < 0) {
         int e = errno;
         unlink(tmp);
         return mpp_error_set(err, -e, "cannot keep %s as %s: %s", b->path, kept, strerror(e));
@@ -301,6 +351,9 @@ int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
     _cleanup_free_ char *kept = NULL;
     if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    _cleanup_close_ int lock = lock_bundle_dir(b, err);
+    if (lock < 0)
+        return lock;
     /* Another mpp-runtime started a container from this same bundle meanwhile and put its own
      * in place: its runtime may not have read it yet, so it is that one's to restore. */
     struct stat st;
@@ -527,6 +580,7 @@ int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err)
 {
     json_t *arr = json_object_get(b->root, "mounts");
     size_t dlen = strlen(pin_dir);
+    int n = 0;
     for (size_t i = 0; i < json_array_size(arr); i++) {
         json_t *jm = json_array_get(arr, i);
         const char *src = json_string_value(json_object_get(jm, "source"));
@@ -538,8 +592,11 @@ int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err)
             continue;
         if (json_object_set_new(jm, "source", json_string(was)) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
+        n++;
     }
-    return 0;
+    if (n > 0)
+        b->was_pinned = true;
+    return n;
 }
 
 /* mkdir -p, each directory created with mode 0755 whatever the umask. */

@@ -154,7 +154,9 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     /* A bundle another mpp-runtime is running (the same bundle for several containers) names
      * its pins: start from the sources they stand for. What is mounted is still only what
      * is judged now. */
-    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0) {
+    _cleanup_free_ char *original = NULL;
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0 ||
+        mpp_bundle_dump(bundle, &original, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -169,7 +171,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
         if (!pins)
             exec_real(real_argv);
-        if (mpp_bundle_save_keeping(bundle, &err) < 0) {
+        if (mpp_bundle_save_keeping(bundle, original, &err) < 0) {
             runtime_error("%s", err.msg);
             return 1;
         }
@@ -181,7 +183,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
          exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
-        mpp_bundle_save_keeping(bundle, &err) < 0 ||
+        mpp_bundle_save_keeping(bundle, original, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
         restore_bundle(bundle);

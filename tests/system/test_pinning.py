@@ -166,7 +166,11 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     outs = [p.communicate(timeout=120) for p in procs]
     assert [(p.returncode, o) for p, (o, _) in zip(procs, outs)] == [(0, "judged\n")] * 6, outs
     assert len(env.records("detach")) == 6
-    # Whatever state the bundle was left in, it runs again.
+    # The bundle is given back naming the real source: the bare runtime runs it too.
+    mounts = json.loads((b / "config.json").read_text())["mounts"]
+    assert [m["source"] for m in mounts if m["destination"] == "/data"] == [str(src)]
+    r = rt.run(False, "run", "--bundle", str(b), "bare")
+    assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
     assert run_cat(env, rt, rootfs, src, "again").stdout == "judged\n"
 
 
