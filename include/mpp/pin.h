@@ -37,8 +37,7 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
  * source opened now. With dir, each is cloned as a detached mount to be attached at dir/K by
  * mpp_pins_install(); without, an unchanged source whose path now names another object is an
  * error. */
-int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *dir,
-                  mpp_error *err);
+int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *dir, mpp_error *err);
 
 /* Mount k's source as it was written, when mpp_pins_resolve() replaced it; else NULL. */
 const char *mpp_pins_given(const mpp_pins *p, size_t k);

@@ -14,8 +14,7 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
 /* A refusal names the canonical source the plugins judged; say what the user wrote too. */
-static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_t n,
-                               mpp_error *err)
+static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_t n, mpp_error *err)
 {
     for (size_t k = 0; k < n; k++) {
         const char *given = mpp_pins_given(p, k);
@@ -91,8 +90,8 @@ int mpp_real_runtime(const mpp_config *cfg, char **out, mpp_error *err)
         struct statfs fs;
         bool unified = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
         const char *crun = executable("/usr/bin/crun") ? "/usr/bin/crun" : NULL;
-        const char *runc = executable("/usr/bin/runc")       ? "/usr/bin/runc"
-                           : executable("/usr/sbin/runc")    ? "/usr/sbin/runc"
+        const char *runc = executable("/usr/bin/runc")         ? "/usr/bin/runc"
+                           : executable("/usr/sbin/runc")      ? "/usr/sbin/runc"
                            : executable("/usr/local/bin/runc") ? "/usr/local/bin/runc"
                                                                : NULL;
         pick = (crun && (unified || !runc)) ? crun : runc;
@@ -101,8 +100,10 @@ int mpp_real_runtime(const mpp_config *cfg, char **out, mpp_error *err)
                                  "no OCI runtime found: install crun or runc, or set \"runtime\" "
                                  "in the mpp configuration");
     } else if (!executable(pick)) {
-        return mpp_error_set(err, -ENOENT, "runtime %s from the mpp configuration is not an "
-                                           "executable file", pick);
+        return mpp_error_set(err, -ENOENT,
+                             "runtime %s from the mpp configuration is not an "
+                             "executable file",
+                             pick);
     }
     *out = strdup(pick);
     return *out ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");

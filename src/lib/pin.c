@@ -146,8 +146,7 @@ static int ensure_pin_dir(const char *dir, mpp_error *err)
     return 0;
 }
 
-int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *dir,
-                  mpp_error *err)
+int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *dir, mpp_error *err)
 {
     if (n != p->n)
         return mpp_error_set(err, -EINVAL, "pinning %zu mounts, but %zu were resolved", n, p->n);
@@ -167,8 +166,10 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
         if (is_tmpfs(m) && unchanged)
             continue;
         if (isempty(eff) || eff[0] != '/')
-            return mpp_error_set(err, -EINVAL, "mount %s: effective source \"%s\" is not an "
-                                               "absolute path", dst, strempty(eff));
+            return mpp_error_set(err, -EINVAL,
+                                 "mount %s: effective source \"%s\" is not an "
+                                 "absolute path",
+                                 dst, strempty(eff));
         if (!unchanged || pn->fd < 0) {
             /* Redirected by a plugin, or created since resolve: open what the path names now. */
             if (pn->fd >= 0)
@@ -192,9 +193,8 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
 
         /* Recursive: the runtime's own bind or rbind of the clone then takes what it would
          * have taken of the source. */
-        pn->tree = (int)open_tree(pn->fd, "",
-                                  AT_EMPTY_PATH | AT_RECURSIVE | OPEN_TREE_CLONE |
-                                      OPEN_TREE_CLOEXEC);
+        pn->tree = (int)open_tree(
+            pn->fd, "", AT_EMPTY_PATH | AT_RECURSIVE | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (pn->tree < 0)
             return mpp_error_set(err, -errno, "mount %s: cannot clone the mount of source %s: %m",
                                  dst, eff);
@@ -232,8 +232,8 @@ int mpp_pins_install(mpp_pins *p, mpp_error *err)
         return mpp_error_set(err, -errno, "cannot enter a private mount namespace: %m");
     if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
         return mpp_error_set(err, -errno, "cannot stop mount propagation to the host: %m");
-    if (mount("mpp-pins", p->dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-              "mode=0700,size=64k") < 0)
+    if (mount("mpp-pins", p->dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700,size=64k") <
+        0)
         return mpp_error_set(err, -errno, "cannot mount a tmpfs on %s: %m", p->dir);
     _cleanup_close_ int dfd = open(p->dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dfd < 0)
