@@ -190,3 +190,44 @@ def test_a_bundle_left_pinned_runs_again(env, rootfs, rt):
     r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
     assert env.records("attach")[0]["request"]["Mounts"][0]["Source"] == str(src)
+
+
+def test_file_and_socket_sources_are_pinned_too(env, rootfs, rt):
+    """A bind mount of a single file, and of a unix socket, through a consulted plugin."""
+    import socket
+    f = env.root / "settings.conf"
+    f.write_text("pinned file\n")
+    sock_path = env.root / "app.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock_path))
+    try:
+        env.plugin("p0")
+        env.write_config(["p0"], runtime=rt.real)
+        b = make_bundle(env.root / "b", rootfs,
+                        ["/bin/sh", "-c", "cat /etc/settings.conf; test -S /run/app.sock && "
+                                          "echo socket"],
+                        [oci_bind(f, "/etc/settings.conf"), oci_bind(sock_path, "/run/app.sock")])
+        r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+        assert (r.returncode, r.stdout) == (0, "pinned file\nsocket\n"), r.stderr
+        sent = env.records("attach")[0]["request"]["Mounts"]
+        assert sorted(m["Source"] for m in sent) == sorted([str(f), str(sock_path)])
+    finally:
+        s.close()
+
+
+def test_submounts_of_a_source_come_with_rbind(env, rootfs, rt):
+    """The clone is recursive: an rbind of a pinned source still carries its submounts."""
+    src = tree(env.root / "src", "top\n")
+    (src / "sub").mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "mpp-test-sub", str(src / "sub")],
+                   check=True)
+    try:
+        (src / "sub/f").write_text("submount\n")
+        env.plugin("p0")
+        env.write_config(["p0"], runtime=rt.real)
+        b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f", "/data/sub/f"],
+                        [oci_bind(src, "/data")])
+        r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+        assert (r.returncode, r.stdout) == (0, "top\nsubmount\n"), r.stderr
+    finally:
+        subprocess.run(["umount", str(src / "sub")], check=True)
