@@ -39,6 +39,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     (void)mpp_bundle_annotation(b, "mpp.exit-gate");
+    /* A bundle naming pins, with annotations for them, as mpp-runtime reads it back. */
+    int unpinned = mpp_bundle_unpin(b, "/run/mpp/pins", &err);
+    FUZZ_ASSERT(unpinned >= 0 || err.msg[0] != '\0');
+    if (unpinned < 0)
+        return 0;
 
     mpp_mount *ms = NULL;
     _cleanup_free_ size_t *index = NULL;
