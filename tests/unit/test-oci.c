@@ -688,6 +688,76 @@ static void test_save_file_replaced(void **state)
     mpp_bundle_free(b);
 }
 
+/* The runtime's bundle handling: keep the given config.json, save the rewrite, give it back. */
+static void test_save_keeping_and_restore(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("keep", "runc-spec.json", 0640);
+    char path[PATH_MAX], kept[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    snprintf(kept, sizeof(kept), "%s/.config.json.mpp-orig", dir);
+    _cleanup_free_ char *given = read_all(path, NULL);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    assert_int_equal(mpp_bundle_set_mount_source(b, 0, "/run/mpp/pins/0", "/src", &err), 0);
+    assert_int_equal(mpp_bundle_save_keeping(b, "{\"unused\": true}", &err), 0);
+    /* The file read is kept byte for byte (linked), the rewrite is in place. */
+    _cleanup_free_ char *k = read_all(kept, NULL);
+    assert_string_equal(k, given);
+    _cleanup_free_ char *now = read_all(path, NULL);
+    assert_non_null(strstr(now, "/run/mpp/pins/0"));
+    assert_non_null(strstr(now, "mpp.pinned-source.0"));
+    assert_int_equal(mpp_bundle_restore(b, &err), 0);
+    _cleanup_free_ char *back = read_all(path, NULL);
+    assert_string_equal(back, given);
+    assert_int_equal(count_entries(dir), 1);
+    mpp_bundle_free(b);
+
+    /* Someone else's rewrite took its place meanwhile: not ours to give back. */
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
+    write_file(kept, "kept", 0644);
+    char other[PATH_MAX];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    write_file(other, "{\"other\": 1}", 0644);
+    assert_int_equal(rename(other, path), 0);
+    assert_int_equal(mpp_bundle_restore(b, &err), 0);
+    _cleanup_free_ char *still = read_all(path, NULL);
+    assert_string_equal(still, "{\"other\": 1}");
+    mpp_bundle_free(b);
+}
+
+static void test_unpin(void **state)
+{
+    (void)state;
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    const char *json =
+        "{\"ociVersion\": \"1.0.2\", \"root\": {\"path\": \"rootfs\"},"
+        " \"process\": {\"args\": [\"/bin/true\"], \"cwd\": \"/\"},"
+        " \"annotations\": {\"mpp.pinned-source.0\": \"/data/a\", \"mpp.pinned-source.1\": \"/x\","
+        "                   \"mpp.pinned-source.2\": \"/data/c\"},"
+        " \"mounts\": [{\"destination\": \"/a\", \"type\": \"bind\", \"source\": \"/p/pins/0\","
+        "              \"options\": [\"rbind\"]},"
+        "             {\"destination\": \"/b\", \"type\": \"bind\", \"source\": \"/elsewhere/1\","
+        "              \"options\": [\"rbind\"]},"
+        "             {\"destination\": \"/c\", \"type\": \"bind\", \"source\": \"/p/pinsX/2\","
+        "              \"options\": [\"rbind\"]},"
+        "             {\"destination\": \"/d\", \"type\": \"bind\", \"source\": \"/p/pins/3\","
+        "              \"options\": [\"rbind\"]}]}";
+    assert_int_equal(mpp_bundle_parse(json, strlen(json), "t", &b, &err), 0);
+    /* Only a pinned source with its annotation changes; a look-alike directory does not, nor
+     * does an annotation alone. */
+    assert_int_equal(mpp_bundle_unpin(b, "/p/pins", &err), 1);
+    assert_string_equal(mpp_bundle_mount_source(b, 0), "/data/a");
+    assert_string_equal(mpp_bundle_mount_source(b, 1), "/elsewhere/1");
+    assert_string_equal(mpp_bundle_mount_source(b, 2), "/p/pinsX/2");
+    assert_string_equal(mpp_bundle_mount_source(b, 3), "/p/pins/3");
+    assert_int_equal(mpp_bundle_unpin(b, "/p/pins", &err), 0);
+    mpp_bundle_free(b);
+}
+
 static void expect_parse_error(const char *json, const char *what)
 {
     mpp_bundle *b = NULL;
@@ -917,6 +987,8 @@ int main(void)
         cmocka_unit_test(test_apply_errors),
         cmocka_unit_test(test_save_atomic),
         cmocka_unit_test(test_save_file_replaced),
+        cmocka_unit_test(test_save_keeping_and_restore),
+        cmocka_unit_test(test_unpin),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_sources_prepare),
