@@ -43,8 +43,9 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
  * mpp_bundle_restore(): the real runtime reads the rewritten bundle, and the engine's (or the
  * user's) own is put back once it has. The file is kept as it is when it is still the one
  * mpp_bundle_load() read and held no pins; else original is kept (the bundle's text as loaded
- * and unpinned). mpp_bundle_restore() puts it back only if config.json is still the file this
- * call wrote. */
+ * and unpinned; NULL when nothing was unpinned: the original another mpp-runtime kept then
+ * stands). mpp_bundle_restore() puts the kept file back only if config.json is still the file
+ * this call wrote. */
 int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err);
 int mpp_bundle_restore(mpp_bundle *b, mpp_error *err);
 

@@ -310,13 +310,16 @@ int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     unlink(tmp);
     /* The file itself, byte for byte, when it is still the one read and was not another
-     * mpp-runtime's rewrite; else the text it stood for. */
+     * mpp-runtime's rewrite; else the text it stood for (original). When the file was
+     * replaced since it was read, by another mpp-runtime that kept the original already,
+     * that one stands. */
     struct stat cur;
     bool link_it = !b->was_pinned && b->loaded_ino != 0 && lstat(b->path, &cur) == 0 &&
                    cur.st_dev == b->loaded_dev && cur.st_ino == b->loaded_ino;
-    if (!link_it && !original)
+    bool keep = link_it || original;
+    if (!keep && access(kept, F_OK) < 0)
         return mpp_error_set(err, -ESTALE, "%s changed since it was read", b->path);
-    if (!link_it) {
+    if (keep && !link_it) {
         _cleanup_close_ int fd =
             open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
         int w = fd < 0 ? -errno : write_all(fd, original, strlen(original));
@@ -326,14 +329,15 @@ int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
             return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path,
                                  kept, strerror(e));
         }
-    } else if (link(b->path, tmp) < 0 || rename(tmp, kept) < 0) {
+    } else if (link_it && (link(b->path, tmp) < 0 || rename(tmp, kept) < 0)) {
         int e = errno;
         unlink(tmp);
         return mpp_error_set(err, -e, "cannot keep %s as %s: %s", b->path, kept, strerror(e));
     }
     int r = mpp_bundle_save(b, err);
     if (r < 0) {
-        unlink(kept);
+        if (keep)
+            unlink(kept);
         return r;
     }
     struct stat st;

@@ -155,8 +155,8 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
      * its pins: start from the sources they stand for. What is mounted is still only what
      * is judged now. */
     _cleanup_free_ char *original = NULL;
-    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0 ||
-        mpp_bundle_dump(bundle, &original, &err) < 0) {
+    int unpinned = mpp_bundle_unpin(bundle, pin_dir, &err);
+    if (unpinned < 0 || (unpinned > 0 && mpp_bundle_dump(bundle, &original, &err) < 0)) {
         runtime_error("%s", err.msg);
         return 1;
     }

@@ -726,6 +726,25 @@ static void test_save_keeping_and_restore(void **state)
     _cleanup_free_ char *still = read_all(path, NULL);
     assert_string_equal(still, "{\"other\": 1}");
     mpp_bundle_free(b);
+
+    /* Replaced after it was read: the original another mpp-runtime kept stands; with none
+     * kept, nothing can be given back, and saving is refused. */
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    write_file(other, "{\"third\": 1}", 0644);
+    assert_int_equal(rename(other, path), 0);
+    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
+    _cleanup_free_ char *theirs = read_all(kept, NULL);
+    assert_string_equal(theirs, "kept");
+    mpp_bundle_free(b);
+    assert_int_equal(unlink(kept), 0);
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    write_file(other, "{\"fourth\": 1}", 0644);
+    assert_int_equal(rename(other, path), 0);
+    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), -ESTALE);
+    assert_non_null(strstr(err.msg, "changed since it was read"));
+    _cleanup_free_ char *untouched = read_all(path, NULL);
+    assert_string_equal(untouched, "{\"fourth\": 1}");
+    mpp_bundle_free(b);
 }
 
 static void test_unpin(void **state)
