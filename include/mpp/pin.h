@@ -29,7 +29,8 @@ typedef struct mpp_pins mpp_pins;
 
 /* Opens the source of every bind and volume mount (symbolic links followed as the runtime would
  * follow them, magic links never) and makes its source and effective source the canonical path
- * of what was opened. A missing source is left as it is (it may be created later). */
+ * of what was opened. A source that is missing (it may be created later) or cannot be opened is
+ * left as it is: if a plugin selects it, mpp_pins_take() opens it again, and fails. */
 int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err);
 
 /* After the chain and mpp_sources_prepare(): takes the object each mount will get: the one

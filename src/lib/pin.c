@@ -93,11 +93,11 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
         if (is_tmpfs(m) || isempty(m->source) || m->source[0] != '/')
             continue; /* not a path; mpp_sources_prepare() refuses what must be one */
         int fd = open_source(m->source);
-        if (fd == -ENOENT)
-            continue; /* may be created once the plugins have answered */
+        /* Missing: it may be created once the plugins have answered. Unopenable (a magic
+         * link, say): a mount no plugin selects is none of mpp's business, and one that is
+         * selected fails in mpp_pins_take(). */
         if (fd < 0)
-            return mpp_error_set(err, fd, "mount %s: cannot open source %s: %s",
-                                 strempty(m->destination), m->source, strerror(-fd));
+            continue;
         p->v[k].fd = fd;
 
         char canon[PATH_MAX];
@@ -176,8 +176,8 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
                 close(pn->fd);
             pn->fd = open_source(eff);
             if (pn->fd < 0)
-                return mpp_error_set(err, pn->fd, "mount %s: cannot open effective source %s: %s",
-                                     dst, eff, strerror(-pn->fd));
+                return mpp_error_set(err, pn->fd, "mount %s: cannot open %ssource %s: %s", dst,
+                                     unchanged ? "" : "effective ", eff, strerror(-pn->fd));
         } else if (!dir && !same_object(pn->fd, eff)) {
             return mpp_error_set(err, -ESTALE,
                                  "mount %s: source %s was replaced while the plugins were "

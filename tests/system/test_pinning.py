@@ -146,10 +146,29 @@ def test_magic_link_source_is_refused(env, rootfs, rt):
     before = mount_table()
     r = run_cat(env, rt, rootfs, f"/proc/{os.getpid()}/root/etc")
     assert r.returncode == 1
-    assert f"mount /data: cannot open source /proc/{os.getpid()}/root/etc" in r.stderr, r.stderr
-    assert env.calls() == []
+    assert f"mount /data: cannot open source /proc/{os.getpid()}/root/etc: Too many levels of " \
+        "symbolic links" in r.stderr, r.stderr
+    # Judged, then refused: the plugin that attached is detached.
+    assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
+    assert not env.cstate("c1").exists()
     assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp",)) == \
         (set(), set())
+
+
+def test_magic_link_source_no_plugin_selects_is_left_to_the_runtime(env, rootfs, rt):
+    """mpp stays out of the way of a mount no plugin selects, even one it would not pin: what
+    happens to it is the runtime's business (here, its own refusal to mount a magic link)."""
+    env.plugin("p0", "--patterns", json.dumps([{"Destination": [{"Exactly": "/other"}]}]))
+    env.write_config(["p0"], runtime=rt.real)
+    host = env.root / "host"
+    tree(host, "x\n")
+    b = make_bundle(env.root / "b-m", rootfs, ["/bin/cat", "/data/f"],
+                    [oci_bind(f"/proc/{os.getpid()}/root{host}", "/data")])
+    r = rt.run(True, "run", "--bundle", str(b), "m1", config=env.config)
+    bare = rt.run(False, "run", "--bundle", str(b), "m2")
+    assert r.returncode == bare.returncode != 0
+    assert "mpp-runtime:" not in r.stderr, r.stderr
+    assert env.calls(("attach",)) == []
 
 
 def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
