@@ -15,30 +15,9 @@
 #include <mpp/codec.h>
 #include <mpp/pattern.h>
 
+#include "../../src/lib/codec-json.h" /* the plugins link libmpp: one type namer */
 #include "macro.h"
 #include "plugin-util.h"
-
-static const char *json_type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-        return "integer";
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
 
 int pu_config_load(const char *path, json_t **out, mpp_error *err)
 {
@@ -62,7 +41,7 @@ int pu_config_load(const char *path, json_t **out, mpp_error *err)
                              jerr.column, jerr.text);
     if (!json_is_object(j))
         return mpp_error_set(err, -EBADMSG, "%s: expected an object at the top level, got %s", path,
-                             json_type_name(j));
+                             mpp_json_type_name(j));
     *out = TAKE_PTR(j);
     return 0;
 }
@@ -71,7 +50,7 @@ int pu_check_keys(const json_t *obj, const char *origin, const char *const *know
 {
     if (!json_is_object(obj))
         return mpp_error_set(err, -EBADMSG, "%s: expected an object, got %s", origin,
-                             obj ? json_type_name(obj) : "nothing");
+                             obj ? mpp_json_type_name(obj) : "nothing");
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
@@ -116,7 +95,7 @@ int pu_get_string(const json_t *obj, const char *origin, const char *key, const 
     }
     if (!json_is_string(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected a string, got %s", origin, key,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     *out = json_string_value(v);
     return 0;
 }
@@ -132,7 +111,7 @@ int pu_get_bool(const json_t *obj, const char *origin, const char *key, bool def
     }
     if (!json_is_boolean(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected true or false, got %s", origin, key,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     *out = json_is_true(v);
     return 0;
 }
@@ -148,7 +127,7 @@ int pu_get_uint(const json_t *obj, const char *origin, const char *key, uint64_t
     }
     if (!json_is_integer(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected an integer, got %s", origin, key,
-                             json_type_name(v));
+                             mpp_json_type_name(v));
     json_int_t i = json_integer_value(v);
     if (i < 0 || (uint64_t)i > max)
         return mpp_error_set(err, -ERANGE, "%s: %s: expected an integer from 0 to %llu, got %lld",
@@ -168,7 +147,7 @@ int pu_get_strings(const json_t *obj, const char *origin, const char *key, const
         return 0;
     if (!json_is_array(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected a list of strings, got %s", origin,
-                             key, json_type_name(v));
+                             key, mpp_json_type_name(v));
     size_t count = json_array_size(v);
     _cleanup_free_ const char **items = calloc(count ? count : 1, sizeof(*items));
     if (!items)
@@ -177,7 +156,7 @@ int pu_get_strings(const json_t *obj, const char *origin, const char *key, const
         json_t *e = json_array_get(v, i);
         if (!json_is_string(e))
             return mpp_error_set(err, -EBADMSG, "%s: %s[%zu]: expected a string, got %s", origin,
-                                 key, i, json_type_name(e));
+                                 key, i, mpp_json_type_name(e));
         items[i] = json_string_value(e);
     }
     *out = TAKE_PTR(items);
@@ -196,7 +175,7 @@ int pu_get_patterns(const json_t *obj, const char *origin, const char *key, mpp_
         return 0;
     if (!json_is_array(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected a list of patterns, got %s", origin,
-                             key, json_type_name(v));
+                             key, mpp_json_type_name(v));
     _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT);
     if (!text)
         return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -216,7 +195,7 @@ int pu_get_strmap_patterns(const json_t *obj, const char *origin, const char *ke
         return 0;
     if (!json_is_array(v))
         return mpp_error_set(err, -EBADMSG, "%s: %s: expected a list of StringMapPatterns, got %s",
-                             origin, key, json_type_name(v));
+                             origin, key, mpp_json_type_name(v));
     /* The codec decodes StringMapPatterns as part of a Pattern: wrap the list as the container
      * labels of one, then take them out. */
     _cleanup_json_ json_t *wrap = json_pack("{s:{s:O}}", "Container", "Labels", v);
