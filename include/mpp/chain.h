@@ -49,9 +49,9 @@ size_t mpp_chain_consulted(const mpp_chain *c);
 const mpp_config *mpp_chain_config(const mpp_chain *c);
 
 typedef struct mpp_teardown {
-    bool failed;    /* an error was recorded: the exit status rule applies */
-    bool complete;  /* every stack is empty (false after a Recoverable: false stop) */
-    char **errors;  /* the recorded errors, in order */
+    bool failed;   /* an error was recorded: the exit status rule applies */
+    bool complete; /* every stack is empty (false after a Recoverable: false stop) */
+    char **errors; /* the recorded errors, in order */
     size_t n_errors;
     unsigned detached; /* plugins detached by this call */
     char **warnings;   /* by this call: unreachable plugins and their Warning actions (§4.2) */
@@ -65,8 +65,8 @@ void mpp_teardown_clear(mpp_teardown *t);
  * (nothing attached, or already torn down), other negative errno when the journal could not be
  * read or locked. When complete, the container's state directory is removed. Safe to call from
  * several processes at once: one does the work under a lock, the others see -ENOENT after. */
-int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags,
-                     mpp_teardown *t, mpp_error *err);
+int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags, mpp_teardown *t,
+                     mpp_error *err);
 
 /* Flags of mpp_chain_detach. */
 enum {
@@ -135,8 +135,8 @@ typedef struct mpp_stack_entry {
 } mpp_stack_entry;
 
 typedef struct mpp_mount_stack {
-    size_t index;      /* position in the container's interposable mounts */
-    char *source;      /* as the first plugin was sent it */
+    size_t index; /* position in the container's interposable mounts */
+    char *source; /* as the first plugin was sent it */
     char *destination;
     mpp_stack_entry *entries; /* lowest clock (bottom) first */
     size_t n_entries;
@@ -144,15 +144,15 @@ typedef struct mpp_mount_stack {
 
 typedef struct mpp_container_state {
     char *id;
-    char *journal;    /* its path */
-    bool busy;        /* another process holds the journal's lock right now */
+    char *journal; /* its path */
+    bool busy;     /* another process holds the journal's lock right now */
     mpp_teardown_state teardown;
-    size_t n_mounts;  /* interposable mounts of the container when it was created */
+    size_t n_mounts;            /* interposable mounts of the container when it was created */
     mpp_plugin_record *plugins; /* every plugin that was sent an attach, by clock */
     size_t n_plugins;
-    mpp_mount_stack *mounts;    /* the mounts some plugin was sent, by index */
+    mpp_mount_stack *mounts; /* the mounts some plugin was sent, by index */
     size_t n_mount_stacks;
-    char **errors;    /* recorded teardown errors, in order */
+    char **errors; /* recorded teardown errors, in order */
     size_t n_errors;
     char **warnings;
     size_t n_warnings;

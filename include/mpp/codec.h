@@ -31,8 +31,7 @@ int mpp_encode_activate_response(const mpp_activate_response *in, char **out, mp
 /* The properties request is "{}"; decoding it only checks it is an object (or empty). */
 int mpp_decode_properties_response(const char *json, size_t len, mpp_properties_response *out,
                                    mpp_error *err);
-int mpp_encode_properties_response(const mpp_properties_response *in, char **out,
-                                   mpp_error *err);
+int mpp_encode_properties_response(const mpp_properties_response *in, char **out, mpp_error *err);
 
 int mpp_decode_attach_request(const char *json, size_t len, mpp_attach_request *out,
                               mpp_error *err);
@@ -57,8 +56,7 @@ int mpp_encode_pattern(const mpp_pattern *in, char **out, mpp_error *err);
 int mpp_decode_patterns(const char *json, size_t len, mpp_pattern **out, size_t *n_out,
                         mpp_error *err);
 /* A JSON array of MountPoints. */
-int mpp_decode_mounts(const char *json, size_t len, mpp_mount **out, size_t *n_out,
-                      mpp_error *err);
+int mpp_decode_mounts(const char *json, size_t len, mpp_mount **out, size_t *n_out, mpp_error *err);
 int mpp_encode_mounts(const mpp_mount *in, size_t n, char **out, mpp_error *err);
 
 /* A generic "{"Err": "..."}" body, as non-200 answers carry. Sets *msg to NULL when absent. */

@@ -23,9 +23,9 @@ extern "C" {
 #define MPP_DEFAULT_MAX_RESPONSE_BYTES (4u * 1024u * 1024u)
 
 typedef struct mpp_config {
-    char *path;    /* the file it came from; NULL when built from defaults */
-    char *digest;  /* hex digest of the file's bytes: part of the properties cache key */
-    char *runtime; /* NULL = choose crun where it works, else runc */
+    char *path;     /* the file it came from; NULL when built from defaults */
+    char *digest;   /* hex digest of the file's bytes: part of the properties cache key */
+    char *runtime;  /* NULL = choose crun where it works, else runc */
     char **plugins; /* chain order, duplicates dropped (first occurrence kept) */
     size_t n_plugins;
     char **plugin_dirs;
@@ -34,9 +34,9 @@ typedef struct mpp_config {
     unsigned call_timeout_ms;   /* per call: activate, properties, attach, one detach try */
     unsigned detach_timeout_ms; /* bound on all detach retries of one plugin */
     size_t max_response_bytes;  /* a larger answer is refused */
-    bool exit_gate;   /* inject mpp-init so teardown blocks the exit report (annotation
-                       * mpp.exit-gate=true|false overrides it per container) */
-    char *init_path;  /* mpp-init; NULL = MPP_DEFAULT_INIT_PATH */
+    bool exit_gate;             /* inject mpp-init so teardown blocks the exit report (annotation
+                                 * mpp.exit-gate=true|false overrides it per container) */
+    char *init_path;            /* mpp-init; NULL = MPP_DEFAULT_INIT_PATH */
 } mpp_config;
 
 /* Fill defaults (no plugins, the three Docker plugin directories, /run/mpp). */

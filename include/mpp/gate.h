@@ -24,8 +24,7 @@ extern "C" {
 #define MPP_GATE_SOCKET_DEST "/.mpp/gate/gate.sock"
 
 /* state_dir/gates/ID[/LEAF]. Returns the length or -ENAMETOOLONG. */
-int mpp_gate_path(const char *state_dir, const char *id, const char *leaf, char *buf,
-                  size_t size);
+int mpp_gate_path(const char *state_dir, const char *id, const char *leaf, char *buf, size_t size);
 
 /* Create state_dir/gates/ID with a listening socket; *listen_fd receives it. */
 int mpp_gate_open(const char *state_dir, const char *id, int *listen_fd, mpp_error *err);

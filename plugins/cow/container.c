@@ -170,9 +170,9 @@ static int emergency_actions(const cow *c, const char *id, long k, const char *s
         pu_add_action(a, MPP_ACTION_REMOVE, "%s/work/work", dir) < 0 ||
         pu_add_action(a, MPP_ACTION_REMOVE, "%s/work", dir) < 0 ||
         pu_add_action(a, MPP_ACTION_WARNING,
-                   "cow: the changes of container %s to %s remain in %s/upper (and its state in "
-                   "%s/%s.json); mpp-plugin-cow removes them when it starts again",
-                   id, source, dir, c->state_dir, id) < 0)
+                      "cow: the changes of container %s to %s remain in %s/upper (and its state in "
+                      "%s/%s.json); mpp-plugin-cow removes them when it starts again",
+                      id, source, dir, c->state_dir, id) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -208,9 +208,9 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         mpp_error e = {0};
         if (teardown(c, id, true, &e) < 0)
             return pu_deny(resp, err,
-                        "cow: container %s: cannot remove what is left of an earlier "
-                        "attach: %s",
-                        id, e.msg);
+                           "cow: container %s: cannot remove what is left of an earlier "
+                           "attach: %s",
+                           id, e.msg);
     }
 
     bool keep = c->cfg.keep;
@@ -246,7 +246,7 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         if (isempty(lower) || lower[0] != '/' || mpp_path_clean(lower, clean, sizeof(clean)) < 0 ||
             strcmp(clean, lower) != 0) {
             r = pu_deny(resp, err, "cow: the source \"%s\" of %s is not a clean absolute path",
-                     strempty(lower), strempty(m->destination));
+                        strempty(lower), strempty(m->destination));
             break;
         }
         /* Opened once: the overlay is built on this very directory. */
@@ -254,16 +254,17 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
         if (fds[i] < 0) {
             int e = errno;
             if (e == ENOTDIR)
-                r = pu_deny(resp, err,
-                         "cow: %s -> %s: the source is not a directory; copy-on-write works on "
-                         "directories only: mount it read-only, or without the label mpp.cow=true",
-                         lower, strempty(m->destination));
+                r = pu_deny(
+                    resp, err,
+                    "cow: %s -> %s: the source is not a directory; copy-on-write works on "
+                    "directories only: mount it read-only, or without the label mpp.cow=true",
+                    lower, strempty(m->destination));
             else
                 r = pu_deny(resp, err, "cow: %s -> %s: cannot open the source: %s%s", lower,
-                         strempty(m->destination), strerror(e),
-                         e == ENOENT ? " (create it first: an empty copy-on-write source makes "
-                                       "no sense)"
-                                     : "");
+                            strempty(m->destination), strerror(e),
+                            e == ENOENT ? " (create it first: an empty copy-on-write source makes "
+                                          "no sense)"
+                                        : "");
             break;
         }
         json_t *rec =

@@ -120,9 +120,9 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         mpp_error e = {0};
         if (teardown(im, id, &e) < 0)
             return pu_deny(resp, err,
-                        "idmap: container %s: cannot remove what is left of an earlier attach: "
-                        "%s",
-                        id, e.msg);
+                           "idmap: container %s: cannot remove what is left of an earlier attach: "
+                           "%s",
+                           id, e.msg);
     }
 
     size_t n = req->n_mounts;
@@ -150,13 +150,13 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
         if (isempty(src) || !pu_path_is_safe(src)) {
             r = pu_deny(resp, err, "idmap: the source \"%s\" of %s is not a clean absolute path",
-                     strempty(src), strempty(m->destination));
+                        strempty(src), strempty(m->destination));
             break;
         }
         fds[i] = open_source(src);
         if (fds[i] < 0) {
             r = pu_deny(resp, err, "idmap: %s -> %s: cannot open the source: %s", src,
-                     strempty(m->destination), strerror(-fds[i]));
+                        strempty(m->destination), strerror(-fds[i]));
             break;
         }
         json_t *rec =
@@ -200,10 +200,12 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         a->attach = true;
         a->changes.effective_source = strdup(target);
         /* mpp's Remove is not recursive: the directory and the state go with the last one. */
-        if (!a->changes.effective_source || pu_add_action(a, MPP_ACTION_UNMOUNT, "%s", target) < 0 ||
+        if (!a->changes.effective_source ||
+            pu_add_action(a, MPP_ACTION_UNMOUNT, "%s", target) < 0 ||
             pu_add_action(a, MPP_ACTION_REMOVE, "%s", target) < 0 ||
-            (i == last && (pu_add_action(a, MPP_ACTION_REMOVE, "%s", dir) < 0 ||
-                           pu_add_action(a, MPP_ACTION_REMOVE, "%s/%s.json", im->state_dir, id) < 0)))
+            (i == last &&
+             (pu_add_action(a, MPP_ACTION_REMOVE, "%s", dir) < 0 ||
+              pu_add_action(a, MPP_ACTION_REMOVE, "%s/%s.json", im->state_dir, id) < 0)))
             r = mpp_error_set(&e, -ENOMEM, "out of memory");
     }
     pu_close_all(fds, n);

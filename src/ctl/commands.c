@@ -549,12 +549,12 @@ static bool recover_one(const ctl *c, mpp_chain *chain, const char *id, json_t *
                          : t.complete ? "complete"
                                       : "halted";
     if (c->json) {
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:I, s:b, s:o, s:o, s:s?}", "id", id, "result", result,
-                            "detached", (json_int_t)t.detached, "failed", r >= 0 && t.failed,
-                            "errors", strv_json(t.errors, t.n_errors), "warnings",
-                            strv_json(t.warnings, t.n_warnings), "error",
-                            r < 0 && r != -ENOENT ? err.msg : NULL));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:b, s:o, s:o, s:s?}", "id", id,
+                                              "result", result, "detached", (json_int_t)t.detached,
+                                              "failed", r >= 0 && t.failed, "errors",
+                                              strv_json(t.errors, t.n_errors), "warnings",
+                                              strv_json(t.warnings, t.n_warnings), "error",
+                                              r < 0 && r != -ENOENT ? err.msg : NULL));
     } else if (r == -ENOENT) {
         printf("%s: nothing to recover (no mount point plugin state)\n", id);
     } else if (r < 0) {

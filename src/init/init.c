@@ -80,8 +80,7 @@ static int ask_gate(const char *path, int status)
     }
     strcpy(sa.sun_path, path);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        fprintf(stderr, "mpp-init: cannot reach the exit gate at %s: %s\n", path,
-                strerror(errno));
+        fprintf(stderr, "mpp-init: cannot reach the exit gate at %s: %s\n", path, strerror(errno));
         close(fd);
         return status;
     }

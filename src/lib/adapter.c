@@ -314,8 +314,8 @@ static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_
 }
 
 /* What only the user can say, through annotations, overrides what the engine said. */
-static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst,
-                                const char *dst_clean, mpp_mount *m)
+static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst, const char *dst_clean,
+                                mpp_mount *m)
 {
     const char *k;
     json_t *v;

@@ -167,8 +167,8 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     if (r < 0)
         return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
 
-    r = mpp_properties_cache_load(c->cfg.state_dir, p->name, identity, c->cfg.digest,
-                                  &p->patterns, &p->n_patterns);
+    r = mpp_properties_cache_load(c->cfg.state_dir, p->name, identity, c->cfg.digest, &p->patterns,
+                                  &p->n_patterns);
     if (r > 0) {
         p->have_patterns = true;
         return 0;
@@ -183,8 +183,9 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     if (r < 0)
         return r;
     if (!resp.success) {
-        r = mpp_error_set(err, -EPROTO, "mount point plugin \"%s\" failed to give its properties: %s",
-                          p->name, isempty(resp.err) ? "no reason given" : resp.err);
+        r = mpp_error_set(err, -EPROTO,
+                          "mount point plugin \"%s\" failed to give its properties: %s", p->name,
+                          isempty(resp.err) ? "no reason given" : resp.err);
         mpp_properties_response_clear(&resp);
         return r;
     }
@@ -281,8 +282,8 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
 /* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
  * container must fail. */
 static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plugin *p,
-                      unsigned clock, mpp_mount *mounts, const mpp_mount_set *ms,
-                      size_t n_mounts, mpp_error *err)
+                      unsigned clock, mpp_mount *mounts, const mpp_mount_set *ms, size_t n_mounts,
+                      mpp_error *err)
 {
     int r = plugin_patterns(c, p, err);
     if (r < 0)
@@ -315,16 +316,17 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
 
     /* The request shares the mounts' storage; only the array is ours. */
     _cleanup_free_ mpp_mount *req_mounts = calloc(n_sel, sizeof(*req_mounts));
-    _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s, s:I, s:s, s:[], s:[]}", "op", "attach",
-                                                    "clock", (json_int_t)clock, "plugin",
-                                                    p->name, "mounts", "sent");
+    _cleanup_(json_decrefp) json_t *rec =
+        json_pack("{s:s, s:I, s:s, s:[], s:[]}", "op", "attach", "clock", (json_int_t)clock,
+                  "plugin", p->name, "mounts", "sent");
     if (!req_mounts || !rec)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     for (size_t k = 0; k < n_sel; k++) {
         req_mounts[k] = mounts[sel[k]];
         json_t *mj = mpp_mount_to_json(&mounts[sel[k]]);
-        if (!mj || json_array_append_new(json_object_get(rec, "mounts"),
-                                         json_integer((json_int_t)sel[k])) < 0 ||
+        if (!mj ||
+            json_array_append_new(json_object_get(rec, "mounts"),
+                                  json_integer((json_int_t)sel[k])) < 0 ||
             json_array_append_new(json_object_get(rec, "sent"), mj) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
     }
@@ -348,8 +350,8 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             r = mpp_error_set(err, r, "mount point plugin \"%s\" failed on %s: %s", p->name, what,
                               call_err.msg);
         else
-            r = mpp_error_set(err, -EPERM, "mount point plugin \"%s\" denied %s: %s", p->name,
-                              what, isempty(resp.err) ? "no reason given" : resp.err);
+            r = mpp_error_set(err, -EPERM, "mount point plugin \"%s\" denied %s: %s", p->name, what,
+                              isempty(resp.err) ? "no reason given" : resp.err);
         mpp_attach_response_clear(&resp);
         json_t *ref = json_pack("{s:s, s:I, s:s}", "op", "refused", "clock", (json_int_t)clock,
                                 "error", err->msg);
@@ -470,8 +472,7 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
         return r;
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
     for (size_t i = 0; i < c->n_configured; i++) {
-        r = attach_one(c, &j, id, &c->plugins[i], (unsigned)(i + 1), mounts, ms, n_mounts,
-                       err);
+        r = attach_one(c, &j, id, &c->plugins[i], (unsigned)(i + 1), mounts, ms, n_mounts, err);
         if (r < 0 && !j)
             return r;
         if (r < 0) {
@@ -518,15 +519,15 @@ static int run_action(const mpp_action *a, const char *plugin, bool *halt, char 
     case MPP_ACTION_UNMOUNT: {
         const char *path = strempty(a->arg);
         if (!source_path_acceptable(path) || strcmp(path, "/") == 0) {
-            r = asprintf(&msg, "plugin \"%s\": emergency %s of invalid path \"%s\" refused",
-                         plugin, mpp_action_kind_to_string(a->kind), path);
+            r = asprintf(&msg, "plugin \"%s\": emergency %s of invalid path \"%s\" refused", plugin,
+                         mpp_action_kind_to_string(a->kind), path);
             break;
         }
         if (a->kind == MPP_ACTION_UNMOUNT) {
             if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
                 errno != ENOENT)
-                r = asprintf(&msg, "plugin \"%s\": emergency unmount of %s failed: %m",
-                             plugin, path);
+                r = asprintf(&msg, "plugin \"%s\": emergency unmount of %s failed: %m", plugin,
+                             path);
         } else {
             /* Not recursive: a plugin's answer must not make root delete a tree. Neither call
              * follows a symlink in the last component. */
@@ -682,8 +683,9 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     } else {
         /* Unreachable: its emergency actions stand in for it, mount by mount. */
         outcome = "emergency";
-        if (teardown_warn(t, "mount point plugin \"%s\" could not be reached for its detach "
-                             "(%s): its emergency actions ran in its place",
+        if (teardown_warn(t,
+                          "mount point plugin \"%s\" could not be reached for its detach "
+                          "(%s): its emergency actions ran in its place",
                           p->name, call_err.msg) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
         for (size_t e = 0; e < jp->n_entries && !halt; e++) {
@@ -780,8 +782,8 @@ out:
     return r;
 }
 
-int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags,
-                     mpp_teardown *t, mpp_error *err)
+int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned flags, mpp_teardown *t,
+                     mpp_error *err)
 {
     memset(t, 0, sizeof(*t));
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;

@@ -210,8 +210,8 @@ static int note_socket(void *data, curl_socket_t fd, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
-static int check_peer(void *data, char *conn_primary_ip, char *conn_local_ip,
-                      int conn_primary_port, int conn_local_port)
+static int check_peer(void *data, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                      int conn_local_port)
 {
     (void)conn_primary_ip;
     (void)conn_local_ip;

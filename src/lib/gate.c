@@ -22,8 +22,7 @@
 
 #define GATE_PROTOCOL "mpp-gate 1"
 
-int mpp_gate_path(const char *state_dir, const char *id, const char *leaf, char *buf,
-                  size_t size)
+int mpp_gate_path(const char *state_dir, const char *id, const char *leaf, char *buf, size_t size)
 {
     int n = leaf ? snprintf(buf, size, "%s/gates/%s/%s", state_dir, id, leaf)
                  : snprintf(buf, size, "%s/gates/%s", state_dir, id);
@@ -173,8 +172,8 @@ static int handle(mpp_chain *chain, const char *state_dir, const char *id, int f
     int status;
     char nl;
     if (read_line(fd, line, sizeof(line)) < 0 ||
-        sscanf(line, GATE_PROTOCOL " exit %d%c", &status, &nl) != 2 || nl != '\n' ||
-        status < 0 || status > 255) {
+        sscanf(line, GATE_PROTOCOL " exit %d%c", &status, &nl) != 2 || nl != '\n' || status < 0 ||
+        status > 255) {
         reply(fd, "refused: malformed exit message");
         return 0;
     }

@@ -119,8 +119,7 @@ const char *mpp_journal_path(const mpp_journal *j)
     return j->path;
 }
 
-static int journal_alloc(const char *state_dir, const char *id, mpp_journal **out,
-                         mpp_error *err)
+static int journal_alloc(const char *state_dir, const char *id, mpp_journal **out, mpp_error *err)
 {
     if (!mpp_container_id_valid(id))
         return mpp_error_set(err, -EINVAL,
@@ -211,8 +210,7 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
     j->fd = open(j->path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (j->fd < 0) {
         if (errno == ENOENT)
-            return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state",
-                                 id);
+            return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state", id);
         return mpp_error_set(err, -errno, "cannot open journal %s: %m", j->path);
     }
     if (flock(j->fd, LOCK_EX) < 0)
@@ -232,8 +230,8 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
     return 0;
 }
 
-int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out,
-                              bool *busy, mpp_error *err)
+int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out, bool *busy,
+                              mpp_error *err)
 {
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
     int r = journal_alloc(state_dir, id, &j, err);
@@ -242,8 +240,7 @@ int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal
     j->fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (j->fd < 0) {
         if (errno == ENOENT)
-            return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state",
-                                 id);
+            return mpp_error_set(err, -ENOENT, "container %s has no mount point plugin state", id);
         return mpp_error_set(err, -errno, "cannot open journal %s: %m", j->path);
     }
     struct stat st;
@@ -319,8 +316,7 @@ int mpp_journal_lines(mpp_journal *j, char ***lines, size_t *n, mpp_error *err)
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
-            return mpp_error_set(err, r < 0 ? -errno : -EIO, "cannot read journal %s",
-                                 j->path);
+            return mpp_error_set(err, r < 0 ? -errno : -EIO, "cannot read journal %s", j->path);
         got += (size_t)r;
     }
     buf[size] = '\0';
@@ -537,8 +533,7 @@ int mpp_jstate_load(mpp_journal *j, mpp_jstate *st, mpp_error *err)
         } else if (strcmp(op, "resume") == 0) {
             st->halted = false;
         } else if (!p) {
-            r = mpp_error_set(err, -EBADMSG, "%s: \"%s\" for unknown clock %u", where, op,
-                              clock);
+            r = mpp_error_set(err, -EBADMSG, "%s: \"%s\" for unknown clock %u", where, op, clock);
         } else if (strcmp(op, "attached") == 0) {
             r = replay_attached(p, rec, where, err);
         } else if (strcmp(op, "refused") == 0) {
@@ -550,8 +545,8 @@ int mpp_jstate_load(mpp_journal *j, mpp_jstate *st, mpp_error *err)
             p->detach_was_sent = true;
         } else if (strcmp(op, "detached") == 0) {
             /* retry: it could not be reached and nothing stood in for it; still attached. */
-            p->state = json_is_true(json_object_get(rec, "retry")) ? MPP_JP_DETACHING
-                                                                   : MPP_JP_DETACHED;
+            p->state =
+                json_is_true(json_object_get(rec, "retry")) ? MPP_JP_DETACHING : MPP_JP_DETACHED;
             const char *e = json_string_value(json_object_get(rec, "error"));
             const char *w = json_string_value(json_object_get(rec, "warning"));
             if (e && strv_push(&st->errors, &st->n_errors, e) < 0)
@@ -582,12 +577,10 @@ mpp_jplugin *mpp_jstate_next_detach(mpp_jstate *st)
     mpp_jplugin *best = NULL;
     for (size_t i = 0; i < st->n_plugins; i++) {
         mpp_jplugin *p = &st->plugins[i];
-        if (p->state != MPP_JP_SENT && p->state != MPP_JP_ATTACHED &&
-            p->state != MPP_JP_DETACHING)
+        if (p->state != MPP_JP_SENT && p->state != MPP_JP_ATTACHED && p->state != MPP_JP_DETACHING)
             continue;
         if (!best || p->clock > best->clock)
             best = p;
     }
     return best;
 }
-

@@ -36,8 +36,8 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
 /* Open an existing journal for reading only: no lock is taken and nothing is trimmed (replay
  * ignores a torn last line anyway), so that an inspector never waits for nor changes a teardown.
  * *busy (may be NULL) tells whether another process holds the lock at this moment. */
-int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out,
-                              bool *busy, mpp_error *err);
+int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out, bool *busy,
+                              mpp_error *err);
 
 /* Append one record (a JSON object text without newline), in one write(). With sync, it and
  * every record before it are durable on return (fdatasync). A record a process kill cuts off
@@ -54,7 +54,6 @@ int mpp_journal_remove(mpp_journal *j, mpp_error *err);
 void mpp_journal_close(mpp_journal *j);
 
 const char *mpp_journal_path(const mpp_journal *j);
-
 
 /* mkdir -p with mode 0700 for each component created; refuses a final directory that is not
  * owned by root or is accessible by group or others. */

@@ -24,13 +24,13 @@
 
 struct mpp_bundle {
     json_t *root;
-    char *dir;    /* NULL for a parsed bundle */
-    char *path;   /* dir/config.json, or NULL */
-    char *origin; /* names the document in messages */
+    char *dir;        /* NULL for a parsed bundle */
+    char *path;       /* dir/config.json, or NULL */
+    char *origin;     /* names the document in messages */
     dev_t loaded_dev; /* the file read, if it stayed in place while it was (ino 0: unknown) */
     ino_t loaded_ino;
-    bool was_pinned;  /* mpp_bundle_unpin() found pins */
-    dev_t saved_dev;  /* the file mpp_bundle_save_keeping() put in place */
+    bool was_pinned; /* mpp_bundle_unpin() found pins */
+    dev_t saved_dev; /* the file mpp_bundle_save_keeping() put in place */
     ino_t saved_ino;
 };
 
@@ -326,8 +326,8 @@ int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
         if (w < 0 || rename(tmp, kept) < 0) {
             int e = w < 0 ? -w : errno;
             unlink(tmp);
-            return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path,
-                                 kept, strerror(e));
+            return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path, kept,
+                                 strerror(e));
         }
     } else if (link_it && (link(b->path, tmp) < 0 || rename(tmp, kept) < 0)) {
         int e = errno;
@@ -556,8 +556,8 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
     return 0;
 }
 
-int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source,
-                                const char *was, mpp_error *err)
+int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, const char *was,
+                                mpp_error *err)
 {
     json_t *jm = json_array_get(json_object_get(b->root, "mounts"), i);
     if (!json_is_object(jm))
@@ -575,8 +575,7 @@ int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source,
     char key[64];
     snprintf(key, sizeof(key), MPP_PINNED_ANNOTATION "%zu", i);
     if (!json_is_object(ann) || json_object_set_new(ann, key, json_string(was)) < 0)
-        return mpp_error_set(err, -ENOMEM, "%s: cannot record mounts[%zu]'s source", b->origin,
-                             i);
+        return mpp_error_set(err, -ENOMEM, "%s: cannot record mounts[%zu]'s source", b->origin, i);
     return 0;
 }
 
@@ -705,21 +704,23 @@ int mpp_bundle_inject_init(mpp_bundle *b, const char *init_path, const char *gat
     json_t *args = json_object_get(process, "args");
     json_t *mounts = json_object_get(b->root, "mounts");
     if (!json_is_array(args) || json_array_size(args) == 0)
-        return mpp_error_set(err, -EINVAL, "%s: process.args: expected a non-empty array to "
-                                           "put the exit gate's init in front of", b->origin);
+        return mpp_error_set(err, -EINVAL,
+                             "%s: process.args: expected a non-empty array to "
+                             "put the exit gate's init in front of",
+                             b->origin);
     if (!mounts) {
         mounts = json_array();
         if (!mounts || json_object_set_new(b->root, "mounts", mounts) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    json_t *m_init = json_pack("{s:s, s:s, s:s, s:[s,s,s,s]}", "destination", MPP_GATE_INIT_DEST,
-                               "type", "bind", "source", init_path, "options", "bind", "ro",
-                               "nosuid", "nodev");
-    json_t *m_gate = json_pack("{s:s, s:s, s:s, s:[s,s,s,s,s]}", "destination", MPP_GATE_DIR_DEST,
-                               "type", "bind", "source", gate_dir, "options", "bind", "ro",
-                               "nosuid", "nodev", "noexec");
-    json_t *prefix = json_pack("[s,s,s,s]", MPP_GATE_INIT_DEST, "--gate", MPP_GATE_SOCKET_DEST,
-                               "--");
+    json_t *m_init =
+        json_pack("{s:s, s:s, s:s, s:[s,s,s,s]}", "destination", MPP_GATE_INIT_DEST, "type", "bind",
+                  "source", init_path, "options", "bind", "ro", "nosuid", "nodev");
+    json_t *m_gate =
+        json_pack("{s:s, s:s, s:s, s:[s,s,s,s,s]}", "destination", MPP_GATE_DIR_DEST, "type",
+                  "bind", "source", gate_dir, "options", "bind", "ro", "nosuid", "nodev", "noexec");
+    json_t *prefix =
+        json_pack("[s,s,s,s]", MPP_GATE_INIT_DEST, "--gate", MPP_GATE_SOCKET_DEST, "--");
     if (!m_init || !m_gate || !prefix || json_array_append_new(mounts, m_init) < 0 ||
         json_array_append_new(mounts, m_gate) < 0 || json_array_extend(prefix, args) < 0 ||
         json_object_set(process, "args", prefix) < 0) {

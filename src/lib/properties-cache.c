@@ -17,7 +17,6 @@
 
 #define CACHE_MAX_BYTES (4u * 1024u * 1024u)
 
-
 int mpp_properties_cache_load(const char *state_dir, const char *name, const char *identity,
                               const char *digest, mpp_pattern **patterns, size_t *n)
 {
@@ -72,8 +71,7 @@ void mpp_properties_cache_store(const char *state_dir, const char *name, const c
     if (mkdir(dir, 0700) < 0 && errno != EEXIST)
         return;
     _cleanup_(json_decrefp) json_t *doc =
-        json_pack("{s:s, s:s, s:[]}", "identity", identity, "config", strempty(digest),
-                  "patterns");
+        json_pack("{s:s, s:s, s:[]}", "identity", identity, "config", strempty(digest), "patterns");
     if (!doc)
         return;
     for (size_t i = 0; i < n; i++)

@@ -13,14 +13,55 @@ static const char *const global_with_value[] = {
 /* Options of create/run/delete/exec… that take a value (so that the value is not taken for
  * the container ID). */
 static const char *const command_with_value[] = {
-    "bundle", "b", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd",
-    "env", "e", "user", "u", "additional-gids", "g", "cap", "c", "apparmor",
-    "process-label", "format", "f", "resources", "r", "image-path", "work-path",
-    "parent-path", "page-server", "manage-cgroups-mode", "empty-ns", "status-mode",
-    "blkio-weight", "cpu-period", "cpu-quota", "cpu-rt-period", "cpu-rt-runtime",
-    "cpu-share", "cpuset-cpus", "cpuset-mems", "kernel-memory", "kernel-memory-tcp", "memory",
-    "memory-reservation", "memory-swap", "pids-limit", "l3-cache-schema", "mem-bw-schema",
-    "interval", "signal", "s", NULL,
+    "bundle",
+    "b",
+    "console-socket",
+    "pid-file",
+    "preserve-fds",
+    "process",
+    "p",
+    "cwd",
+    "env",
+    "e",
+    "user",
+    "u",
+    "additional-gids",
+    "g",
+    "cap",
+    "c",
+    "apparmor",
+    "process-label",
+    "format",
+    "f",
+    "resources",
+    "r",
+    "image-path",
+    "work-path",
+    "parent-path",
+    "page-server",
+    "manage-cgroups-mode",
+    "empty-ns",
+    "status-mode",
+    "blkio-weight",
+    "cpu-period",
+    "cpu-quota",
+    "cpu-rt-period",
+    "cpu-rt-runtime",
+    "cpu-share",
+    "cpuset-cpus",
+    "cpuset-mems",
+    "kernel-memory",
+    "kernel-memory-tcp",
+    "memory",
+    "memory-reservation",
+    "memory-swap",
+    "pids-limit",
+    "l3-cache-schema",
+    "mem-bw-schema",
+    "interval",
+    "signal",
+    "s",
+    NULL,
 };
 
 static bool in_list(const char *const *list, const char *name, size_t len)
@@ -134,9 +175,11 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
             cli->bundle = value;
         else if (create_like && is(name, len, "pid-file"))
             cli->pid_file = value;
-        else if (strcmp(cli->command, "run") == 0 && (is(name, len, "detach") || is(name, len, "d")))
+        else if (strcmp(cli->command, "run") == 0 &&
+                 (is(name, len, "detach") || is(name, len, "d")))
             cli->detach = true;
-        else if (strcmp(cli->command, "delete") == 0 && (is(name, len, "force") || is(name, len, "f")))
+        else if (strcmp(cli->command, "delete") == 0 &&
+                 (is(name, len, "force") || is(name, len, "f")))
             cli->force = true;
     }
     return 0;

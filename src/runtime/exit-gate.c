@@ -109,7 +109,8 @@ int exit_gate_start(const mpp_config *cfg, const char *id, exit_gate *g, mpp_err
     char path[PATH_MAX], buf[32];
     mpp_gate_path(cfg->state_dir, id, "daemon.pid", path, sizeof(path));
     int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    _cleanup_close_ int fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0 || write(fd, buf, (size_t)n) != n)
         return mpp_error_set(err, -errno, "exit gate: cannot write %s: %m", path);
     return 0;
