@@ -129,10 +129,24 @@ typedef struct proc_info {
 } proc_info;
 
 #define PROC_CACHE 8
+#define DIR_CACHE 8
+
+/* A directory handle resolved through one watch's mount. Resolving is done when the batch is
+ * read, not when the event happened, so every event of a batch would resolve a handle to the
+ * same path: once per batch is enough, and spares the open and readlink that were most of
+ * the reader's time under a burst in one directory. */
+typedef struct dir_entry {
+    const audit_watch *w;
+    const struct file_handle *fh; /* in the batch's buffer */
+    bool ok;
+    char path[PATH_MAX];
+} dir_entry;
 
 typedef struct batch {
     proc_info procs[PROC_CACHE];
     size_t n_procs, next_proc;
+    dir_entry dirs[DIR_CACHE];
+    size_t n_dirs, next_dir;
 } batch;
 
 static const proc_info *proc_lookup(batch *b, int pid)
@@ -201,22 +215,42 @@ typedef struct side {
     const char *name;
 } side;
 
-/* The host path of s resolved through w's mount, into buf; false if it cannot be resolved. */
-static bool resolve(const audit_watch *w, const side *s, char *buf, size_t size)
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
 {
-    struct file_handle *fh = (struct file_handle *)s->fid->handle;
-    _cleanup_close_ int fd = open_by_handle_at(w->fd, fh, O_PATH | O_CLOEXEC);
+    return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+           memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/* The host path of the directory fh through w's mount, or NULL if it cannot be resolved. */
+static const char *resolve_dir(batch *b, const audit_watch *w, const struct file_handle *fh)
+{
+    for (size_t i = 0; i < b->n_dirs; i++)
+        if (b->dirs[i].w == w && same_handle(b->dirs[i].fh, fh))
+            return b->dirs[i].ok ? b->dirs[i].path : NULL;
+    dir_entry *d = &b->dirs[b->next_dir];
+    b->next_dir = (b->next_dir + 1) % DIR_CACHE;
+    if (b->n_dirs < DIR_CACHE)
+        b->n_dirs++;
+    *d = (dir_entry){.w = w, .fh = fh};
+    _cleanup_close_ int fd = open_by_handle_at(w->fd, (struct file_handle *)fh, O_PATH | O_CLOEXEC);
     if (fd < 0)
-        return false;
+        return NULL;
     char link[64];
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-    char dir[PATH_MAX];
-    ssize_t n = readlink(link, dir, sizeof(dir) - 1);
+    ssize_t n = readlink(link, d->path, sizeof(d->path) - 1);
     if (n <= 0)
+        return NULL;
+    d->path[n] = '\0';
+    d->ok = d->path[0] == '/'; /* else not reachable through this mount */
+    return d->ok ? d->path : NULL;
+}
+
+/* The host path of s resolved through w's mount, into buf; false if it cannot be resolved. */
+static bool resolve(batch *b, const audit_watch *w, const side *s, char *buf, size_t size)
+{
+    const char *dir = resolve_dir(b, w, (const struct file_handle *)s->fid->handle);
+    if (!dir)
         return false;
-    dir[n] = '\0';
-    if (dir[0] != '/')
-        return false; /* not reachable through this mount */
     const char *name = s->name;
     if (!*name || strcmp(name, ".") == 0)
         return snprintf(buf, size, "%s", dir) < (int)size;
@@ -268,11 +302,11 @@ static void log_event(audit *a, batch *b, const struct fanotify_event_metadata *
             bool in = false, in2 = false;
             const side *s1 = one ? one : from;
             if (s1 && s1->fid && memcmp(&s1->fid->fsid, w->fs->fsid, sizeof(w->fs->fsid)) == 0 &&
-                resolve(w, s1, host, sizeof(host)))
+                resolve(b, w, s1, host, sizeof(host)))
                 in = container_path(w, host, ctr, sizeof(ctr));
             if (!one && to && to->fid &&
                 memcmp(&to->fid->fsid, w->fs->fsid, sizeof(w->fs->fsid)) == 0 &&
-                resolve(w, to, host2, sizeof(host2)))
+                resolve(b, w, to, host2, sizeof(host2)))
                 in2 = container_path(w, host2, ctr2, sizeof(ctr2));
             if (!in && !in2)
                 continue;
@@ -373,7 +407,9 @@ void audit_fan_drain(audit *a)
             break;
         }
         any = true;
-        batch b = {0};
+        /* Caches for this batch only; not zeroed whole (about 64 KiB). */
+        batch b;
+        b.n_procs = b.next_proc = b.n_dirs = b.next_dir = 0;
         /* Records are 4-byte aligned in FID mode; the metadata holds a 64-bit mask: copied. */
         for (size_t off = 0; off + sizeof(struct fanotify_event_metadata) <= (size_t)len;) {
             struct fanotify_event_metadata md;
