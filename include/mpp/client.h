@@ -44,6 +44,12 @@ int mpp_plugin_addr_copy(mpp_plugin_addr *dst, const mpp_plugin_addr *src);
  * "tcp:HOST:PORT". Heap string in *out. */
 int mpp_plugin_identity(const mpp_plugin_addr *a, char **out, mpp_error *err);
 
+/* Start loading libcurl (about 5 ms and 30 libraries here) in a background thread, so that it
+ * overlaps what the caller does before its first call (e.g. the real runtime's delete); that
+ * call then waits only for what is left. Once per process; does nothing after the first time.
+ * A process that forks while it runs must only exec in the child. */
+void mpp_client_preload(void);
+
 /* One client holds one curl handle: use it from one thread at a time. */
 typedef struct mpp_client mpp_client;
 

@@ -2,9 +2,12 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "curl-dl.h"
+#include <mpp/client.h>
 
 __typeof__(curl_easy_init) *sym_curl_easy_init;
 __typeof__(curl_easy_setopt) *sym_curl_easy_setopt;
@@ -55,6 +58,28 @@ static void load(void)
     if (rc != CURLE_OK)
         snprintf(load_error, sizeof(load_error), "cannot initialize libcurl: %s",
                  sym_curl_easy_strerror(rc));
+}
+
+static void *preload_main(void *unused)
+{
+    (void)unused;
+    pthread_once(&once, load);
+    return NULL;
+}
+
+void mpp_client_preload(void)
+{
+    static atomic_bool started;
+    if (atomic_exchange(&started, true))
+        return;
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0)
+        return;
+    /* Without a thread the first call loads it itself: nothing is lost but the overlap. */
+    if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
+        (void)pthread_create(&t, &attr, preload_main, NULL);
+    pthread_attr_destroy(&attr);
 }
 
 int mpp_dlopen_curl(mpp_error *err)

@@ -318,6 +318,40 @@ static void expect_msg(const mpp_error *err, const char *frag)
         fail_msg("message \"%s\" lacks \"%s\"", err->msg, frag);
 }
 
+static bool libcurl_mapped(void)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    assert_non_null(f);
+    char line[512];
+    bool found = false;
+    while (!found && fgets(line, sizeof(line), f))
+        found = strstr(line, "/libcurl") != NULL;
+    fclose(f);
+    return found;
+}
+
+/* First in the list: libcurl must not be loaded yet. mpp_client_preload loads it with no call
+ * made, in the background; the first call then works as usual. */
+static void test_preload(void **state)
+{
+    server *s = *state;
+    if (libcurl_mapped())
+        fail_msg("libcurl is loaded before any call: test_preload must run first");
+    mpp_client_preload();
+    mpp_client_preload(); /* once per process: a second call starts nothing */
+    for (int i = 0; i < 500 && !libcurl_mapped(); i++)
+        usleep(10 * 1000);
+    assert_true(libcurl_mapped());
+
+    set_answer(s, 200, "{\"Implements\": [\"mountpoint\"]}");
+    start_unix(s);
+    mpp_client *c = new_client(s, 5000, 0);
+    mpp_error err = {0};
+    if (mpp_client_activate(c, &err) < 0)
+        fail_msg("activate after preload: %s", err.msg);
+    mpp_client_free(c);
+}
+
 static void test_activate(void **state)
 {
     server *s = *state;
@@ -863,6 +897,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_preload), /* first: see there */
         T(test_activate),
         T(test_properties),
         T(test_attach),
