@@ -24,14 +24,15 @@
 
 struct mpp_bundle {
     json_t *root;
-    char *dir;        /* NULL for a parsed bundle */
-    char *path;       /* dir/config.json, or NULL */
-    char *origin;     /* names the document in messages */
-    dev_t loaded_dev; /* the file read, if it stayed in place while it was (ino 0: unknown) */
-    ino_t loaded_ino;
+    char *dir;    /* NULL for a parsed bundle */
+    char *path;   /* dir/config.json, or NULL */
+    char *origin; /* names the document in messages */
+    /* The files are held open, not remembered by inode number: a number is reused as soon as
+     * its file is gone, and another mpp-runtime's rewrite of the same bundle would then pass
+     * for the file read (and be kept as the original) or for our own (and be restored over). */
+    int loaded_fd;   /* the file read, or -1 */
     bool was_pinned; /* mpp_bundle_unpin() found pins */
-    dev_t saved_dev; /* the file mpp_bundle_save_keeping() put in place */
-    ino_t saved_ino;
+    int saved_fd;    /* the file mpp_bundle_save() put in place, or -1 */
 };
 
 void mpp_bundle_free(mpp_bundle *b)
@@ -39,6 +40,10 @@ void mpp_bundle_free(mpp_bundle *b)
     if (!b)
         return;
     json_decref(b->root);
+    if (b->loaded_fd >= 0)
+        close(b->loaded_fd);
+    if (b->saved_fd >= 0)
+        close(b->saved_fd);
     free(b->dir);
     free(b->path);
     free(b->origin);
@@ -127,6 +132,7 @@ static int bundle_new(json_t *root, const char *origin, const char *dir, const c
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     b->root = root;
+    b->loaded_fd = b->saved_fd = -1;
     int fail = 0;
     b->origin = strdup_or_null(origin, &fail);
     b->dir = strdup_or_null(dir, &fail);
@@ -155,16 +161,32 @@ int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundl
     return bundle_new(root, origin, NULL, NULL, out, err);
 }
 
-int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *err)
+static int open_json_file(const char *path, mpp_error *err)
 {
-    *out = NULL;
     /* O_NONBLOCK: a FIFO put in place of the file must not hang us. */
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ELOOP)
             return mpp_error_set(err, -ELOOP, "cannot open %s: it is a symbolic link", path);
         return mpp_error_set(err, -errno, "cannot open %s: %m", path);
     }
+    return fd;
+}
+
+static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_error *err);
+
+int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *err)
+{
+    *out = NULL;
+    _cleanup_close_ int fd = open_json_file(path, err);
+    if (fd < 0)
+        return fd;
+    return json_load_fd(fd, path, max, out, err);
+}
+
+static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_error *err)
+{
+    *out = NULL;
     struct stat st;
     if (fstat(fd, &st) < 0)
         return mpp_error_set(err, -errno, "cannot stat %s: %m", path);
@@ -216,23 +238,20 @@ int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
     if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     json_t *root = NULL;
-    struct stat before, after;
-    bool same = stat(path, &before) == 0;
-    int r = mpp_json_load_file(path, MPP_CODEC_MAX_INPUT, &root, err);
+    _cleanup_close_ int fd = open_json_file(path, err);
+    if (fd < 0)
+        return fd;
+    int r = json_load_fd(fd, path, MPP_CODEC_MAX_INPUT, &root, err);
     if (r < 0)
         return r;
-    same = same && stat(path, &after) == 0 && before.st_dev == after.st_dev &&
-           before.st_ino == after.st_ino;
     r = bundle_validate(root, path, err);
     if (r < 0) {
         json_decref(root);
         return r;
     }
     r = bundle_new(root, path, bundle_dir, path, out, err);
-    if (r >= 0 && same) {
-        (*out)->loaded_dev = before.st_dev;
-        (*out)->loaded_ino = before.st_ino;
-    }
+    if (r >= 0)
+        (*out)->loaded_fd = TAKE_FD(fd);
     return r;
 }
 
@@ -275,6 +294,14 @@ static void tmpfile_guard_done(tmpfile_guard *g)
 
 #define KEPT_NAME ".config.json.mpp-orig"
 
+/* Whether path names the very file fd holds open. */
+static bool is_file_at(int fd, const char *path)
+{
+    struct stat a, b;
+    return fd >= 0 && fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
 /* Keeping and restoring are each done under a lock on the bundle directory, so that one
  * mpp-runtime's restore never falls between another's keeping and saving. */
 static int lock_bundle_dir(const mpp_bundle *b, mpp_error *err)
@@ -290,6 +317,19 @@ static int lock_bundle_dir(const mpp_bundle *b, mpp_error *err)
                                  strerror(e));
         }
     return fd;
+}
+
+/* Whether the file fd holds says what the file read said: then it is the same document, put
+ * back meanwhile by another mpp-runtime. */
+static bool same_as_read(const mpp_bundle *b, int fd)
+{
+    mpp_error ignored = {0};
+    _cleanup_(json_decrefp) json_t *now = NULL, *read = NULL;
+    if (json_load_fd(fd, b->path, MPP_CODEC_MAX_INPUT, &now, &ignored) < 0 ||
+        lseek(fd, 0, SEEK_SET) < 0 || b->loaded_fd < 0 || lseek(b->loaded_fd, 0, SEEK_SET) < 0 ||
+        json_load_fd(b->loaded_fd, b->path, MPP_CODEC_MAX_INPUT, &read, &ignored) < 0)
+        return false;
+    return json_equal(now, read);
 }
 
 int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
@@ -309,43 +349,55 @@ int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
     if (asprintf(&tmp, "%s.%d", kept, (int)getpid()) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     unlink(tmp);
-    /* The file itself, byte for byte, when it is still the one read and was not another
-     * mpp-runtime's rewrite; else the text it stood for (original). When the file was
-     * replaced since it was read, by another mpp-runtime that kept the original already,
-     * that one stands. */
-    struct stat cur;
-    bool link_it = !b->was_pinned && b->loaded_ino != 0 && lstat(b->path, &cur) == 0 &&
-                   cur.st_dev == b->loaded_dev && cur.st_ino == b->loaded_ino;
-    bool keep = link_it || original;
-    if (!keep && access(kept, F_OK) < 0)
-        return mpp_error_set(err, -ESTALE, "%s changed since it was read", b->path);
-    if (keep && !link_it) {
+    /* What goes back when the runtime has read ours, byte for byte where possible:
+     * - the file read, when it is still in place and was not another mpp-runtime's rewrite;
+     * - else the one kept already, by another mpp-runtime whose rewrite is (or was) in place:
+     *   a rewrite in place always has its original kept beside it;
+     * - else, when the file changed since it was read, what is there now: with nothing kept,
+     *   that is an original given back meanwhile;
+     * - else (a rewrite left in place without its original) the text it stood for. */
+    bool read_in_place = is_file_at(b->loaded_fd, b->path);
+    _cleanup_close_ int opened = -1;
+    int link_fd = -1;
+    const char *text = NULL;
+    if (!b->was_pinned && read_in_place)
+        link_fd = b->loaded_fd;
+    else if (access(kept, F_OK) == 0)
+        ; /* that one stands */
+    else if (!read_in_place) {
+        opened = open(b->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (opened < 0)
+            return mpp_error_set(err, -errno, "cannot open %s: %m", b->path);
+        /* A rewrite read is gone with nothing kept: what replaced it is the original its
+         * mpp-runtime gave back. Else it must say what was read. */
+        if (!b->was_pinned && !same_as_read(b, opened))
+            return mpp_error_set(err, -ESTALE, "%s changed since it was read", b->path);
+        link_fd = opened;
+    } else if (original)
+        text = original;
+    else
+        return mpp_error_set(err, -ESTALE, "%s: no original of it is left to keep", b->path);
+    bool keep = link_fd >= 0 || text;
+    if (text) {
         _cleanup_close_ int fd =
             open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        int w = fd < 0 ? -errno : write_all(fd, original, strlen(original));
+        int w = fd < 0 ? -errno : write_all(fd, text, strlen(text));
         if (w < 0 || rename(tmp, kept) < 0) {
             int e = w < 0 ? -w : errno;
             unlink(tmp);
             return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path, kept,
                                  strerror(e));
         }
-    } else if (link_it && (link(b->path, tmp) < 0 || rename(tmp, kept) < 0)) {
+    } else if (link_fd >= 0 &&
+               (linkat(link_fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0 || rename(tmp, kept) < 0)) {
         int e = errno;
         unlink(tmp);
         return mpp_error_set(err, -e, "cannot keep %s as %s: %s", b->path, kept, strerror(e));
     }
     int r = mpp_bundle_save(b, err);
-    if (r < 0) {
-        if (keep)
-            unlink(kept);
-        return r;
-    }
-    struct stat st;
-    if (lstat(b->path, &st) == 0) {
-        b->saved_dev = st.st_dev;
-        b->saved_ino = st.st_ino;
-    }
-    return 0;
+    if (r < 0 && keep)
+        unlink(kept);
+    return r;
 }
 
 int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
@@ -360,8 +412,7 @@ int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
         return lock;
     /* Another mpp-runtime started a container from this same bundle meanwhile and put its own
      * in place: its runtime may not have read it yet, so it is that one's to restore. */
-    struct stat st;
-    if (lstat(b->path, &st) < 0 || st.st_dev != b->saved_dev || st.st_ino != b->saved_ino)
+    if (!is_file_at(b->saved_fd, b->path))
         return 0;
     if (rename(kept, b->path) < 0 && errno != ENOENT)
         return mpp_error_set(err, -errno, "cannot put %s back as %s: %m", kept, b->path);
@@ -410,6 +461,9 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
         return mpp_error_set(err, -errno, "cannot rename %s to %s: %m", tmp.path, b->path);
     free(tmp.path);
     tmp.path = NULL;
+    if (b->saved_fd >= 0)
+        close(b->saved_fd);
+    b->saved_fd = TAKE_FD(fd);
 
     _cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) < 0)

@@ -193,6 +193,27 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     assert run_cat(env, rt, rootfs, src, "again").stdout == "judged\n"
 
 
+def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
+    """Rounds of containers started at once from one bundle: after each round the bundle is the
+    one written, byte for byte, and nothing of mpp's is left in it. (Remembering files by inode
+    number once let a rewrite that reused a freed number pass for the original.)"""
+    src = tree(env.root / "src", "judged\n")
+    env.plugin("p0")
+    env.write_config(["p0"], runtime=rt.real)
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
+    original = (b / "config.json").read_bytes()
+    for rnd in range(10):
+        procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"r{rnd}-{i}",
+                                         config=env.config),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(8)]
+        outs = [p.communicate(timeout=120) for p in procs]
+        assert [(p.returncode, o) for p, (o, _) in zip(procs, outs)] == [(0, "judged\n")] * 8, \
+            (rnd, outs)
+        assert (b / "config.json").read_bytes() == original, f"round {rnd}"
+        assert sorted(p.name for p in b.iterdir()) == ["config.json"], f"round {rnd}"
+
+
 def test_a_bundle_left_pinned_runs_again(env, rootfs, rt):
     """A bundle an mpp-runtime could not give back (killed before the runtime returned) names
     pins that exist nowhere: the next start goes back to the sources they stood for."""

@@ -728,7 +728,7 @@ static void test_save_keeping_and_restore(void **state)
     mpp_bundle_free(b);
 
     /* Replaced after it was read: the original another mpp-runtime kept stands; with none
-     * kept, nothing can be given back, and saving is refused. */
+     * kept and another document in place, nothing can be given back, and saving is refused. */
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
     write_file(other, "{\"third\": 1}", 0644);
     assert_int_equal(rename(other, path), 0);
@@ -737,6 +737,20 @@ static void test_save_keeping_and_restore(void **state)
     assert_string_equal(theirs, "kept");
     mpp_bundle_free(b);
     assert_int_equal(unlink(kept), 0);
+    /* Replaced by the same document (the original another mpp-runtime gave back) with nothing
+     * kept: that file is kept, byte for byte, and given back. */
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    write_file(other, "{ \"other\" : 1 }", 0644); /* what block 3 left: {"other": 1} */
+    assert_int_equal(rename(other, path), 0);
+    if (mpp_bundle_save_keeping(b, NULL, &err) < 0)
+        fail_msg("save_keeping: %s", err.msg);
+    _cleanup_free_ char *same = read_all(kept, NULL);
+    assert_string_equal(same, "{ \"other\" : 1 }");
+    assert_int_equal(mpp_bundle_restore(b, &err), 0);
+    _cleanup_free_ char *given_back = read_all(path, NULL);
+    assert_string_equal(given_back, "{ \"other\" : 1 }");
+    assert_int_equal(count_entries(dir), 1);
+    mpp_bundle_free(b);
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
     write_file(other, "{\"fourth\": 1}", 0644);
     assert_int_equal(rename(other, path), 0);
