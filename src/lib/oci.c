@@ -325,8 +325,9 @@ static bool same_as_read(const mpp_bundle *b, int fd)
 {
     mpp_error ignored = {0};
     _cleanup_(json_decrefp) json_t *now = NULL, *read = NULL;
-    if (json_load_fd(fd, b->path, MPP_CODEC_MAX_INPUT, &now, &ignored) < 0 ||
-        lseek(fd, 0, SEEK_SET) < 0 || b->loaded_fd < 0 || lseek(b->loaded_fd, 0, SEEK_SET) < 0 ||
+    /* loaded_fd was read to its end once already. */
+    if (json_load_fd(fd, b->path, MPP_CODEC_MAX_INPUT, &now, &ignored) < 0 || b->loaded_fd < 0 ||
+        lseek(b->loaded_fd, 0, SEEK_SET) < 0 ||
         json_load_fd(b->loaded_fd, b->path, MPP_CODEC_MAX_INPUT, &read, &ignored) < 0)
         return false;
     return json_equal(now, read);
@@ -365,9 +366,9 @@ int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
     else if (access(kept, F_OK) == 0)
         ; /* that one stands */
     else if (!read_in_place) {
-        opened = open(b->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        opened = open_json_file(b->path, err);
         if (opened < 0)
-            return mpp_error_set(err, -errno, "cannot open %s: %m", b->path);
+            return opened;
         /* A rewrite read is gone with nothing kept: what replaced it is the original its
          * mpp-runtime gave back. Else it must say what was read. */
         if (!b->was_pinned && !same_as_read(b, opened))

@@ -761,6 +761,41 @@ static void test_save_keeping_and_restore(void **state)
     mpp_bundle_free(b);
 }
 
+/* A rewrite left in place with its original gone (a killed mpp-runtime, then the original
+ * removed by hand): there is no file to keep; the text it stood for is kept if given, else the
+ * save is refused and the bundle left as it is. */
+static void test_save_keeping_rewrite_left_alone(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("leftover", "runc-spec.json", 0640);
+    char path[PATH_MAX], kept[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    snprintf(kept, sizeof(kept), "%s/.config.json.mpp-orig", dir);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    assert_int_equal(mpp_bundle_set_mount_source(b, 0, "/run/mpp/pins/0", "/src", &err), 0);
+    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
+    mpp_bundle_free(b);
+    assert_int_equal(unlink(kept), 0);
+    _cleanup_free_ char *leftover = read_all(path, NULL);
+
+    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
+    assert_int_equal(mpp_bundle_unpin(b, "/run/mpp/pins", &err), 1);
+    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), -ESTALE);
+    assert_non_null(strstr(err.msg, "no original of it is left to keep"));
+    _cleanup_free_ char *untouched = read_all(path, NULL);
+    assert_string_equal(untouched, leftover);
+    assert_int_equal(count_entries(dir), 1);
+
+    assert_int_equal(mpp_bundle_save_keeping(b, "{\"original\": 1}", &err), 0);
+    assert_int_equal(mpp_bundle_restore(b, &err), 0);
+    _cleanup_free_ char *back = read_all(path, NULL);
+    assert_string_equal(back, "{\"original\": 1}");
+    assert_int_equal(count_entries(dir), 1);
+    mpp_bundle_free(b);
+}
+
 static void test_unpin(void **state)
 {
     (void)state;
@@ -1021,6 +1056,7 @@ int main(void)
         cmocka_unit_test(test_save_atomic),
         cmocka_unit_test(test_save_file_replaced),
         cmocka_unit_test(test_save_keeping_and_restore),
+        cmocka_unit_test(test_save_keeping_rewrite_left_alone),
         cmocka_unit_test(test_unpin),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_load_errors),
