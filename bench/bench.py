@@ -91,11 +91,7 @@ def bench_container_start(quick):
         root = Path(tmp)
         os.chmod(root, 0o755)
         env = Env(root)
-        rootfs = root / "rootfs"
-        make_rootfs(rootfs)
-        src = root / "src"
-        src.mkdir()
-        bundle = make_bundle(root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+        bundle = container_fixture(root)
         never = json.dumps([{"Destination": [{"Exactly": "/never"}]}])
         names_none = [f"none{i}" for i in range(8)]
         names_match = [f"match{i}" for i in range(8)]
