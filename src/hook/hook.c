@@ -91,15 +91,31 @@ static int find_id(const mpp_bundle *b, char *out, size_t size, mpp_error *err)
                          "as an argument (mpp-hook precreate ID)");
 }
 
+/* The rewritten config.json goes to the engine whole or not at all: a failed write is an error. */
+static int write_bundle(const mpp_bundle *b, FILE *out, mpp_error *err)
+{
+    _cleanup_free_ char *text = NULL;
+    int r = mpp_bundle_dump(b, &text, err);
+    if (r < 0)
+        return r;
+    errno = 0;
+    if (fputs(text, out) < 0 || fflush(out) != 0) {
+        if (errno == 0)
+            errno = EIO;
+        return mpp_error_set(err, -errno, "precreate: cannot write the rewritten config.json: %m");
+    }
+    return 0;
+}
+
 int hook_precreate(const mpp_config *cfg, const char *config_json, size_t len, const char *id,
-                   char **out, mpp_error *err)
+                   FILE *out, mpp_error *err)
 {
     _cleanup_(mpp_bundle_freep) mpp_bundle *b = NULL;
     int r = mpp_bundle_parse(config_json, len, "config.json on stdin", &b, err);
     if (r < 0)
         return r;
     if (cfg->n_plugins == 0)
-        return mpp_bundle_dump(b, out, err);
+        return write_bundle(b, out, err);
     char found[1025];
     if (!id) {
         r = find_id(b, found, sizeof(found), err);
@@ -115,8 +131,9 @@ int hook_precreate(const mpp_config *cfg, const char *config_json, size_t len, c
     r = mpp_interpose_attach(chain, b, &o, NULL, NULL, err);
     if (r < 0)
         return r;
-    r = mpp_bundle_dump(b, out, err);
+    r = write_bundle(b, out, err);
     if (r < 0) {
+        /* The engine will not start the container, nor run its poststop hook. */
         mpp_teardown t = {0};
         mpp_chain_detach(chain, id, -1, 0, &t, NULL);
         mpp_teardown_clear(&t);

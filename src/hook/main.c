@@ -52,10 +52,7 @@ int main(int argc, char **argv)
     int r = input ? mpp_config_load(config_path, &cfg, &err) : err.code;
     if (r >= 0) {
         if (strcmp(stage, "precreate") == 0) {
-            _cleanup_free_ char *out = NULL;
-            r = hook_precreate(&cfg, input, len, id, &out, &err);
-            if (r >= 0)
-                fputs(out, stdout);
+            r = hook_precreate(&cfg, input, len, id, stdout, &err);
         } else if (strcmp(stage, "poststop") == 0) {
             r = hook_poststop(&cfg, input, len, &err);
         } else {

@@ -65,6 +65,23 @@ def test_precreate_finds_the_id_from_podman_userdata(env):
     hook(env, "poststop", stdin=json.dumps({"id": cid}))
 
 
+def test_precreate_that_cannot_write_its_output_detaches(env):
+    """The engine gets no config.json, so it runs neither the container nor its poststop hook:
+    the plugins attached must be detached by precreate itself."""
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0")
+    env.write_config(["p0"])
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([HOOK, f"--mpp-config={env.config}", "precreate", "c1"],
+                           input=config_json(src), stdout=full, stderr=subprocess.PIPE,
+                           text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "cannot write the rewritten config.json: No space left on device" in r.stderr
+    assert env.calls(("attach", "detach")) == ["p0:attach", "p0:detach"]
+    assert not env.cstate("c1").exists()
+
+
 def test_bad_input(env):
     src = env.root / "src"
     src.mkdir()
