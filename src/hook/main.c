@@ -13,6 +13,7 @@
 
 #include <mpp/mpp.h>
 
+#include "fast-exit.h"
 #include "hook.h"
 #include "macro.h"
 
@@ -21,7 +22,7 @@ static void usage(void)
     fprintf(stderr, "usage: mpp-hook [--mpp-config=PATH] precreate [ID] | poststop\n");
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     const char *config_path = NULL;
     static const struct option opts[] = {
@@ -67,4 +68,9 @@ int main(int argc, char **argv)
         return 1;
     }
     return 0;
+}
+
+int main(int argc, char **argv)
+{
+    exit_without_destructors(run(argc, argv));
 }

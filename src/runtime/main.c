@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "fast-exit.h"
 #include "log.h"
 #include "macro.h"
 
@@ -18,7 +19,7 @@ static void runtime_cli_clearp(runtime_cli *cli)
     runtime_cli_clear(cli);
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     _cleanup_(runtime_cli_clearp) runtime_cli cli = {0};
     const char *bad = NULL;
@@ -61,4 +62,9 @@ int main(int argc, char **argv)
         exec_real(real_argv);
 
     return status;
+}
+
+int main(int argc, char **argv)
+{
+    exit_without_destructors(run(argc, argv));
 }
