@@ -41,14 +41,25 @@ def record(name, value, baseline, unit, target=None, met=None, spread=None, note
                     "note": note})
 
 
-def interleaved(sides, runs, warmup=3):
-    """Run each side's callable in turn, runs times; returns {side: [seconds...]}."""
+# On cgroup v1 the first write to a cgroup.procs after an idle spell waits for an RCU grace
+# period (the threadgroup rwsem's rcu_sync): crun's create takes 5 ms right after another
+# container and 21 ms after 100 ms of quiet here. A side that starts sooner after the previous
+# one's cgroup work would be timed warm, one that first works for a few ms cold; so each
+# container run starts after the same quiet spell, as a container started by an engine does.
+SETTLE = 0.15
+
+
+def interleaved(sides, runs, warmup=3, settle=0.0):
+    """Run each side's callable in turn, runs times, each after settle seconds of quiet;
+    returns {side: [seconds...]}."""
     times = {k: [] for k in sides}
     order = list(sides)
     for i in range(warmup + runs):
         # Rotate who goes first, so that no side always pays for a cold start.
         for k in order[i % len(order):] + order[:i % len(order)]:
             fn = sides[k]
+            if settle:
+                time.sleep(settle)
             t0 = time.perf_counter()
             fn(i)
             dt = time.perf_counter() - t0
@@ -127,6 +138,32 @@ def bench_container_start(quick):
                                 errf.seek(0)
                                 raise SystemExit(f"{base[0]} {args[0]} failed: {errf.read()}")
 
+                # Why every run below starts after SETTLE of quiet: the bare runtime's create
+                # timed right after another container's run, and after the quiet spell.
+                def create_timed(i, tag, warm):
+                    if warm:
+                        run([real], i, f"{tag}w")
+                    else:
+                        time.sleep(SETTLE)
+                    cid = f"{tag}-{i}"
+                    base = [real, "--root", str(state_root)]
+                    t0 = time.perf_counter()
+                    subprocess.run(base + ["create", "--bundle", str(bundle), cid], check=True,
+                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                    dt = time.perf_counter() - t0
+                    for args in (["start", cid], ["delete", "--force", cid]):
+                        subprocess.run(base + args, check=True, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL)
+                    return dt
+                w = interleaved_values({"warm": lambda i: create_timed(i, "cw", True),
+                                        "settled": lambda i: create_timed(i, "cs", False)},
+                                       8 if quick else 20)
+                record(f"start {rt_name}: bare create right after another container",
+                       med(w["warm"]) * 1e3, med(w["settled"]) * 1e3, "ms",
+                       spread={k: x * 1e3 for k, x in spread(w["warm"]).items() if k != "n"},
+                       note=f"baseline: the same after {SETTLE * 1e3:.0f} ms of quiet, as every "
+                       "start figure here is taken (cgroup v1 waits for an RCU grace period)")
+
                 sides = {"bare": lambda i: run([real], i, "bare")}
                 for k, (label, cfg) in enumerate(configs.items()):
                     sides[label] = (lambda c, k: lambda i: run(
@@ -134,7 +171,7 @@ def bench_container_start(quick):
                 # Prime the properties cache outside the measurement.
                 for k, (label, cfg) in enumerate(configs.items()):
                     run([MPP_RUNTIME, f"--mpp-config={cfg}"], 0, f"prime{k}")
-                t = interleaved(sides, runs)
+                t = interleaved(sides, runs, settle=SETTLE)
                 bare = med(t["bare"])
                 for label in configs:
                     v = med(t[label])
@@ -306,7 +343,7 @@ def bench_concurrency(quick):
             sides = {"bare": batch([real], "bare")}
             for k, (label, cfg) in enumerate(cfgs.items()):
                 sides[label] = batch([MPP_RUNTIME, f"--mpp-config={cfg}"], f"c{k}")
-            t = interleaved(sides, runs, warmup=2)
+            t = interleaved(sides, runs, warmup=2, settle=SETTLE)
             bare = med(t["bare"])
             for label in cfgs:
                 record(f"8 concurrent starts runc: {label}", med(t[label]) * 1e3, bare * 1e3,
@@ -367,7 +404,7 @@ def bench_journal(quick):
                 return lambda i: lifecycle([MPP_RUNTIME, f"--mpp-config={cfg}"], root / "rt",
                                            bundle, f"{tag[0]}-{i}", root / "err", env=e)
             t = interleaved({"synced": side("synced", False), "no sync": side("no sync", True)},
-                            runs)
+                            runs, settle=SETTLE)
             counts, _ = preload_log(logs["synced"], state)
             preload_log(logs["no sync"])
             per = {k: v / (runs + 3) for k, v in counts.items()}
@@ -692,7 +729,7 @@ def bench_docker(quick):
                         raise SystemExit(f"docker run --runtime {runtime} failed: {r.stderr}")
                 return fn
             t = interleaved({"runc": side("runc", None), "mpp": side("mpp", cfg_none),
-                             "mpp1": side("mpp", cfg_one)}, runs, warmup=2)
+                             "mpp1": side("mpp", cfg_one)}, runs, warmup=2, settle=SETTLE)
             base = med(t["runc"])
             for k, label in [("mpp", "mpp-runtime, no plugin"),
                              ("mpp1", "mpp-runtime, 1 matching no-op")]:
