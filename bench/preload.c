@@ -1,19 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libmpp-bench-preload.so: what the benchmarks cannot see from outside a process.
  * LD_PRELOADed into mpp-runtime, with MPP_BENCH_LOG=FILE it appends one line per event:
- *   "fsync COMM FILE" / "fdatasync COMM FILE"   each call (MPP_BENCH_NOSYNC=DIR: those of
- *                                     mpp-* programs on files under DIR succeed without
- *                                     syncing: the journal's cost is the difference)
+ *   "fsync COMM USEC FILE"            each call, with the time it took (MPP_BENCH_NOSYNC=DIR:
+ *   "fdatasync COMM USEC FILE"        those of mpp-* programs on files under DIR succeed
+ *                                     without syncing)
  *   "hwm COMM KIB ANON FILE"          the process's peak resident set (VmHWM) when it execs
- *                                     another program or exits: its own peak, which getrusage
- *                                     would mix with that of the runtime it runs; and its
- *                                     current RssAnon and RssFile */
+ *                                     another program or exits (exit or _exit): its own peak,
+ *                                     which getrusage would mix with that of the runtime it
+ *                                     runs; and its current RssAnon and RssFile */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char *program_invocation_short_name;
@@ -37,8 +40,15 @@ static void log_line(const char *kind, const char *what)
     errno = saved;
 }
 
-/* Logs the call with the file it syncs; true when it is to be skipped: MPP_BENCH_NOSYNC=DIR
- * skips the syncs of mpp-* programs on files under DIR. */
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec / 1e3;
+}
+
+/* Runs the real call (or skips it: MPP_BENCH_NOSYNC=DIR skips the syncs of mpp-* programs on
+ * files under DIR) and logs it with its duration and the file it syncs. */
 static int sync_call(const char *kind, int fd)
 {
     int saved = errno;
@@ -46,27 +56,33 @@ static int sync_call(const char *kind, int fd)
     snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
     ssize_t k = readlink(link, file, sizeof(file) - 1);
     file[k > 0 ? k : 1] = '\0';
-    errno = saved;
-    log_line(kind, file);
     const char *dir = getenv("MPP_BENCH_NOSYNC");
-    return dir && *dir && strncmp(program_invocation_short_name, "mpp", 3) == 0 &&
-           strncmp(file, dir, strlen(dir)) == 0;
+    bool skip = dir && *dir && strncmp(program_invocation_short_name, "mpp", 3) == 0 &&
+                strncmp(file, dir, strlen(dir)) == 0;
+    errno = saved;
+    int r = 0;
+    double t0 = now_us();
+    if (!skip) {
+        int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, kind);
+        r = real(fd);
+    }
+    double t1 = now_us();
+    saved = errno;
+    char what[4200];
+    snprintf(what, sizeof(what), "%.0f %s", t1 - t0, file);
+    log_line(kind, what);
+    errno = saved;
+    return r;
 }
 
 int fsync(int fd)
 {
-    if (sync_call("fsync", fd))
-        return 0;
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    return real(fd);
+    return sync_call("fsync", fd);
 }
 
 int fdatasync(int fd)
 {
-    if (sync_call("fdatasync", fd))
-        return 0;
-    int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    return real(fd);
+    return sync_call("fdatasync", fd);
 }
 
 static void log_hwm(void)
@@ -110,4 +126,15 @@ int execve(const char *path, char *const argv[], char *const envp[])
 __attribute__((destructor)) static void at_exit(void)
 {
     log_hwm();
+}
+
+/* mpp's programs leave with _exit (no library destructors run, this shim's either). */
+void _exit(int status)
+{
+    log_hwm();
+    void (*real)(int) = (void (*)(int))dlsym(RTLD_NEXT, "_exit");
+    if (real)
+        real(status);
+    for (;;)
+        raise(SIGKILL);
 }
