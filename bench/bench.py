@@ -773,7 +773,32 @@ def markdown(doc):
         fig = r["figure"] + (f" ({r['note']})" if r["note"] else "")
         rows.append(f"| {fig} | {r['value']:.2f} {r['unit']} | {base} | {ratio} | {rng} | "
                     f"{r['target'] or ''} | {met} |")
+    m = doc["machine"]
+    rows.append("")
+    rows.append("CPU time stolen by the hypervisor during each benchmark, %: " +
+                ", ".join(f"{k} {v}" for k, v in m.get("steal_percent", {}).items()) +
+                ("; DAMON pages out idle memory (page cache included)"
+                 if m.get("damon_pageout") else "") + ".")
     return "\n".join(rows) + "\n"
+
+
+def cpu_ticks():
+    """(stolen, total) ticks of all CPUs so far: time the hypervisor gave to others."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7] if len(v) > 7 else 0, sum(v[:8])
+
+
+def damon_pageout():
+    """Whether a DAMON scheme pages out memory left idle (it drops page cache the benchmarks
+    would otherwise find warm)."""
+    schemes = Path("/sys/kernel/mm/damon/admin/kdamonds")
+    try:
+        return any(a.read_text().strip() == "pageout"
+                   for a in schemes.glob("*/contexts/*/schemes/*/action")) and \
+            any(st.read_text().strip() == "on" for st in schemes.glob("*/state"))
+    except OSError:
+        return False
 
 
 def main():
@@ -781,9 +806,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", action="append")
     args = ap.parse_args()
+    steal = {}
     for name, fn in BENCHES.items():
         if not args.only or name in args.only:
+            s0, t0 = cpu_ticks()
             fn(args.quick)
+            s1, t1 = cpu_ticks()
+            steal[name] = round(100 * (s1 - s0) / max(t1 - t0, 1), 1)
 
     w = max(len(r["figure"]) for r in RESULTS)
     print(f"{'figure':<{w}}  {'value':>10}  {'baseline':>10}  {'ratio':>7}  {'target':<16} met")
@@ -793,11 +822,14 @@ def main():
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
         print(f"{r['figure']:<{w}}  {r['value']:>8.2f}{r['unit']:>2}  {base:>10}  {ratio:>7}  "
               f"{(r['target'] or '-'):<16} {met}")
+    print("CPU time stolen by the hypervisor, %: " +
+          ", ".join(f"{k} {v}" for k, v in steal.items()))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     doc = {"time": stamp, "quick": args.quick, "machine": {
-        "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()},
+        "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
+        "steal_percent": steal, "damon_pageout": damon_pageout()},
         "results": RESULTS}
     (out / f"bench-{stamp}.json").write_text(json.dumps(doc, indent=1))
     (out / "latest.json").write_text(json.dumps(doc, indent=1))
