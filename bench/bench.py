@@ -7,7 +7,6 @@ sides interleaved (A B A B ...) in the same run, reported as medians with their 
 Prints one table (figure, value, baseline, ratio, target, met) and writes the results as JSON
 under bench/results/."""
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -761,11 +760,6 @@ BENCHES = {"start": bench_container_start, "roundtrip": bench_round_trip,
            "datapath": bench_data_paths, "memory": bench_memory, "docker": bench_docker}
 
 
-def probe_line(probe):
-    return ("CPU probe (SHA-256 of 8 MiB, ms) before/after each benchmark: " +
-            ", ".join(f"{k} {a}/{b}" for k, (a, b) in probe.items()))
-
-
 def markdown(doc):
     """The results as the table of docs/performance.md."""
     rows = ["| figure | value | baseline | ratio | p25..p75 | target | met |",
@@ -779,25 +773,9 @@ def markdown(doc):
         fig = r["figure"] + (f" ({r['note']})" if r["note"] else "")
         rows.append(f"| {fig} | {r['value']:.2f} {r['unit']} | {base} | {ratio} | {rng} | "
                     f"{r['target'] or ''} | {met} |")
-    m = doc["machine"]
-    rows.append("")
-    rows.append(probe_line(m.get("cpu_probe_ms", {})) +
-                ("; DAMON pages out idle memory (page cache included)"
-                 if m.get("damon_pageout") else "") + ".")
+    if doc["machine"].get("damon_pageout"):
+        rows += ["", "DAMON pages out memory left idle on this machine, page cache included."]
     return "\n".join(rows) + "\n"
-
-
-def cpu_probe():
-    """Milliseconds of a fixed CPU-bound task (SHA-256 of 8 MiB, best of 3): the guest sees no
-    stolen time here, yet the host's load slows every figure by up to 2x between runs."""
-    block = bytes(8 << 20)
-    best = None
-    for _ in range(3):
-        t0 = time.perf_counter()
-        hashlib.sha256(block).digest()
-        dt = (time.perf_counter() - t0) * 1e3
-        best = dt if best is None else min(best, dt)
-    return round(best, 2)
 
 
 def damon_pageout():
@@ -817,12 +795,9 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", action="append")
     args = ap.parse_args()
-    probe = {}
     for name, fn in BENCHES.items():
         if not args.only or name in args.only:
-            before = cpu_probe()
             fn(args.quick)
-            probe[name] = [before, cpu_probe()]
 
     w = max(len(r["figure"]) for r in RESULTS)
     print(f"{'figure':<{w}}  {'value':>10}  {'baseline':>10}  {'ratio':>7}  {'target':<16} met")
@@ -832,13 +807,12 @@ def main():
         met = {True: "yes", False: "NO", None: "-"}[r["met"]]
         print(f"{r['figure']:<{w}}  {r['value']:>8.2f}{r['unit']:>2}  {base:>10}  {ratio:>7}  "
               f"{(r['target'] or '-'):<16} {met}")
-    print(probe_line(probe))
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")
     doc = {"time": stamp, "quick": args.quick, "machine": {
         "cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
-        "cpu_probe_ms": probe, "damon_pageout": damon_pageout()},
+        "damon_pageout": damon_pageout()},
         "results": RESULTS}
     (out / f"bench-{stamp}.json").write_text(json.dumps(doc, indent=1))
     (out / "latest.json").write_text(json.dumps(doc, indent=1))
