@@ -11,58 +11,18 @@ static const char *const global_with_value[] = {
 };
 
 /* Options of create/run/delete/exec… that take a value (so that the value is not taken for
- * the container ID). */
+ * the container ID). Packed by hand: clang-format would put one option per line. */
+/* clang-format off */
 static const char *const command_with_value[] = {
-    "bundle",
-    "b",
-    "console-socket",
-    "pid-file",
-    "preserve-fds",
-    "process",
-    "p",
-    "cwd",
-    "env",
-    "e",
-    "user",
-    "u",
-    "additional-gids",
-    "g",
-    "cap",
-    "c",
-    "apparmor",
-    "process-label",
-    "format",
-    "f",
-    "resources",
-    "r",
-    "image-path",
-    "work-path",
-    "parent-path",
-    "page-server",
-    "manage-cgroups-mode",
-    "empty-ns",
-    "status-mode",
-    "blkio-weight",
-    "cpu-period",
-    "cpu-quota",
-    "cpu-rt-period",
-    "cpu-rt-runtime",
-    "cpu-share",
-    "cpuset-cpus",
-    "cpuset-mems",
-    "kernel-memory",
-    "kernel-memory-tcp",
-    "memory",
-    "memory-reservation",
-    "memory-swap",
-    "pids-limit",
-    "l3-cache-schema",
-    "mem-bw-schema",
-    "interval",
-    "signal",
-    "s",
-    NULL,
+    "bundle", "b", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd", "env",
+    "e", "user", "u", "additional-gids", "g", "cap", "c", "apparmor", "process-label", "format",
+    "f", "resources", "r", "image-path", "work-path", "parent-path", "page-server",
+    "manage-cgroups-mode", "empty-ns", "status-mode", "blkio-weight", "cpu-period", "cpu-quota",
+    "cpu-rt-period", "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems", "kernel-memory",
+    "kernel-memory-tcp", "memory", "memory-reservation", "memory-swap", "pids-limit",
+    "l3-cache-schema", "mem-bw-schema", "interval", "signal", "s", NULL,
 };
+/* clang-format on */
 
 static bool in_list(const char *const *list, const char *name, size_t len)
 {
