@@ -688,14 +688,30 @@ static void test_save_file_replaced(void **state)
     mpp_bundle_free(b);
 }
 
+/* dir/config.json and the original mpp_bundle_save_keeping() keeps beside it. */
+static void bundle_files(const char *dir, char path[PATH_MAX], char kept[PATH_MAX])
+{
+    snprintf(path, PATH_MAX, "%s/config.json", dir);
+    snprintf(kept, PATH_MAX, "%s/.config.json.mpp-orig", dir);
+}
+
+/* Another process replacing dir/config.json with text, as a rename does. */
+static void replace_config(const char *dir, const char *text)
+{
+    char other[PATH_MAX], path[PATH_MAX];
+    snprintf(other, sizeof(other), "%s/other", dir);
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    write_file(other, text, 0644);
+    assert_int_equal(rename(other, path), 0);
+}
+
 /* The runtime's bundle handling: keep the given config.json, save the rewrite, give it back. */
 static void test_save_keeping_and_restore(void **state)
 {
     (void)state;
     _cleanup_free_ char *dir = make_bundle("keep", "runc-spec.json", 0640);
     char path[PATH_MAX], kept[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    snprintf(kept, sizeof(kept), "%s/.config.json.mpp-orig", dir);
+    bundle_files(dir, path, kept);
     _cleanup_free_ char *given = read_all(path, NULL);
     mpp_bundle *b = NULL;
     mpp_error err = {0};
@@ -718,10 +734,7 @@ static void test_save_keeping_and_restore(void **state)
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
     assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
     write_file(kept, "kept", 0644);
-    char other[PATH_MAX];
-    snprintf(other, sizeof(other), "%s/other", dir);
-    write_file(other, "{\"other\": 1}", 0644);
-    assert_int_equal(rename(other, path), 0);
+    replace_config(dir, "{\"other\": 1}");
     assert_int_equal(mpp_bundle_restore(b, &err), 0);
     _cleanup_free_ char *still = read_all(path, NULL);
     assert_string_equal(still, "{\"other\": 1}");
@@ -730,8 +743,7 @@ static void test_save_keeping_and_restore(void **state)
     /* Replaced after it was read: the original another mpp-runtime kept stands; with none
      * kept and another document in place, nothing can be given back, and saving is refused. */
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    write_file(other, "{\"third\": 1}", 0644);
-    assert_int_equal(rename(other, path), 0);
+    replace_config(dir, "{\"third\": 1}");
     assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
     _cleanup_free_ char *theirs = read_all(kept, NULL);
     assert_string_equal(theirs, "kept");
@@ -740,8 +752,7 @@ static void test_save_keeping_and_restore(void **state)
     /* Replaced by the same document (the original another mpp-runtime gave back) with nothing
      * kept: that file is kept, byte for byte, and given back. */
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    write_file(other, "{ \"other\" : 1 }", 0644); /* what block 3 left: {"other": 1} */
-    assert_int_equal(rename(other, path), 0);
+    replace_config(dir, "{ \"other\" : 1 }"); /* what block 3 left: {"other": 1} */
     if (mpp_bundle_save_keeping(b, NULL, &err) < 0)
         fail_msg("save_keeping: %s", err.msg);
     _cleanup_free_ char *same = read_all(kept, NULL);
@@ -752,8 +763,7 @@ static void test_save_keeping_and_restore(void **state)
     assert_int_equal(count_entries(dir), 1);
     mpp_bundle_free(b);
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    write_file(other, "{\"fourth\": 1}", 0644);
-    assert_int_equal(rename(other, path), 0);
+    replace_config(dir, "{\"fourth\": 1}");
     assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), -ESTALE);
     assert_non_null(strstr(err.msg, "changed since it was read"));
     _cleanup_free_ char *untouched = read_all(path, NULL);
@@ -769,8 +779,7 @@ static void test_save_keeping_rewrite_left_alone(void **state)
     (void)state;
     _cleanup_free_ char *dir = make_bundle("leftover", "runc-spec.json", 0640);
     char path[PATH_MAX], kept[PATH_MAX];
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    snprintf(kept, sizeof(kept), "%s/.config.json.mpp-orig", dir);
+    bundle_files(dir, path, kept);
     mpp_bundle *b = NULL;
     mpp_error err = {0};
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
