@@ -173,17 +173,6 @@ static int open_json_file(const char *path, mpp_error *err)
     return fd;
 }
 
-static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_error *err);
-
-int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *err)
-{
-    *out = NULL;
-    _cleanup_close_ int fd = open_json_file(path, err);
-    if (fd < 0)
-        return fd;
-    return json_load_fd(fd, path, max, out, err);
-}
-
 static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_error *err)
 {
     *out = NULL;
@@ -227,6 +216,15 @@ static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_
         return mpp_error_set(err, -E2BIG, "%s is too large (more than %zu bytes)", path, max);
     buf[len] = '\0';
     return mpp_json_parse(buf, len, path, out, err);
+}
+
+int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *err)
+{
+    *out = NULL;
+    _cleanup_close_ int fd = open_json_file(path, err);
+    if (fd < 0)
+        return fd;
+    return json_load_fd(fd, path, max, out, err);
 }
 
 int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
