@@ -125,18 +125,7 @@ def bench_container_start(quick):
                 state_root = root / f"{rt_name}-root"
 
                 def run(argv_prefix, i, tag):
-                    """create, start, delete: the three calls an engine makes."""
-                    cid = f"{tag}-{i}"
-                    base = argv_prefix + ["--root", str(state_root)]
-                    # Not a pipe: the created container inherits stdio and would hold it open.
-                    with open(root / "bench.err", "w+") as errf:
-                        for args in (["create", "--bundle", str(bundle), cid], ["start", cid],
-                                     ["delete", "--force", cid]):
-                            r = subprocess.run(base + args, stdin=subprocess.DEVNULL,
-                                               stdout=subprocess.DEVNULL, stderr=errf)
-                            if r.returncode != 0:
-                                errf.seek(0)
-                                raise SystemExit(f"{base[0]} {args[0]} failed: {errf.read()}")
+                    lifecycle(argv_prefix, state_root, bundle, f"{tag}-{i}", root / "bench.err")
 
                 # Why every run below starts after SETTLE of quiet: the bare runtime's create
                 # timed right after another container's run, and after the quiet spell.
@@ -287,6 +276,7 @@ def container_configs(root, env, real, sets):
 def lifecycle(argv_prefix, state_root, bundle, cid, errpath, env=None):
     """create, start, delete: the three calls an engine makes."""
     base = argv_prefix + ["--root", str(state_root)]
+    # Not a pipe: the created container inherits stdio and would hold it open.
     with open(errpath, "w+") as errf:
         for args in (["create", "--bundle", str(bundle), cid], ["start", cid],
                      ["delete", "--force", cid]):
