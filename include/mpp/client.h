@@ -49,6 +49,11 @@ int mpp_plugin_identity(const mpp_plugin_addr *a, char **out, mpp_error *err);
  * call then waits only for what is left. Once per process; does nothing after the first time.
  * A process that forks while it runs must only exec in the child. */
 void mpp_client_preload(void);
+/* Wait until the thread mpp_client_preload() started has loaded libcurl and ended, and join it
+ * (nothing if none was started). For a process about to leave with exit(): libcurl's libraries
+ * register exit handlers (OpenSSL's cleanup) that must not run beside that thread. A process
+ * that never calls it keeps the ended thread's stack until it exits. */
+void mpp_client_preload_wait(void);
 
 /* One client holds one curl handle: use it from one thread at a time. */
 typedef struct mpp_client mpp_client;

@@ -67,19 +67,26 @@ static void *preload_main(void *unused)
     return NULL;
 }
 
+static pthread_t preload_thread;
+/* 0: never asked; 1: asked, no thread; 2: its thread started; 3: joined */
+static atomic_int preload_state;
+
 void mpp_client_preload(void)
 {
-    static atomic_bool started;
-    if (atomic_exchange(&started, true))
-        return;
-    pthread_attr_t attr;
-    pthread_t t;
-    if (pthread_attr_init(&attr) != 0)
+    int never = 0;
+    if (!atomic_compare_exchange_strong(&preload_state, &never, 1))
         return;
     /* Without a thread the first call loads it itself: nothing is lost but the overlap. */
-    if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0)
-        (void)pthread_create(&t, &attr, preload_main, NULL);
-    pthread_attr_destroy(&attr);
+    if (pthread_create(&preload_thread, NULL, preload_main, NULL) == 0)
+        atomic_store(&preload_state, 2);
+}
+
+void mpp_client_preload_wait(void)
+{
+    /* Joined, not only waited for: OpenSSL frees its per-thread state as the thread ends. */
+    int started = 2;
+    if (atomic_compare_exchange_strong(&preload_state, &started, 3))
+        pthread_join(preload_thread, NULL);
 }
 
 int mpp_dlopen_curl(mpp_error *err)
