@@ -15,15 +15,13 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "fan-setup.h"
 #include "macro.h"
 #include "plugin-util.h"
 
-#define AUDIT_MASK (FAN_MODIFY | FAN_CREATE | FAN_DELETE | FAN_RENAME | FAN_ONDIR)
-
 int audit_fan_open(audit *a, mpp_error *err)
 {
-    a->fan_fd = fanotify_init(FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME,
-                              O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+    a->fan_fd = fanotify_init(AUDIT_FAN_INIT_FLAGS, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
     if (a->fan_fd < 0)
         return mpp_error_set(err, -errno, "cannot create a fanotify group: %s", strerror(errno));
     a->buf = malloc(AUDIT_READ_BUF);
@@ -393,7 +391,7 @@ static void handle(audit *a, batch *b, const struct fanotify_event_metadata *md,
         log_event(a, b, md, &one, NULL, NULL);
 }
 
-void audit_fan_drain(audit *a)
+bool audit_fan_drain(audit *a)
 {
     char *buf = a->buf; /* lock held: one reader at a time */
     bool any = false;
@@ -429,6 +427,7 @@ void audit_fan_drain(audit *a)
     }
     if (any)
         audit_log_flush(a);
+    return any;
 }
 
 static void *reader_main(void *userdata)
@@ -446,8 +445,14 @@ static void *reader_main(void *userdata)
         if (fds[1].revents)
             break;
         pthread_mutex_lock(&a->lock);
-        audit_fan_drain(a);
+        bool any = audit_fan_drain(a);
         pthread_mutex_unlock(&a->lock);
+        /* A reader blocked in poll() is woken for each event, and on a VM every wake-up is an
+         * interrupt sent to the other vCPU at the writer's expense: the small-file workload ran
+         * at 0.72x native with such a reader, 0.89x with one that lets events gather. So after a
+         * batch the reader looks away for a moment, still answering stop. */
+        if (any && poll(&fds[1], 1, AUDIT_GATHER_MS) > 0)
+            break;
     }
     return NULL;
 }
