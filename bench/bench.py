@@ -153,7 +153,8 @@ def bench_container_start(quick):
                        note=f"baseline: the same after {SETTLE * 1e3:.0f} ms of quiet, as every "
                        "start figure here is taken (cgroup v1 waits for an RCU grace period)")
 
-                sides = {"bare": lambda i: run([real], i, "bare")}
+                sides = {"bare": lambda i: run([real], i, "bare"),
+                         "exec only": lambda i: run([BENCH_BIN / "mpp-bench-exec", real], i, "x")}
                 for k, (label, cfg) in enumerate(configs.items()):
                     sides[label] = (lambda c, k: lambda i: run(
                         [MPP_RUNTIME, f"--mpp-config={c}"], i, f"m{k}"))(cfg, k)
@@ -169,6 +170,17 @@ def bench_container_start(quick):
                         target, met = "<= 1.05x bare", v / bare <= 1.05
                     record(f"start {rt_name}: {label}", v * 1e3, bare * 1e3, "ms", target, met,
                            {k: x * 1e3 for k, x in spread(t[label]).items() if k != "n"})
+                # Any shim costs one more exec per verb; the static one that does nothing else
+                # is the floor, and mpp's own share is what it adds over that.
+                shim = med(t["exec only"])
+                record(f"start {rt_name}: a static shim that only execs the runtime", shim * 1e3,
+                       bare * 1e3, "ms", spread={k: x * 1e3 for k, x in
+                                                 spread(t["exec only"]).items() if k != "n"},
+                       note="the floor of any runtime shim: one more exec on each verb")
+                record(f"start {rt_name}: 8 plugins, none match, against that shim",
+                       med(t["8 plugins, none match"]) * 1e3, shim * 1e3, "ms",
+                       note="mpp's own share: reading its configuration and the bundle, "
+                       "matching, its journal check")
                 base = med(t["mpp, no plugin"])
                 for label, n in [("1 matching no-op", 1), ("3 matching no-ops", 3),
                                  ("8 matching no-ops", 8)]:
@@ -555,12 +567,14 @@ def bench_data_paths(quick):
         root = Path(tmp)
         os.chmod(root, 0o755)
         env = Env(root)
-        fss, mounts_made, attached = [], [], []
+        fss, mounts_made, attached, helpers = [], [], [], []
         try:
             fsa = LoopFs(root, "fsa")
             fss.append(fsa)
             fsb = LoopFs(root, "fsb")
             fss.append(fsb)
+            fsc = LoopFs(root, "fsc")
+            fss.append(fsc)
             src = fsa.mnt / "src"
             src.mkdir()
             os.chown(src, 100000, 100000)
@@ -642,13 +656,29 @@ def bench_data_paths(quick):
             # Each run ends with the untimed removal of its files; the next run (either side)
             # starts when the audit's reader has logged those, so that a run is not charged
             # with the previous one's deletes.
+            # A third side has the same fanotify mark on its own file system, its events read
+            # and dropped at once: the kernel's share of the audit's cost.
+            fsrc = fsc.mnt / "src"
+            fsrc.mkdir()
+            fan = subprocess.Popen([BENCH_BIN / "mpp-bench-fanotify", fsrc],
+                                   stdout=subprocess.PIPE, text=True)
+            helpers.append(fan)
+            if fan.stdout.readline().strip() != "ready":
+                raise SystemExit("mpp-bench-fanotify did not start")
+
             def settled(d, n):
                 rate = files_rate(d, n)
                 cpu_idle(audit.proc.pid)
+                cpu_idle(fan.pid)
                 return rate
             v = interleaved_values({"native": lambda i: settled(nsrc, afiles),
+                                    "fanotify": lambda i: settled(fsrc, afiles),
                                     "audit": lambda i: settled(asrc, afiles)}, runs)
             r = med(v["audit"]) / med(v["native"])
+            record("data path: small files, the audit's fanotify mark alone",
+                   med(v["fanotify"]) / 1e3, med(v["native"]) / 1e3, "kfiles/s",
+                   spread=spread([x / 1e3 for x in v["fanotify"]]),
+                   note="no plugin: the same mark, events read and dropped (the kernel's share)")
             time.sleep(1)
             log = root / "audit-logs" / "bench-audit.jsonl"
             recs = [json.loads(line) for line in log.read_text().splitlines()] \
@@ -661,15 +691,33 @@ def bench_data_paths(quick):
                    note=f"{creates} create records for {(runs + 1) * afiles} files, "
                    f"{overflows} overflow records")
 
+            # A third side reads through an overlay mounted by hand with the kernel's default
+            # options: what overlayfs itself costs, whoever mounts it.
+            ovl = root / "ovl"
+            for d in ("upper", "work", "merged"):
+                (ovl / d).mkdir(parents=True)
+            subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            f"lowerdir={ro},upperdir={ovl / 'upper'},workdir={ovl / 'work'}",
+                            str(ovl / "merged")], check=True)
+            mounts_made.append(ovl / "merged")
             v = interleaved_values({"native": lambda i: fio(ro, "randread", secs, "64m"),
+                                    "overlayfs": lambda i: fio(ovl / "merged", "randread", secs,
+                                                               "64m"),
                                     "cow": lambda i: fio(merged, "randread", secs, "64m")}, runs)
             r = med(v["cow"]) / med(v["native"])
+            record("data path: fio 4k random read, overlayfs mounted by hand",
+                   med(v["overlayfs"]) / 1e3, med(v["native"]) / 1e3, "kIOPS",
+                   spread=spread([x / 1e3 for x in v["overlayfs"]]),
+                   note="no plugin, default options: overlayfs's own cost")
             record("data path: fio 4k random read, cow", med(v["cow"]) / 1e3,
                    med(v["native"]) / 1e3, "kIOPS", ">= 0.95x native", r >= 0.95,
                    spread([x / 1e3 for x in v["cow"]]), note="a lower-layer file via overlayfs")
             for d in (idmap, cow, audit):
                 PLUGIN_PEAKS[f"mpp-plugin-{d.name}"] = (vm_kib(d.proc.pid, "VmHWM"), idle[d.name])
         finally:
+            for h in helpers:
+                h.terminate()
+                h.wait()
             for m in mounts_made:
                 subprocess.run(["umount", str(m)], check=False)
             for cfg, cid in reversed(attached):
