@@ -113,9 +113,25 @@ static size_t path_push(dec *d, const char *fmt, ...)
     return saved;
 }
 
+/* Once per decoded field: plain copies rather than a formatted print, which was most of the
+ * cost of the path. */
+static void path_append(dec *d, const char *s, size_t n)
+{
+    size_t room = sizeof(d->path) - 1 - d->len;
+    if (n > room)
+        n = room;
+    memcpy(d->path + d->len, s, n);
+    d->len += n;
+    d->path[d->len] = '\0';
+}
+
 static size_t push_key(dec *d, const char *key)
 {
-    return path_push(d, "%s%s", d->len ? "." : "", key);
+    size_t saved = d->len;
+    if (d->len)
+        path_append(d, ".", 1);
+    path_append(d, key, strlen(key));
+    return saved;
 }
 
 static size_t push_index(dec *d, size_t i)
