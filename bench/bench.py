@@ -108,9 +108,9 @@ def bench_container_start(quick):
         names_match = [f"match{i}" for i in range(8)]
         try:
             for n in names_none:
-                env.plugin(n, "--patterns", never)
+                env.plugin(n, "--patterns", never, log=False)
             for n in names_match:
-                env.plugin(n)
+                env.plugin(n, log=False)
             for rt_name, real in sorted(RUNTIMES.items()):
                 configs = {}
                 for label, plugins in [("mpp, no plugin", []), ("8 plugins, none match",
@@ -211,11 +211,11 @@ def run_bench_bin(*args):
 
 
 def start_test_plugin(root, name, *args):
-    """mpp-test-plugin logging to /dev/null: its per-call log file would be part of the cost."""
+    """mpp-test-plugin without its call log, which would be part of the cost."""
     sock = root / f"{name}.sock"
     pidfile = root / f"{name}.pid"
     proc = subprocess.Popen([str(BUILD / "tests/mpp-test-plugin"), "--socket", str(sock),
-                             "--name", name, "--log", "/dev/null", "--pidfile", str(pidfile),
+                             "--name", name, "--pidfile", str(pidfile),
                              *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != ""
              or proc.poll() is not None, what=f"plugin {name}")
@@ -319,7 +319,7 @@ def bench_concurrency(quick):
         bundle = container_fixture(root)
         try:
             for n in ("m0", "m1", "m2"):
-                env.plugin(n)
+                env.plugin(n, log=False)
             real = RUNTIMES["runc"]
             cfgs = container_configs(root, env, real, {"1 matching no-op": ["m0"],
                                                        "3 matching no-ops": ["m0", "m1", "m2"]})
@@ -396,7 +396,7 @@ def bench_journal(quick):
         bundle = container_fixture(root)
         state = (root / "state").resolve()
         try:
-            env.plugin("m0")
+            env.plugin("m0", log=False)
             real = RUNTIMES["runc"]
             cfg = container_configs(root, env, real, {"1": ["m0"]})["1"]
             logs = {"synced": root / "synced.log", "no sync": root / "nosync.log"}
@@ -449,7 +449,7 @@ def bench_memory(quick):
         try:
             names = [f"m{i}" for i in range(8)]
             for n in names:
-                env.plugin(n)
+                env.plugin(n, log=False)
             real = RUNTIMES["runc"]
             cfgs = container_configs(root, env, real, {"no plugin": [],
                                                        "1 matching no-op": names[:1],
@@ -753,7 +753,7 @@ def bench_docker(quick):
         cfg = root / "mpp-docker.json"
         docker = None
         try:
-            env.plugin("m0")
+            env.plugin("m0", log=False)
             docker = engines.Docker(root, cfg)
             cfg.write_text(json.dumps({"runtime": engines.REAL_RUNTIME, "plugins": []}))
             try:

@@ -28,13 +28,13 @@ def wait_for(pred, timeout=10.0, what="condition"):
 class Plugin:
     """A running mpp-test-plugin (or the Python plugin) speaking the real protocol."""
 
-    def __init__(self, env, name, *args, python=False):
+    def __init__(self, env, name, *args, python=False, log=True):
         self.env = env
         self.name = name
         self.args = list(args)
         self.python = python
         self.socket = env.plugin_dir / f"{name}.sock"
-        self.log = env.log
+        self.log = env.log if log else None
         self.proc = None
 
     def start(self):
@@ -45,8 +45,10 @@ class Plugin:
             cmd = [PYTHON, str(SRC / "tests/plugins/py_plugin.py")]
         else:
             cmd = [str(BUILD / "tests/mpp-test-plugin")]
-        cmd += ["--socket", str(self.socket), "--name", self.name, "--log", str(self.log),
-                "--pidfile", str(pidfile)] + self.args
+        cmd += ["--socket", str(self.socket), "--name", self.name, "--pidfile", str(pidfile)]
+        if self.log:
+            cmd += ["--log", str(self.log)]
+        cmd += self.args
         self.stderr = open(self.env.root / f"{self.name}.stderr", "ab")
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr)
         wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() != ""
@@ -126,8 +128,9 @@ class Env:
         self.config = root / "mpp.json"
         self.plugins = []
 
-    def plugin(self, name, *args, python=False, start=True):
-        p = Plugin(self, name, *args, python=python)
+    def plugin(self, name, *args, python=False, start=True, log=True):
+        """log=False: a plugin that keeps no call log (the benchmarks' no-op plugins)."""
+        p = Plugin(self, name, *args, python=python, log=log)
         self.plugins.append(p)
         return p.start() if start else p
 
