@@ -201,6 +201,31 @@ def test_default_deny(env, rootfs, rt):
 
 # reload
 
+def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
+    """The policy attaches nothing, so a container it allowed tears down without it: killed
+    after the create, the delete neither waits for it nor fails; restarted, it decides anew."""
+    src = tree(env.root / "data", {"f": "in\n"})
+    p = start_policy(env, [{"name": "data-only", "allow_sources": [str(src)]}])
+    env.write_config(["policy"], runtime=rt.real)
+    b = make_bundle(env.root / "b-r1", rootfs, ["/bin/cat", "/d/f"], [oci_bind(src, "/d")])
+    # Not pipes: the created container would hold them open.
+    r = rt.run(True, "create", "--bundle", str(b), "r1", config=env.config,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
+    assert r.returncode == 0
+    p.kill()
+    assert rt.run(True, "start", "r1", config=env.config).returncode == 0
+    wait_for(lambda: rt.state("r1") == "stopped", what="stopped")
+    d = rt.run(True, "delete", "r1", config=env.config)
+    assert (d.returncode, d.stderr) == (0, ""), d.stderr
+    assert not (env.state_dir / "containers" / "r1").exists()
+
+    start_policy(env, [{"name": "data-only", "allow_sources": [str(src)]}])
+    r = run(env, rt, rootfs, [oci_bind(src, "/d")], "r2", ["/bin/cat", "/d/f"])
+    assert (r.returncode, r.stdout) == (0, "in\n"), r.stderr
+    other = tree(env.root / "other", {"f": ""})
+    denied(run(env, rt, rootfs, [oci_bind(other, "/d")], "r3"), other, "/d", "is outside")
+
+
 def test_sighup_reloads_and_a_bad_configuration_keeps_the_old_one(env, rootfs, rt):
     src = tree(env.root / "src", {"f": "x"})
     d = start_policy(env, [{"name": "lock", "protect": [str(src)]}])
