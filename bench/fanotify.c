@@ -51,8 +51,9 @@ int main(int argc, char **argv)
         /* A timeout, so that a signal that lands just before poll() still ends the loop. */
         if (poll(&p, 1, 100) <= 0)
             continue;
-        for (;;) {
-            ssize_t n = read(fd, buf, sizeof(buf));
+        /* As the audit's reader: one read per wait, unless it found a backlog. */
+        for (ssize_t n = (ssize_t)sizeof(buf); n >= (ssize_t)sizeof(buf) / 2;) {
+            n = read(fd, buf, sizeof(buf));
             if (n <= 0)
                 break;
             /* FID mode: no event carries a file descriptor to close. */

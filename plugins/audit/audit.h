@@ -88,8 +88,9 @@ void audit_fan_close(audit *a);
 /* Mark the filesystem of fd (once per filesystem). */
 int audit_fs_ref(audit *a, int fd, const char *path, audit_fs **out, mpp_error *err);
 void audit_fs_unref(audit *a, audit_fs *fs);
-/* Read and log every queued event; true if there was any. Lock held. */
-bool audit_fan_drain(audit *a);
+/* Read and log the queued events: all of them, or one batch unless there is a backlog; true
+ * if there was any. Lock held. */
+bool audit_fan_drain(audit *a, bool all);
 int audit_reader_start(audit *a, mpp_error *err);
 void audit_reader_stop(audit *a);
 

@@ -241,7 +241,7 @@ static int write_summary_file(const char *dir, const char *id, const json_t *sum
 static int finish(audit *a, audit_ctr *c, mpp_error *err)
 {
     /* What the container did is queued already: log it before the marks go. */
-    audit_fan_drain(a);
+    audit_fan_drain(a, true);
     unlink_ctr(a, c);
     audit_log_flush(a);
     char path[PATH_MAX];

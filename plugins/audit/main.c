@@ -114,7 +114,7 @@ int main(int argc, char **argv)
     audit_reader_stop(&a);
     mpp_plugin_server_free(server);
     pthread_mutex_lock(&a.lock);
-    audit_fan_drain(&a);
+    audit_fan_drain(&a, true);
     pthread_mutex_unlock(&a.lock);
     cleanup(&a);
     return r < 0 ? 1 : 0;
