@@ -179,8 +179,8 @@ static const proc_info *proc_lookup(batch *b, int pid)
         if (strncmp(line, "NSpid:", 6) != 0)
             continue;
         /* The last field: the pid in the innermost namespace (the container's). */
-        char *last = NULL;
-        for (char *t = strtok(line + 6, " \t\n"); t; t = strtok(NULL, " \t\n"))
+        char *last = NULL, *save = NULL;
+        for (char *t = strtok_r(line + 6, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
             last = t;
         if (last)
             p->ns_pid = atoi(last);
