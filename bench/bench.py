@@ -169,18 +169,21 @@ def bench_container_start(quick):
                     if label == "8 plugins, none match":
                         target, met = "<= 1.05x bare", v / bare <= 1.05
                     record(f"start {rt_name}: {label}", v * 1e3, bare * 1e3, "ms", target, met,
-                           {k: x * 1e3 for k, x in spread(t[label]).items() if k != "n"})
+                           {k: x * 1e3 for k, x in spread(t[label]).items() if k != "n"},
+                           note=f"per-round ratio {per_round(t[label], t['bare']):.3f}")
                 # Any shim costs one more exec per verb; the static one that does nothing else
                 # is the floor, and mpp's own share is what it adds over that.
                 shim = med(t["exec only"])
                 record(f"start {rt_name}: a static shim that only execs the runtime", shim * 1e3,
                        bare * 1e3, "ms", spread={k: x * 1e3 for k, x in
                                                  spread(t["exec only"]).items() if k != "n"},
-                       note="the floor of any runtime shim: one more exec on each verb")
+                       note="the floor of any runtime shim: one more exec on each verb; "
+                       f"per-round ratio {per_round(t['exec only'], t['bare']):.3f}")
                 record(f"start {rt_name}: 8 plugins, none match, against that shim",
                        med(t["8 plugins, none match"]) * 1e3, shim * 1e3, "ms",
                        note="mpp's own share: reading its configuration and the bundle, "
-                       "matching, its journal check")
+                       "matching, its journal check; per-round ratio "
+                       f"{per_round(t['8 plugins, none match'], t['exec only']):.3f}")
                 base = med(t["mpp, no plugin"])
                 for label, n in [("1 matching no-op", 1), ("3 matching no-ops", 3),
                                  ("8 matching no-ops", 8)]:
@@ -526,6 +529,11 @@ def files_rate(directory, n):
     return n / float(run_bench_bin("mpp-bench-files", directory, n, 4096))
 
 
+def per_round(a, b):
+    """The median of the ratios a[i] / b[i] of the sides of one round."""
+    return med([x / y for x, y in zip(a, b)])
+
+
 def record_side(name, v, side, unit, target=None, note=""):
     """Record v[side] against v["native"] (rates, scaled to thousands). target is the least
     ratio. The note adds the median of the per-round ratios: the sides of one round run within
@@ -533,7 +541,7 @@ def record_side(name, v, side, unit, target=None, note=""):
     rounds, which moves both medians."""
     base = med(v["native"])
     r = med(v[side]) / base
-    paired = med([a / b for a, b in zip(v[side], v["native"])])
+    paired = per_round(v[side], v["native"])
     note = f"{note}; " if note else ""
     record(name, med(v[side]) / 1e3, base / 1e3, unit,
            f">= {target:.2f}x native" if target else None, r >= target if target else None,
