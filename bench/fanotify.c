@@ -44,7 +44,7 @@ int main(int argc, char **argv)
     }
     puts("ready");
     fflush(stdout);
-    static char buf[256 * 1024]; /* as large as the audit's reads */
+    static char buf[AUDIT_READ_BUF];
     unsigned long long events = 0;
     struct pollfd p = {.fd = fd, .events = POLLIN};
     while (!stop) {
@@ -52,7 +52,7 @@ int main(int argc, char **argv)
         if (poll(&p, 1, 100) <= 0)
             continue;
         /* As the audit's reader: one read per wait, unless it found a backlog. */
-        for (ssize_t n = (ssize_t)sizeof(buf); n >= (ssize_t)sizeof(buf) / 2;) {
+        for (ssize_t n = AUDIT_BACKLOG; n >= AUDIT_BACKLOG;) {
             n = read(fd, buf, sizeof(buf));
             if (n <= 0)
                 break;

@@ -26,9 +26,6 @@
     "\"Value\": {\"Exactly\": \"true\"}}]}]}}]"
 /* Distinct paths counted exactly for the summary's most written paths; beyond, "other". */
 #define AUDIT_TOP_MAX_PATHS 65536
-/* Bytes read per read(): a fixed buffer, so memory stays bounded under a burst (the kernel's
- * queue is bounded too: it reports an overflow instead of growing). */
-#define AUDIT_READ_BUF (256 * 1024)
 
 typedef struct audit_config {
     mpp_pattern *patterns;

@@ -427,7 +427,7 @@ bool audit_fan_drain(audit *a, bool all)
         /* Events that came while this batch was logged wait for the next one, unless this
          * read found a backlog: read at once, they would never merge (a file written without
          * pause gave a record every 20 to 30 us, 33 000 a second). */
-        more = all || (size_t)len >= AUDIT_READ_BUF / 2;
+        more = all || len >= AUDIT_BACKLOG;
     }
     if (any)
         audit_log_flush(a);
