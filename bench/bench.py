@@ -7,6 +7,7 @@ sides interleaved (A B A B ...) in the same run, reported as medians with their 
 Prints one table (figure, value, baseline, ratio, target, met) and writes the results as JSON
 under bench/results/."""
 import argparse
+import collections
 import json
 import os
 import platform
@@ -682,39 +683,41 @@ def bench_data_paths(quick):
             if fan.stdout.readline().strip() != "ready":
                 raise SystemExit("mpp-bench-fanotify did not start")
 
-            def settled(d, n):
-                rate = files_rate(d, n)
+            def settled(measure):
+                rate = measure()
                 cpu_idle(audit.proc.pid)
                 cpu_idle(fan.pid)
                 return rate
-            v = interleaved_values({"native": lambda i: settled(nsrc, afiles),
-                                    "fanotify": lambda i: settled(fsrc, afiles),
-                                    "audit": lambda i: settled(asrc, afiles)}, runs)
+
+            def audit_counts():
+                """The audit log's records so far, counted by operation and by (operation,
+                file name)."""
+                time.sleep(1)
+                log = root / "audit-logs" / "bench-audit.jsonl"
+                counts = collections.Counter()
+                for line in log.read_text().splitlines() if log.exists() else ():
+                    x = json.loads(line)
+                    counts[x.get("op")] += 1
+                    counts[x.get("op"), Path(x.get("host_path", "")).name] += 1
+                return counts
+            asides = {"native": nsrc, "fanotify": fsrc, "audit": asrc}
+            v = interleaved_values({k: (lambda d: lambda i: settled(
+                lambda: files_rate(d, afiles)))(d) for k, d in asides.items()}, runs)
             record_side("data path: small files, the audit's fanotify mark alone", v, "fanotify",
                         "kfiles/s",
                         note="no plugin: the same mark, events read and dropped (the kernel's "
                         "share)")
-            time.sleep(1)
-            log = root / "audit-logs" / "bench-audit.jsonl"
-            recs = [json.loads(line) for line in log.read_text().splitlines()] \
-                if log.exists() else []
-            creates = sum(1 for x in recs if x.get("op") == "create")
-            overflows = sum(1 for x in recs if x.get("op") == "overflow")
+            counts = audit_counts()
+            creates, overflows = counts["create"], counts["overflow"]
             record_side("data path: small files, audit", v, "audit", "kfiles/s", 0.90,
                         note=f"{creates} create records for {(runs + 1) * afiles} files, "
                         f"{overflows} overflow records")
 
             # Random writes to one file under the audit: the kernel merges the events queued on
             # one name, so the records count the reader's batches, not the writes.
-            v = interleaved_values({"native": lambda i: fio(nsrc, "randwrite", secs, "64m"),
-                                    "fanotify": lambda i: fio(fsrc, "randwrite", secs, "64m"),
-                                    "audit": lambda i: fio(asrc, "randwrite", secs, "64m")}, runs)
-            cpu_idle(audit.proc.pid)
-            time.sleep(1)
-            recs = [json.loads(line) for line in log.read_text().splitlines()] \
-                if log.exists() else []
-            writes = sum(1 for x in recs if x.get("op") == "write"
-                         and x.get("host_path", "").endswith("/bench.dat"))
+            v = interleaved_values({k: (lambda d: lambda i: settled(
+                lambda: fio(d, "randwrite", secs, "64m")))(d) for k, d in asides.items()}, runs)
+            writes = audit_counts()["write", "bench.dat"]
             record_side("data path: fio 4k random write, the audit's fanotify mark alone", v,
                         "fanotify", "kIOPS", note="no plugin: the same mark, events read and "
                         "dropped")
