@@ -109,7 +109,10 @@ def test_plugin_under_systemd_socket_activate(tmp_path):
         p = subprocess.Popen(["systemd-socket-activate", "-l", str(sock)]
                              + argv(tmp_path, "policy"), stderr=f)
     try:
-        wait_for(lambda: sock.exists() or p.poll() is not None, what="the socket")
+        # The socket's file appears at bind(), before listen(): a connect then is refused.
+        # systemd-socket-activate says "Listening on" once it listens.
+        wait_for(lambda: "Listening on" in err.read_text() or p.poll() is not None,
+                 what="the socket")
         # The first connection starts the plugin, which then answers it.
         assert activate(sock) == {"Implements": ["mountpoint"]}
         assert "serving on the socket passed by socket activation" in err.read_text()
