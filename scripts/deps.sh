@@ -16,6 +16,7 @@ PACKAGES=(
     # tests
     python3 python3-pytest python3-yaml   # python3-yaml: the Kubernetes manifests' test
     groff-base            # the manual pages' test (tests/system/test_docs.py)
+    strace                # delays listen() in the plugin socket's test (test_plugin_socket.py)
     crun runc busybox-static
     # end-to-end tests with the real engines (tests/e2e); rootful podman with --network none
     # needs no network backend (slirp4netns, netavark) nor uidmap

@@ -39,7 +39,8 @@ typedef struct mpp_plugin_ops {
 
 typedef struct mpp_plugin_server_options {
     /* The socket to create (mode 0600; a stale socket at the path is replaced, but not a socket
-     * another process is serving on, nor a file that is not a socket). NULL: use the one
+     * another process is serving on, nor a file that is not a socket; the path appears only
+     * once the socket listens, so a client that finds it can connect). NULL: use the one
      * socket passed by socket activation (LISTEN_FDS / LISTEN_PID); it is not removed. */
     const char *socket_path;
     unsigned threads; /* worker threads; 0 = 4 */

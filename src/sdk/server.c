@@ -625,6 +625,14 @@ static bool socket_is_live(const struct sockaddr_un *sa, socklen_t salen)
     return errno == EAGAIN || errno == EINPROGRESS;
 }
 
+/* Removes the temporary name a socket was bound under (an empty string: nothing). */
+static void unlink_stagedp(char **p)
+{
+    if (*p && **p)
+        unlink(*p);
+    free(*p);
+}
+
 static int create_socket(mpp_plugin_server *s, const char *path, int *ret_fd, mpp_error *err)
 {
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -658,26 +666,59 @@ static int create_socket(mpp_plugin_server *s, const char *path, int *ret_fd, mp
     if (fd < 0)
         return mpp_error_set(err, -errno, "cannot create a unix socket: %s", strerror(errno));
 
+    /* bind() makes the file before listen() makes it answer, and a client that finds the file in
+     * between is refused. So the socket is bound under a name of its own beside the path and
+     * linked into place once it listens; link(), like bind(), will not replace a socket another
+     * server put there meanwhile. (A path with no room for the suffix is bound in place.) */
+    struct sockaddr_un tsa = {.sun_family = AF_UNIX};
+    int n = snprintf(tsa.sun_path, sizeof(tsa.sun_path), "%s.%ld~", path, (long)getpid());
+    bool staged = n > 0 && (size_t)n < sizeof(tsa.sun_path);
+    if (!staged)
+        tsa = sa;
+    socklen_t tsalen =
+        (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(tsa.sun_path) + 1);
+    if (staged)
+        unlink(tsa.sun_path); /* left by a process that had our pid and died */
+
     /* Born 0600: no window in which another user could connect. */
     mode_t old_umask = umask(0177);
-    int r = bind(fd, (const struct sockaddr *)&sa, salen);
+    int r = bind(fd, (const struct sockaddr *)&tsa, tsalen);
     int bind_errno = errno;
     umask(old_umask);
     if (r < 0)
-        return mpp_error_set(err, -bind_errno, "cannot bind %s: %s", path, strerror(bind_errno));
+        return mpp_error_set(err, -bind_errno, "cannot bind %s: %s", tsa.sun_path,
+                             strerror(bind_errno));
+    _cleanup_(unlink_stagedp) char *bound = strdup(tsa.sun_path);
+    if (!bound) {
+        unlink(tsa.sun_path);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (chmod(bound, 0600) < 0 || stat(bound, &st) < 0)
+        return mpp_error_set(err, -errno, "cannot set the mode of %s: %s", bound, strerror(errno));
+    if (listen(fd, LISTEN_BACKLOG) < 0)
+        return mpp_error_set(err, -errno, "cannot listen on %s: %s", bound, strerror(errno));
+    if (staged && link(bound, path) < 0) {
+        if (errno == EEXIST)
+            return mpp_error_set(err, -EADDRINUSE,
+                                 "another process created %s meanwhile: refusing to replace it",
+                                 path);
+        /* A file system without hard links: moved instead, which would replace a socket made
+         * since the check above. */
+        if (rename(bound, path) < 0)
+            return mpp_error_set(err, -errno, "cannot move %s to %s: %s", bound, path,
+                                 strerror(errno));
+        bound[0] = '\0';
+    }
+    if (!staged)
+        bound[0] = '\0'; /* the socket's own path: kept, and removed at the end */
 
     s->socket_path = strdup(path);
     if (!s->socket_path) {
         unlink(path);
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    if (chmod(path, 0600) < 0 || stat(path, &st) < 0)
-        return mpp_error_set(err, -errno, "cannot set the mode of %s: %s", path, strerror(errno));
     s->socket_dev = st.st_dev;
     s->socket_ino = st.st_ino;
-
-    if (listen(fd, LISTEN_BACKLOG) < 0)
-        return mpp_error_set(err, -errno, "cannot listen on %s: %s", path, strerror(errno));
 
     *ret_fd = TAKE_FD(fd);
     return 0;
