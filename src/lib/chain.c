@@ -279,6 +279,13 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
     return 0;
 }
 
+/* The client's contract: -ENOENT, -ECONNREFUSED and -EAGAIN mean no connection was made and
+ * nothing was sent; any other failure may come after the request reached the plugin. */
+static bool request_may_have_arrived(int r)
+{
+    return r != -ENOENT && r != -ECONNREFUSED && r != -EAGAIN;
+}
+
 /* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
  * container must fail. */
 static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plugin *p,
@@ -347,6 +354,10 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     mpp_error call_err = {0};
     r = mpp_client_attach(p->client, &req, &resp, &status, &call_err);
     if (r < 0 || !resp.success) {
+        /* Sent without a valid answer: the plugin may have done its work, so it stays
+         * possibly attached (journaled as sent) and gets its detach; only a refusal it
+         * answered, or a request that never left, is "refused". */
+        bool unanswered = r < 0 && request_may_have_arrived(r);
         if (r < 0)
             r = mpp_error_set(err, r, "mount point plugin \"%s\" failed on %s: %s", p->name, what,
                               call_err.msg);
@@ -354,11 +365,11 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             r = mpp_error_set(err, -EPERM, "mount point plugin \"%s\" denied %s: %s", p->name, what,
                               isempty(resp.err) ? "no reason given" : resp.err);
         mpp_attach_response_clear(&resp);
-        json_t *ref = json_pack("{s:s, s:I, s:s}", "op", "refused", "clock", (json_int_t)clock,
-                                "error", err->msg);
+        json_t *ref = json_pack("{s:s, s:I, s:s}", "op", unanswered ? "unanswered" : "refused",
+                                "clock", (json_int_t)clock, "error", err->msg);
         mpp_error jerr = {0};
         if (journal_record(j, ref, false, &jerr) == 0)
-            mpp_fault_point("attach-refused");
+            mpp_fault_point(unanswered ? "attach-unanswered" : "attach-refused");
         json_decref(ref);
         return r;
     }
@@ -488,6 +499,11 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                          u < 0 ? uerr.msg : (t.n_errors ? t.errors[0] : "teardown failed"));
                 size_t len = strlen(err->msg);
                 snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s", extra);
+            }
+            if (u >= 0 && !t.complete) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len,
+                         " (the teardown is incomplete: run `mppctl recover %s`)", id);
             }
             mpp_teardown_clear(&t);
             return r;

@@ -538,6 +538,10 @@ int mpp_jstate_load(mpp_journal *j, mpp_jstate *st, mpp_error *err)
             r = replay_attached(p, rec, where, err);
         } else if (strcmp(op, "refused") == 0) {
             p->state = MPP_JP_REFUSED;
+        } else if (strcmp(op, "unanswered") == 0) {
+            /* The call failed after it may have reached the plugin: still possibly attached. */
+            if (p->state != MPP_JP_SENT)
+                r = mpp_error_set(err, -EBADMSG, "%s: unanswered after an answer", where);
         } else if (strcmp(op, "detach") == 0) {
             if (p->state == MPP_JP_SENT)
                 r = entries_from_sent(p, err);

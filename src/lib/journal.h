@@ -9,12 +9,14 @@
  *   begin      {id, mounts: N}
  *   attach     {clock, plugin, mounts: [index...], sent: [MountPoint...]}   before the call
  *   attached   {clock, entries: [{mount, changes, emergency}...]}           Attach: true only
- *   refused    {clock, error}                                              denied or failed
+ *   refused    {clock, error}                        denied, or the request never left
+ *   unanswered {clock, error}                        sent, no valid answer: possibly attached
  *   detach     {clock}                                                     before the call
  *   detached   {clock, outcome, error?, halt?}                             after it
  *   resume     {}                                                          recover after a halt
- * An "attach" with neither "attached" nor "refused" after it counts as attached to every mount
- * it was sent (the process died while the plugin may have acted on it). */
+ * An "attach" with neither "attached" nor "refused" after it (none, or "unanswered") counts as
+ * attached to every mount it was sent (the process died, or the call failed, while the plugin
+ * may have acted on it). */
 
 #include <stdbool.h>
 #include <stddef.h>

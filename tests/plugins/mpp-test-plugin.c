@@ -55,6 +55,7 @@ typedef enum fault_kind {
     FAULT_NOT_MOUNTPOINT,
     FAULT_CRASH_AFTER,
     FAULT_DRIP,
+    FAULT_DROP,
 } fault_kind;
 
 typedef struct fault {
@@ -98,10 +99,12 @@ static void usage(FILE *f)
           "  --detach MODE        ok | recoverable:MSG | fatal:MSG\n"
           "  --fault PHASE:KIND   PHASE: activate|properties|attach|detach; KIND: hang | crash |\n"
           "                       crash-after | garbage | too-few | too-many | http500:MSG |\n"
-          "                       slow:MS | drip:MS | huge:BYTES | not-mountpoint (repeatable)\n"
+          "                       slow:MS | drip:MS | huge:BYTES | not-mountpoint | drop\n"
+          "                       (repeatable)\n"
           "                       crash: exit before answering; crash-after: answer in full,\n"
           "                       then exit; slow: wait before answering; drip: send the\n"
-          "                       answer one byte every MS milliseconds\n"
+          "                       answer one byte every MS milliseconds; drop: close the\n"
+          "                       connection without an answer, and go on serving\n"
           "  --pidfile FILE       write the pid once listening\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
@@ -397,6 +400,8 @@ static int on_answer(void *userdata, mpp_plugin_call call, unsigned *status, cha
             break;
         case FAULT_CRASH:
             _exit(3);
+        case FAULT_DROP:
+            return -ECONNABORTED;
         case FAULT_GARBAGE:
             *status = 200;
             if (set_body(body, strdup("this is not json{")) < 0)
@@ -516,6 +521,7 @@ static int parse_fault(plugin *p, const char *spec)
         {"slow", FAULT_SLOW, true},
         {"huge", FAULT_HUGE, true},
         {"not-mountpoint", FAULT_NOT_MOUNTPOINT, false},
+        {"drop", FAULT_DROP, false},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(kinds); i++)
