@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -230,6 +232,47 @@ static bool source_path_acceptable(const char *s)
     return n > 0 && strcmp(clean, s) == 0;
 }
 
+/* ---- The scope of emergency actions (begin) ----
+ * A plugin's emergency Remove and Unmount may act only on what it made for this container: the
+ * EffectiveSources it returned for the container's mounts, the StateDir its attach answer
+ * declared, and what lies below them. Checked on the answer at attach, and again when the
+ * actions run (against the journal's copy), where paths below a root are resolved from a
+ * descriptor of the root without following any symlink. */
+
+static bool scope_root_acceptable(const char *r)
+{
+    return !isempty(r) && source_path_acceptable(r) && strcmp(r, "/") != 0;
+}
+
+/* The shortest of roots that path (absolute and clean) is, or lies below: the one that leaves
+ * the most of the path to be resolved without symlinks. NULL when none. */
+static const char *scope_root_of(const char *path, const char *const *roots, size_t n_roots)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < n_roots; i++) {
+        size_t n = strlen(roots[i]);
+        if (strncmp(path, roots[i], n) == 0 && (path[n] == '\0' || path[n] == '/') &&
+            (!best || n < strlen(best)))
+            best = roots[i];
+    }
+    return best;
+}
+
+static bool action_acts_on_path(const mpp_action *a)
+{
+    return a->kind == MPP_ACTION_REMOVE || a->kind == MPP_ACTION_UNMOUNT;
+}
+
+/* Whether an action's path is one it may act on, given the roots. */
+static bool action_in_scope(const mpp_action *a, const char *const *roots, size_t n_roots)
+{
+    const char *path = strempty(a->arg);
+    return !action_acts_on_path(a) || (source_path_acceptable(path) && strcmp(path, "/") != 0 &&
+                                       scope_root_of(path, roots, n_roots));
+}
+
+/* ---- The scope of emergency actions (end of the attach side) ---- */
+
 static int mount_apply_changes(mpp_mount *m, const char *plugin, const mpp_changes *ch)
 {
     int fail = 0;
@@ -383,10 +426,32 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     const char *bad = NULL;
+    /* The roots its emergency actions may act on (see "The scope of emergency actions"). */
+    _cleanup_free_ const char **roots = calloc(n_sel + 1, sizeof(*roots));
+    size_t n_roots = 0;
+    if (!roots) {
+        mpp_attach_response_clear(&resp);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (scope_root_acceptable(resp.state_dir))
+        roots[n_roots++] = resp.state_dir;
+    if (!isempty(resp.state_dir) &&
+        json_object_set_new(done, "state_dir", json_string(resp.state_dir)) < 0) {
+        mpp_attach_response_clear(&resp);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++)
+        if (resp.attachments[k].attach &&
+            scope_root_acceptable(resp.attachments[k].changes.effective_source))
+            roots[n_roots++] = resp.attachments[k].changes.effective_source;
+    const mpp_action *bad_action = NULL;
     for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++) {
         mpp_attachment *a = &resp.attachments[k];
         if (!a->attach)
             continue;
+        for (size_t e = 0; e < a->n_emergency && !bad_action; e++)
+            if (!action_in_scope(&a->emergency[e], roots, n_roots))
+                bad_action = &a->emergency[e];
         if (!isempty(a->changes.effective_source) &&
             !source_path_acceptable(a->changes.effective_source) && !bad)
             bad = a->changes.effective_source;
@@ -411,6 +476,25 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
                           "mount point plugin \"%s\" answered an invalid EffectiveSource \"%s\" "
                           "for %s: it must be an absolute, clean path",
                           p->name, bad, what);
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
+    if (!isempty(resp.state_dir) && !scope_root_acceptable(resp.state_dir)) {
+        r = mpp_error_set(err, -EINVAL,
+                          "mount point plugin \"%s\" answered an invalid StateDir \"%s\" for %s: "
+                          "it must be an absolute, clean path other than /",
+                          p->name, resp.state_dir, what);
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
+    if (bad_action) {
+        r = mpp_error_set(err, -EPERM,
+                          "mount point plugin \"%s\" answered an emergency %s of \"%s\" for %s: "
+                          "refused, emergency actions may only act on the EffectiveSources the "
+                          "plugin returned for this container, on its StateDir, and below them "
+                          "(absolute, clean paths)",
+                          p->name, mpp_action_kind_to_string(bad_action->kind),
+                          strempty(bad_action->arg), what);
         mpp_attach_response_clear(&resp);
         return r;
     }
@@ -525,9 +609,98 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
     return 0;
 }
 
-/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. */
-static int run_action(const mpp_action *a, const char *plugin, bool *halt, char **error,
-                      char **warning)
+/* ---- The scope of emergency actions: the run side ---- */
+
+static int openat2_fd(int dfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+    int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+#define SCOPE_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+/* Remove or unmount path, which is root or lies below it. Below root nothing is followed: the
+ * path is resolved from a descriptor of root with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so a
+ * symlink swapped into any component (e.g. by the container, which writes in its mounts) is
+ * refused rather than followed. The way to root itself is resolved as any path: the plugin
+ * named it, and a container sees only what lies below its mounts' sources. Returns 0 when done
+ * or when there is nothing to do (absent; not a mount point), -ELOOP for a symlink on the way
+ * or at the end, other negative errno on failure. */
+static int scoped_action(mpp_action_kind kind, const char *root, const char *path)
+{
+    const char *rel = path + strlen(root);
+    while (*rel == '/')
+        rel++;
+    char dir[PATH_MAX];
+    const char *name;
+    _cleanup_close_ int dfd = -1;
+    if (*rel == '\0') {
+        /* The root itself: found by its name in its parent, which is not followed. */
+        const char *slash = strrchr(root, '/');
+        name = slash + 1;
+        size_t n = slash == root ? 1 : (size_t)(slash - root);
+        if (n >= sizeof(dir))
+            return -ENAMETOOLONG;
+        memcpy(dir, root, n);
+        dir[n] = '\0';
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return errno == ENOENT ? 0 : -errno;
+    } else {
+        _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0)
+            return errno == ENOENT ? 0 : -errno;
+        const char *slash = strrchr(rel, '/');
+        name = slash ? slash + 1 : rel;
+        if (!slash) {
+            dfd = TAKE_FD(rfd);
+        } else {
+            size_t n = (size_t)(slash - rel);
+            if (n >= sizeof(dir))
+                return -ENAMETOOLONG;
+            memcpy(dir, rel, n);
+            dir[n] = '\0';
+            dfd = openat2_fd(rfd, dir, O_PATH | O_DIRECTORY, SCOPE_RESOLVE);
+            if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
+        }
+    }
+
+    if (kind == MPP_ACTION_REMOVE) {
+        /* Not recursive: a plugin's answer must not make root delete a tree. unlinkat never
+         * follows the last component. */
+        int r = unlinkat(dfd, name, 0);
+        if (r < 0 && errno == EISDIR)
+            r = unlinkat(dfd, name, AT_REMOVEDIR);
+        return r < 0 && errno != ENOENT ? -errno : 0;
+    }
+
+    /* Unmount exactly the mount found at that path: through its descriptor, so that nothing
+     * swapped in after the lookup can redirect the unmount. */
+    _cleanup_close_ int fd = openat2_fd(dfd, name, O_PATH | O_NOFOLLOW, SCOPE_RESOLVE);
+    if (fd < 0)
+        return fd == -ENOENT ? 0 : fd;
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
+        return -errno;
+    if (S_ISLNK(stx.stx_mode))
+        return -ELOOP;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        return -EOPNOTSUPP;
+    if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 0; /* not a mount point: nothing to unmount */
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (umount2(proc, MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    return 0;
+}
+
+/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. roots are
+ * what its Remove and Unmount may act on (see "The scope of emergency actions"). */
+static int run_action(const mpp_action *a, const char *plugin, const char *const *roots,
+                      size_t n_roots, bool *halt, char **error, char **warning)
 {
     char *msg = NULL;
     int r = 0;
@@ -535,26 +708,30 @@ static int run_action(const mpp_action *a, const char *plugin, bool *halt, char 
     case MPP_ACTION_REMOVE:
     case MPP_ACTION_UNMOUNT: {
         const char *path = strempty(a->arg);
+        const char *kind = a->kind == MPP_ACTION_REMOVE ? "removal" : "unmount";
         if (!source_path_acceptable(path) || strcmp(path, "/") == 0) {
             r = asprintf(&msg, "plugin \"%s\": emergency %s of invalid path \"%s\" refused", plugin,
                          mpp_action_kind_to_string(a->kind), path);
             break;
         }
-        if (a->kind == MPP_ACTION_UNMOUNT) {
-            if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
-                errno != ENOENT)
-                r = asprintf(&msg, "plugin \"%s\": emergency unmount of %s failed: %m", plugin,
-                             path);
-        } else {
-            /* Not recursive: a plugin's answer must not make root delete a tree. Neither call
-             * follows a symlink in the last component. */
-            int rr = unlink(path);
-            if (rr < 0 && errno == EISDIR)
-                rr = rmdir(path);
-            if (rr < 0 && errno != ENOENT)
-                r = asprintf(&msg, "plugin \"%s\": emergency removal of %s failed: %m", plugin,
-                             path);
+        const char *root = scope_root_of(path, roots, n_roots);
+        if (!root) {
+            r = asprintf(&msg,
+                         "plugin \"%s\": emergency %s of %s refused: it is neither an "
+                         "EffectiveSource the plugin returned for this container nor its StateDir, "
+                         "nor below one",
+                         plugin, kind, path);
+            break;
         }
+        int rr = scoped_action(a->kind, root, path);
+        if (rr == -ELOOP)
+            r = asprintf(&msg,
+                         "plugin \"%s\": emergency %s of %s refused: a symbolic link is on the way "
+                         "below %s (or at its end)",
+                         plugin, kind, path, root);
+        else if (rr < 0)
+            r = asprintf(&msg, "plugin \"%s\": emergency %s of %s failed: %s", plugin, kind, path,
+                         strerror(-rr));
         break;
     }
     case MPP_ACTION_WARNING:
@@ -687,6 +864,8 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     const char *outcome = "ok";
     _cleanup_free_ char *error = NULL, *warning = NULL;
     bool halt = false, retry = false;
+    _cleanup_free_ const char **roots = NULL;
+    size_t n_roots = 0;
 
     r = detach_call(c, p, &req, &resp, &call_err);
     if (r == 0 && resp.success) {
@@ -698,8 +877,17 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
                      isempty(resp.err) ? "no reason given" : resp.err) < 0)
             error = NULL;
     } else {
-        /* Unreachable: its emergency actions stand in for it, mount by mount. */
+        /* Unreachable: its emergency actions stand in for it, mount by mount, on what it made
+         * for this container (checked again: the journal is only a file). */
         outcome = "emergency";
+        roots = calloc(jp->n_entries + 1, sizeof(*roots));
+        if (!roots)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+        if (scope_root_acceptable(jp->state_dir))
+            roots[n_roots++] = jp->state_dir;
+        for (size_t e = 0; e < jp->n_entries; e++)
+            if (scope_root_acceptable(jp->entries[e].changes.effective_source))
+                roots[n_roots++] = jp->entries[e].changes.effective_source;
         if (teardown_warn(t,
                           "mount point plugin \"%s\" could not be reached for its detach "
                           "(%s): its emergency actions ran in its place",
@@ -723,7 +911,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
             }
             for (size_t k = 0; k < je->n_emergency && !halt; k++) {
                 char *w = NULL;
-                if (run_action(&je->emergency[k], p->name, &halt, &error, &w) < 0)
+                if (run_action(&je->emergency[k], p->name, roots, n_roots, &halt, &error, &w) < 0)
                     return mpp_error_set(err, -ENOMEM, "out of memory");
                 if (w) {
                     if (teardown_warn(t, "%s", w) < 0) {

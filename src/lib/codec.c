@@ -741,6 +741,8 @@ static int dec_attach_response(dec *d, const json_t *v, void *out)
                             a->n_attachments);
     if (r >= 0)
         r = dec_field(d, v, "Err", dec_string, &a->err);
+    if (r >= 0)
+        r = dec_field(d, v, "StateDir", dec_string, &a->state_dir);
     return r;
 }
 
@@ -1537,7 +1539,8 @@ int mpp_encode_attach_response(const mpp_attach_response *in, char **out, mpp_er
     for (size_t i = 0; ok && i < in->n_attachments; i++)
         ok = append(list, attachment_to_json(&in->attachments[i])) == 0;
     ok = ok && put(o, "Success", json_boolean(in->success)) == 0 &&
-         put_opt(o, "Attachments", TAKE_PTR(list)) == 0 && put_str_opt(o, "Err", in->err) == 0;
+         put_opt(o, "Attachments", TAKE_PTR(list)) == 0 && put_str_opt(o, "Err", in->err) == 0 &&
+         put_str_opt(o, "StateDir", in->state_dir) == 0;
     return encode_doc(ok ? TAKE_PTR(o) : NULL, "attach response", out, err);
 }
 

@@ -361,6 +361,7 @@ int mpp_journal_remove(mpp_journal *j, mpp_error *err)
 static void jplugin_clear(mpp_jplugin *p)
 {
     free(p->name);
+    free(p->state_dir);
     for (size_t i = 0; i < p->n_entries; i++) {
         mpp_changes_clear(&p->entries[i].changes);
         for (size_t k = 0; k < p->entries[i].n_emergency; k++)
@@ -453,6 +454,11 @@ static int replay_attached(mpp_jplugin *p, json_t *rec, const char *where, mpp_e
         return mpp_error_set(err, -EBADMSG, "%s: malformed attached record", where);
     size_t n = json_array_size(entries);
     p->state = n > 0 ? MPP_JP_ATTACHED : MPP_JP_REFUSED;
+    json_t *sd = json_object_get(rec, "state_dir");
+    if (sd && !json_is_string(sd))
+        return mpp_error_set(err, -EBADMSG, "%s: malformed state_dir", where);
+    if (sd && !(p->state_dir = strdup(json_string_value(sd))))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
     if (n == 0)
         return 0;
     p->entries = calloc(n, sizeof(*p->entries));

@@ -8,7 +8,7 @@
  * Records (the "op" key):
  *   begin      {id, mounts: N}
  *   attach     {clock, plugin, mounts: [index...], sent: [MountPoint...]}   before the call
- *   attached   {clock, entries: [{mount, changes, emergency}...]}           Attach: true only
+ *   attached   {clock, entries: [{mount, changes, emergency}...], state_dir?}  Attach: true only
  *   refused    {clock, error}                        denied, or the request never left
  *   unanswered {clock, error}                        sent, no valid answer: possibly attached
  *   detach     {clock}                                                     before the call
@@ -84,6 +84,7 @@ typedef struct mpp_jplugin {
     mpp_jplugin_state state;
     bool detach_was_sent; /* a "detach" record exists */
     mpp_jentry *entries;  /* what it attached (SENT: every mount sent, no changes) */
+    char *state_dir;      /* the StateDir of its attach answer: a root for emergency actions */
     size_t n_entries;
     mpp_mount *sent; /* the mounts as it saw them, parallel to the "mounts" index list */
     size_t *sent_index;

@@ -77,6 +77,7 @@ typedef struct plugin {
     size_t n_only;
     mpp_action *emergency;
     size_t n_emergency;
+    const char *state_dir; /* StateDir of attach answers */
     detach_mode detach;
     const char *detach_arg;
     fault faults[MAX_FAULTS];
@@ -95,7 +96,10 @@ static void usage(FILE *f)
           "  --attach MODE        yes | no | deny:MSG | redirect:DIR | redirect-id:DIR |\n"
           "                       consistency:C (redirect-id: to DIR/ID, made if missing)\n"
           "  --attach-only DEST   attach only mounts with this Destination (repeatable)\n"
-          "  --emergency JSON     EmergencyDetach array put on every attachment\n"
+          "  --emergency JSON     EmergencyDetach array put on every attachment; the\n"
+          "                       text EFFECTIVE in it stands for the attachment's\n"
+          "                       EffectiveSource (e.g. with redirect-id)\n"
+          "  --state-dir DIR      StateDir of every attach answer\n"
           "  --detach MODE        ok | recoverable:MSG | fatal:MSG\n"
           "  --fault PHASE:KIND   PHASE: activate|properties|attach|detach; KIND: hang | crash |\n"
           "                       crash-after | garbage | too-few | too-many | http500:MSG |\n"
@@ -195,6 +199,36 @@ static int container_dir(const plugin *p, const char *id, char **out)
     return 0;
 }
 
+/* Replace each EFFECTIVE in *arg by the attachment's EffectiveSource. */
+static int expand_effective(char **arg, const char *effective)
+{
+    static const char key[] = "EFFECTIVE";
+    if (!*arg || !effective || !strstr(*arg, key))
+        return 0;
+    size_t n = 0;
+    for (const char *q = strstr(*arg, key); q; q = strstr(q + strlen(key), key))
+        n++;
+    char *out = malloc(strlen(*arg) + n * strlen(effective) + 1);
+    if (!out)
+        return -ENOMEM;
+    char *o = out;
+    for (const char *q = *arg;;) {
+        const char *hit = strstr(q, key);
+        size_t len = hit ? (size_t)(hit - q) : strlen(q);
+        memcpy(o, q, len);
+        o += len;
+        if (!hit)
+            break;
+        strcpy(o, effective);
+        o += strlen(effective);
+        q = hit + strlen(key);
+    }
+    *o = '\0';
+    free(*arg);
+    *arg = out;
+    return 0;
+}
+
 static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
 {
     a->attach = true;
@@ -220,6 +254,9 @@ static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
             if (r < 0)
                 return r;
             a->n_emergency = i + 1;
+            r = expand_effective(&a->emergency[i].arg, a->changes.effective_source);
+            if (r < 0)
+                return r;
         }
     }
     return 0;
@@ -253,6 +290,8 @@ static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_r
     if (has_fault(p, MPP_PLUGIN_CALL_ATTACH, FAULT_TOO_MANY))
         n++;
     resp->success = true;
+    if (p->state_dir && !(resp->state_dir = strdup(p->state_dir)))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
     if (n == 0)
         return 0;
     resp->attachments = calloc(n, sizeof(*resp->attachments));
@@ -656,7 +695,8 @@ static int parse_args(plugin *p, int argc, char **argv)
         OPT_EMERGENCY,
         OPT_DETACH,
         OPT_FAULT,
-        OPT_PIDFILE
+        OPT_PIDFILE,
+        OPT_STATE_DIR
     };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -669,6 +709,7 @@ static int parse_args(plugin *p, int argc, char **argv)
         {"detach", required_argument, NULL, OPT_DETACH},
         {"fault", required_argument, NULL, OPT_FAULT},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -715,6 +756,9 @@ static int parse_args(plugin *p, int argc, char **argv)
             break;
         case OPT_PIDFILE:
             p->pidfile = optarg;
+            break;
+        case OPT_STATE_DIR:
+            p->state_dir = optarg;
             break;
         case 'h':
             usage(stdout);

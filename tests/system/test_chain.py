@@ -302,7 +302,8 @@ def test_emergency_actions_run_when_plugin_is_gone(env):
     vdir = env.root / "victim-dir"
     vdir.mkdir()
     actions = [{"Warning": "flush skipped"}, {"Remove": str(victim)}, {"Remove": str(vdir)}]
-    p0 = env.plugin("p0", "--emergency", json.dumps(actions))
+    # Its actions act below the StateDir it declares (they may act nowhere else).
+    p0 = env.plugin("p0", "--emergency", json.dumps(actions), "--state-dir", str(env.root))
     env.write_config(["p0"])
     env.attach("c1", mounts_one(env.root), check=True)
     p0.kill()

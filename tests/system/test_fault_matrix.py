@@ -330,7 +330,8 @@ def emergency_scenario(env, rootfs, rt, cid):
     victim.mkdir()
     actions = [{"Warning": "cache not flushed"}, {"Remove": str(victim)}]
     s = Scenario(env, rootfs, rt, cid,
-                 ["--fault", "detach:crash", "--emergency", json.dumps(actions)])
+                 ["--fault", "detach:crash", "--emergency", json.dumps(actions),
+                  "--state-dir", str(env.root)])
     return s, victim
 
 
