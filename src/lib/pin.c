@@ -52,7 +52,8 @@ static int open_source(const char *path)
 /* One existing component, never through a symbolic link. */
 static int open_component(int dfd, const char *name, int flags)
 {
-    struct open_how how = {.flags = (uint64_t)flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+    /* No O_NOFOLLOW: RESOLVE_NO_SYMLINKS refuses a link (ELOOP), and says so. */
+    struct open_how how = {.flags = (uint64_t)flags | O_DIRECTORY | O_CLOEXEC,
                            .resolve =
                                RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH};
     int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof(how));
