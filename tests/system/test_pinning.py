@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -303,12 +304,18 @@ def policy(env, target):
     env.plugin("policy", "--patterns", json.dumps(pats), "--attach", f"deny:{target} is protected")
 
 
-def run_peek(env, rt, rootfs, src, cid="c1"):
+def unique_id():
+    """Runtimes name a container's cgroups after its ID, machine-wide: tests that others run at
+    the same time must not share one."""
+    return f"pin-{uuid.uuid4().hex[:12]}"
+
+
+def run_peek(env, rt, rootfs, src, cid):
     b = make_bundle(env.root / f"b-{cid}", rootfs, PEEK, [oci_bind(src, "/data")])
     return rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
 
 
-def nothing_left(env, before, cid="c1"):
+def nothing_left(env, before, cid):
     # By root and by the pins' own name: other tests on the machine mount and unmount too.
     assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp-pins",)) == \
         (set(), set())
@@ -333,7 +340,8 @@ def test_missing_path_planted_while_a_later_plugin_answers(env, rootfs, rt, wher
     env.plugin("late", "--run-on-attach", f"ln -s '{prot}' '{missing}'")
     env.write_config(plugins + ["policy", "late"], runtime=rt.real)
     before = mount_table()
-    r = run_peek(env, rt, rootfs, missing if where == "source" else src)
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, missing if where == "source" else src, cid)
     assert os.path.islink(missing), "nothing was planted: the test proves nothing"
     assert "LEAK" not in r.stdout, r.stdout
     assert r.returncode == 1
@@ -346,7 +354,7 @@ def test_missing_path_planted_while_a_later_plugin_answers(env, rootfs, rt, wher
     assert env.calls(("attach", "detach")) == \
         (["p0:attach"] if plugins else []) + ["late:attach", "late:detach"] + \
         (["p0:detach"] if plugins else [])
-    nothing_left(env, before)
+    nothing_left(env, before, cid)
 
 
 def swap_command(victim, target):
@@ -372,7 +380,8 @@ def test_redirect_target_swapped_after_the_policy_judged_it(env, rootfs, rt, par
     env.plugin("late", "--run-on-attach", swap_command(victim, link_to))
     env.write_config(["p0", "policy", "late"], runtime=rt.real)
     before = mount_table()
-    r = run_peek(env, rt, rootfs, src)
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, src, cid)
     assert os.path.islink(victim), "nothing was swapped: the test proves nothing"
     assert os.path.realpath(red) == str(prot)
     assert "LEAK" not in r.stdout, r.stdout
@@ -380,7 +389,7 @@ def test_redirect_target_swapped_after_the_policy_judged_it(env, rootfs, rt, par
     assert env.records("attach")[-1]["request"]["Mounts"][0]["EffectiveSource"] == str(red)
     assert env.calls(("attach", "detach")) == \
         ["p0:attach", "late:attach", "late:detach", "p0:detach"]
-    nothing_left(env, before)
+    nothing_left(env, before, cid)
 
 
 @pytest.mark.parametrize("target", ["fake", "etc"])
@@ -395,14 +404,15 @@ def test_redirect_to_a_link_is_judged_where_it_leads(env, rootfs, rt, target):
     policy(env, prot)
     env.write_config(["p0", "policy"], runtime=rt.real)
     before = mount_table()
-    r = run_peek(env, rt, rootfs, src)
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, src, cid)
     assert "LEAK" not in r.stdout, r.stdout
     assert r.returncode == 1
     assert f'mount point plugin "policy" denied {src} -> /data: {prot} is protected' in r.stderr, \
         r.stderr
     assert env.records("attach")[-1]["request"]["Mounts"][0]["EffectiveSource"] == str(prot)
     assert env.calls(("attach", "detach")) == ["p0:attach", "policy:attach", "p0:detach"]
-    nothing_left(env, before)
+    nothing_left(env, before, cid)
 
 
 def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env, rootfs, rt):
@@ -431,7 +441,7 @@ def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env
 # under .../moby, and Docker's records of the container in /var/lib/docker), in a private mount
 # namespace where /var/lib/docker is the test's own directory.
 
-def run_as_docker(env, rt, rootfs, src, args, cid="d1"):
+def run_as_docker(env, rt, rootfs, src, args, cid):
     droot = env.root / "docker"
     rec = droot / "containers" / cid
     rec.mkdir(parents=True)
@@ -452,13 +462,14 @@ def test_missing_source_is_created_before_any_plugin_judges_it(env, rootfs, rt):
     env.plugin("p0", "--run-on-attach", f"test -d '{new}' && echo seen > '{new}/f'")
     env.write_config(["p0"], runtime=rt.real)
     before = mount_table()
-    r = run_as_docker(env, rt, rootfs, new, ["/bin/cat", "/data/f"])
+    cid = unique_id()
+    r = run_as_docker(env, rt, rootfs, new, ["/bin/cat", "/data/f"], cid)
     assert (r.returncode, r.stdout) == (0, "seen\n"), r.stderr
     sent = env.records("attach")[0]["request"]["Mounts"][0]
     assert (sent["Source"], sent.get("CreateSourceIfMissing")) == (str(new), True)
     for d in (new, new.parent):
         assert os.lstat(d).st_mode & 0o7777 == 0o755
-    nothing_left(env, before, "d1")
+    nothing_left(env, before, cid)
 
 
 @pytest.mark.parametrize("where", ["source", "redirect"])
@@ -478,7 +489,8 @@ def test_missing_source_is_not_created_through_a_link(env, rootfs, rt, where):
     env.plugin("late")
     env.write_config(plugins + ["policy", "late"], runtime=rt.real)
     before = mount_table()
-    r = run_as_docker(env, rt, rootfs, src, PEEK)
+    cid = unique_id()
+    r = run_as_docker(env, rt, rootfs, src, PEEK, cid)
     assert not (prot / "new").exists(), "created through the link"
     assert "LEAK" not in r.stdout, r.stdout
     assert r.returncode == 1
@@ -490,4 +502,4 @@ def test_missing_source_is_not_created_through_a_link(env, rootfs, rt, where):
         assert env.calls(("attach", "detach")) == ["p0:attach", "p0:detach"]
     else:
         assert env.calls(("attach", "detach")) == ["late:attach", "late:detach"]
-    nothing_left(env, before, "d1")
+    nothing_left(env, before, cid)
