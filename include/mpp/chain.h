@@ -42,6 +42,18 @@ void mpp_chain_free(mpp_chain *c);
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err);
 
+/* Called by mpp_chain_attach once for each mount whose EffectiveSource a plugin has just set,
+ * after the plugin's answer is recorded and applied and before any later plugin is asked: the
+ * moment to pin what the path names (mpp/pin.h). index is the mount's position in mounts; the
+ * hook may replace m->effective_source (with the canonical path of what it pinned, say), which is
+ * then what later plugins see and match. A negative return fails the attach pass like a refused
+ * Attach (every attached plugin, this one included, is detached); err says why. */
+typedef int (*mpp_chain_source_hook)(void *userdata, size_t index, mpp_mount *m, const char *plugin,
+                                     mpp_error *err);
+
+/* Install (or, with NULL, remove) the hook for the following attach passes. */
+void mpp_chain_set_source_hook(mpp_chain *c, mpp_chain_source_hook hook, void *userdata);
+
 /* How many plugins the last attach pass asked about a mount (whether or not they attached):
  * when not 0, the mounts were judged and their sources must be what the runtime mounts. */
 size_t mpp_chain_consulted(const mpp_chain *c);

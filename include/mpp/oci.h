@@ -106,7 +106,8 @@ int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, con
 int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err); /* how many */
 
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
- * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both
+ * directory (mode 0755, parents too, never through a symbolic link: see pin.h) only if
+ * create_source_if_missing; else -ENOENT naming both
  * the original and the effective source. An existing source must resolve to something a bind
  * mount can use (directory, regular file, socket, device, FIFO): a dangling symbolic link is
  * refused (-ENOENT), whatever create_source_if_missing says. A tmpfs mount left unchanged by the

@@ -46,6 +46,8 @@ struct mpp_chain {
     size_t n_plugins;
     size_t n_configured;
     size_t consulted; /* plugins the last attach pass asked about a mount */
+    mpp_chain_source_hook source_hook;
+    void *source_hook_data;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_journal *, mpp_journal_close)
@@ -506,9 +508,23 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             mpp_attach_response_clear(&resp);
             return mpp_error_set(err, r, "out of memory");
         }
+        /* A new EffectiveSource is pinned before a later plugin judges it. */
+        if (c->source_hook && !isempty(resp.attachments[k].changes.effective_source)) {
+            r = c->source_hook(c->source_hook_data, sel[k], &mounts[sel[k]], p->name, err);
+            if (r < 0) {
+                mpp_attach_response_clear(&resp);
+                return r;
+            }
+        }
     }
     mpp_attach_response_clear(&resp);
     return 0;
+}
+
+void mpp_chain_set_source_hook(mpp_chain *c, mpp_chain_source_hook hook, void *userdata)
+{
+    c->source_hook = hook;
+    c->source_hook_data = userdata;
 }
 
 size_t mpp_chain_consulted(const mpp_chain *c)

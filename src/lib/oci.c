@@ -21,6 +21,7 @@
 #include "adapter.h"
 #include "codec-json.h"
 #include "macro.h"
+#include "pin-internal.h"
 
 struct mpp_bundle {
     json_t *root;
@@ -655,36 +656,6 @@ int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err)
     return n;
 }
 
-/* mkdir -p, each directory created with mode 0755 whatever the umask. */
-static int mkdir_parents(const char *path, mpp_error *err)
-{
-    _cleanup_free_ char *p = strdup(path);
-    if (!p)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) == 0) {
-            _cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0 || fchmod(fd, 0755) < 0)
-                return mpp_error_set(err, -errno, "cannot set the mode of %s: %m", p);
-        } else if (errno != EEXIST) {
-            return mpp_error_set(err, -errno, "cannot create directory %s: %m", p);
-        }
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return mpp_error_set(err, -errno, "cannot create directory %s: %m", path);
-    if (!S_ISDIR(st.st_mode))
-        return mpp_error_set(err, -ENOTDIR, "cannot create directory %s: not a directory", path);
-    return 0;
-}
-
 static bool tmpfs_unchanged(const mpp_mount *m)
 {
     return m->type && strcmp(m->type, "tmpfs") == 0 &&
@@ -740,10 +711,12 @@ int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err)
                                  "source %s), and this mount does not create a missing source",
                                  dst, eff, by, strempty(m->source));
         }
-        int r = mkdir_parents(eff, err);
-        if (r < 0)
+        /* Never through a symbolic link: see pin.h. */
+        int fd = mpp_mkdir_nofollow(eff, err);
+        if (fd < 0)
             return mpp_error_prefix(err, "mount %s: creating effective source (original source %s)",
                                     dst, strempty(m->source));
+        close(fd);
     }
     return 0;
 }

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,7 +75,8 @@ typedef struct plugin {
     const char *patterns; /* JSON, decoded afresh for every answer */
     attach_mode attach;
     const char *attach_arg;
-    const char **only; /* --attach-only destinations */
+    const char **only;         /* --attach-only destinations */
+    const char *run_on_attach; /* shell command run before an attach is answered */
     size_t n_only;
     mpp_action *emergency;
     size_t n_emergency;
@@ -109,6 +112,9 @@ static void usage(FILE *f)
           "                       then exit; slow: wait before answering; drip: send the\n"
           "                       answer one byte every MS milliseconds; drop: close the\n"
           "                       connection without an answer, and go on serving\n"
+          "  --run-on-attach CMD  run sh -c CMD (MPP_TEST_ID: the container) before answering an\n"
+          "                       attach: a race made at a known step; if CMD fails, the\n"
+          "                       attach is denied\n"
           "  --pidfile FILE       write the pid once listening\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
@@ -262,6 +268,34 @@ static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
     return 0;
 }
 
+extern char **environ;
+
+/* sh -c cmd, with MPP_TEST_ID set; 0 when it exits 0. */
+static int run_command(const char *cmd, const char *id)
+{
+    _cleanup_free_ char *idvar = NULL;
+    if (asprintf(&idvar, "MPP_TEST_ID=%s", id ? id : "") < 0)
+        return -ENOMEM;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    _cleanup_free_ char **envp = calloc(n + 2, sizeof(*envp));
+    if (!envp)
+        return -ENOMEM;
+    memcpy(envp, environ, n * sizeof(*envp));
+    envp[n] = idvar;
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
+    if (r != 0)
+        return -r;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
+}
+
 static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
                      mpp_error *err)
 {
@@ -273,6 +307,12 @@ static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_r
         if (r < 0)
             return r;
         log_call(p, MPP_PLUGIN_CALL_ATTACH, json);
+    }
+
+    if (p->run_on_attach && run_command(p->run_on_attach, req->id) < 0) {
+        resp->success = false;
+        resp->err = strdup("--run-on-attach command failed");
+        return resp->err ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
     }
 
     bool any = false;
@@ -696,7 +736,8 @@ static int parse_args(plugin *p, int argc, char **argv)
         OPT_DETACH,
         OPT_FAULT,
         OPT_PIDFILE,
-        OPT_STATE_DIR
+        OPT_STATE_DIR,
+        OPT_RUN_ON_ATTACH,
     };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -710,6 +751,7 @@ static int parse_args(plugin *p, int argc, char **argv)
         {"fault", required_argument, NULL, OPT_FAULT},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"run-on-attach", required_argument, NULL, OPT_RUN_ON_ATTACH},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -759,6 +801,9 @@ static int parse_args(plugin *p, int argc, char **argv)
             break;
         case OPT_STATE_DIR:
             p->state_dir = optarg;
+            break;
+        case OPT_RUN_ON_ATTACH:
+            p->run_on_attach = optarg;
             break;
         case 'h':
             usage(stdout);
