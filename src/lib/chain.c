@@ -306,9 +306,8 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     c->consulted++;
 
     /* The journal exists from the first selected plugin on: a container that no plugin selects
-     * costs no file and no fsync. */
+     * costs no file. */
     if (!*jj) {
-        mpp_client_preload(); /* while the journal syncs */
         r = journal_begin(c, id, n_mounts, jj, err);
         if (r < 0)
             return r;
