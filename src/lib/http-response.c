@@ -128,7 +128,7 @@ int mpp_http_response_feed(mpp_http_response *r, const char *data, size_t len, c
                                    : "body too large";
         return r->fail;
     }
-    if (r->parser.upgrade) {
+    if (r->parser.upgrade || (r->complete && r->status == 101)) {
         *why = "the plugin switched protocols";
         return -EBADMSG;
     }
