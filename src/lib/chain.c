@@ -200,11 +200,10 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return 0;
 }
 
-/* Only what must be durable before a plugin is called is synced there: the "attach" record (a
- * plugin may act on the call, so a teardown after a crash must know of it). The others ride on
- * the next sync, on the one that ends the attach pass, or on the journal's removal; losing one
- * in a machine crash costs at most a repeated detach, which plugins must accept. */
-static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err)
+/* Each record is written before the step it protects (the "attach" record before the call: a
+ * plugin may act on it, so a teardown after a crash must know of it). Not synced: state_dir is
+ * runtime state, see journal.h. */
+static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
 {
     _cleanup_free_ char *text = NULL;
     if (!rec)
@@ -212,7 +211,7 @@ static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err
     int r = mpp_json_dump(rec, &text, err);
     if (r < 0)
         return r;
-    return mpp_journal_append(j, text, sync, err);
+    return mpp_journal_append(j, text, err);
 }
 
 static const char *mount_source(const mpp_mount *m)
@@ -269,7 +268,7 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
         return r;
     _cleanup_(json_decrefp) json_t *begin =
         json_pack("{s:s, s:s, s:I}", "op", "begin", "id", id, "mounts", (json_int_t)n_mounts);
-    r = journal_record(j, begin, false, err);
+    r = journal_record(j, begin, err);
     if (r < 0) {
         mpp_journal_remove(j, NULL);
         return r;
@@ -330,7 +329,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             json_array_append_new(json_object_get(rec, "sent"), mj) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    r = journal_record(j, rec, true, err);
+    r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("attach-sent");
@@ -356,7 +355,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
         json_t *ref = json_pack("{s:s, s:I, s:s}", "op", "refused", "clock", (json_int_t)clock,
                                 "error", err->msg);
         mpp_error jerr = {0};
-        if (journal_record(j, ref, false, &jerr) == 0)
+        if (journal_record(j, ref, &jerr) == 0)
             mpp_fault_point("attach-refused");
         json_decref(ref);
         return r;
@@ -386,7 +385,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             return mpp_error_set(err, -ENOMEM, "out of memory");
         }
     }
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0) {
         mpp_attach_response_clear(&resp);
         return r;
@@ -457,6 +456,10 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                              "container %s already has mount point plugin state in %s (an "
                              "earlier teardown did not finish: run `mppctl recover %s`)",
                              id, path, id);
+    /* No mount that any plugin could be shown (only /proc, /dev, /sys and the like): nothing
+     * to ask, not even the patterns. */
+    if (n_mounts == 0)
+        return 0;
 
     for (size_t i = 0; i < c->n_configured; i++) {
         r = plugin_patterns(c, &c->plugins[i], err);
@@ -502,8 +505,6 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
         mpp_jstate_clear(&st);
         if (!attached)
             return mpp_journal_remove(j, err);
-        /* The answers (changes, emergency actions) are durable before the container runs. */
-        return mpp_journal_sync(j, err);
     }
     return 0;
 }
@@ -642,7 +643,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
 
     _cleanup_(json_decrefp) json_t *rec =
         json_pack("{s:s, s:I}", "op", "detach", "clock", (json_int_t)jp->clock);
-    int r = journal_record(j, rec, false, err);
+    int r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-sent");
@@ -727,7 +728,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     if (!done || (error && json_object_set_new(done, "error", json_string(error)) < 0) ||
         (warning && json_object_set_new(done, "warning", json_string(warning)) < 0))
         return mpp_error_set(err, -ENOMEM, "out of memory");
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-answered");
@@ -751,7 +752,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
         return r;
     if (st.halted && (flags & MPP_DETACH_RESUME)) {
         _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s}", "op", "resume");
-        r = journal_record(j, rec, false, err);
+        r = journal_record(j, rec, err);
         if (r < 0)
             goto out;
         st.halted = false;
@@ -775,7 +776,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
     t->n_errors = st2.n_errors;
     st2.n_errors = 0;
     mpp_jstate_clear(&st2);
-    r = t->complete ? mpp_journal_remove(j, err) : mpp_journal_sync(j, err);
+    r = t->complete ? mpp_journal_remove(j, err) : 0;
 out:
     (void)id;
     mpp_jstate_clear(&st);
