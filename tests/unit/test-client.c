@@ -1353,6 +1353,37 @@ static void test_peer_not_root(void **state)
     close(fd);
 }
 
+/* A redirect is an answer like any other, never followed; proxy variables are not read. */
+static void test_no_redirect_no_proxy(void **state)
+{
+    server *s = *state;
+    start_script(s,
+                 "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://plugin/Elsewhere\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 16);
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
+    setenv("all_proxy", "http://127.0.0.1:1", 1);
+    mpp_client *c = new_client(s, 2000, 0);
+    long status = 0;
+    char *resp = NULL;
+    size_t len = 1;
+    mpp_error err = {0};
+    int r = mpp_client_post(c, "/X", "{}", &status, &resp, &len, &err);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("all_proxy");
+    if (r < 0)
+        fail_msg("post: %s", err.msg);
+    assert_int_equal(status, 307);
+    assert_string_equal(resp, "");
+    assert_int_equal(len, 0);
+    free(resp);
+    usleep(20 * 1000);
+    assert_int_equal(count(s, &s->n_requests), 1);
+    mpp_client_free(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1381,6 +1412,7 @@ int main(void)
         T(test_busy_backlog),
         T(test_reuse_and_no_resend),
         T(test_peer_not_root),
+        T(test_no_redirect_no_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
