@@ -204,11 +204,10 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return 0;
 }
 
-/* Only what must be durable before a plugin is called is synced there: the "attach" record (a
- * plugin may act on the call, so a teardown after a crash must know of it). The others ride on
- * the next sync, on the one that ends the attach pass, or on the journal's removal; losing one
- * in a machine crash costs at most a repeated detach, which plugins must accept. */
-static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err)
+/* Each record is written before the step it protects (the "attach" record before the call: a
+ * plugin may act on it, so a teardown after a crash must know of it). Not synced: state_dir is
+ * runtime state, see journal.h. */
+static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
 {
     _cleanup_free_ char *text = NULL;
     if (!rec)
@@ -216,7 +215,7 @@ static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err
     int r = mpp_json_dump(rec, &text, err);
     if (r < 0)
         return r;
-    return mpp_journal_append(j, text, sync, err);
+    return mpp_journal_append(j, text, err);
 }
 
 static const char *mount_source(const mpp_mount *m)
@@ -314,7 +313,7 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
         return r;
     _cleanup_(json_decrefp) json_t *begin =
         json_pack("{s:s, s:s, s:I}", "op", "begin", "id", id, "mounts", (json_int_t)n_mounts);
-    r = journal_record(j, begin, false, err);
+    r = journal_record(j, begin, err);
     if (r < 0) {
         mpp_journal_remove(j, NULL);
         return r;
@@ -358,9 +357,8 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     c->consulted++;
 
     /* The journal exists from the first selected plugin on: a container that no plugin selects
-     * costs no file and no fsync. */
+     * costs no file. */
     if (!*jj) {
-        mpp_client_preload(); /* while the journal syncs */
         r = journal_begin(c, id, n_mounts, jj, err);
         if (r < 0)
             return r;
@@ -383,7 +381,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             json_array_append_new(json_object_get(rec, "sent"), mj) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    r = journal_record(j, rec, true, err);
+    r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("attach-sent");
@@ -413,7 +411,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
         json_t *ref = json_pack("{s:s, s:I, s:s}", "op", unanswered ? "unanswered" : "refused",
                                 "clock", (json_int_t)clock, "error", err->msg);
         mpp_error jerr = {0};
-        if (journal_record(j, ref, false, &jerr) == 0)
+        if (journal_record(j, ref, &jerr) == 0)
             mpp_fault_point(unanswered ? "attach-unanswered" : "attach-refused");
         json_decref(ref);
         return r;
@@ -465,7 +463,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             return mpp_error_set(err, -ENOMEM, "out of memory");
         }
     }
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0) {
         mpp_attach_response_clear(&resp);
         return r;
@@ -569,6 +567,10 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                              "container %s already has mount point plugin state in %s (an "
                              "earlier teardown did not finish: run `mppctl recover %s`)",
                              id, path, id);
+    /* No mount that any plugin could be shown (only /proc, /dev, /sys and the like): nothing
+     * to ask, not even the patterns. */
+    if (n_mounts == 0)
+        return 0;
 
     for (size_t i = 0; i < c->n_configured; i++) {
         r = plugin_patterns(c, &c->plugins[i], err);
@@ -619,8 +621,6 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
         mpp_jstate_clear(&st);
         if (!attached)
             return mpp_journal_remove(j, err);
-        /* The answers (changes, emergency actions) are durable before the container runs. */
-        return mpp_journal_sync(j, err);
     }
     return 0;
 }
@@ -852,7 +852,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
 
     _cleanup_(json_decrefp) json_t *rec =
         json_pack("{s:s, s:I}", "op", "detach", "clock", (json_int_t)jp->clock);
-    int r = journal_record(j, rec, false, err);
+    int r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-sent");
@@ -948,7 +948,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     if (!done || (error && json_object_set_new(done, "error", json_string(error)) < 0) ||
         (warning && json_object_set_new(done, "warning", json_string(warning)) < 0))
         return mpp_error_set(err, -ENOMEM, "out of memory");
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-answered");
@@ -972,7 +972,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
         return r;
     if (st.halted && (flags & MPP_DETACH_RESUME)) {
         _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s}", "op", "resume");
-        r = journal_record(j, rec, false, err);
+        r = journal_record(j, rec, err);
         if (r < 0)
             goto out;
         st.halted = false;
@@ -996,7 +996,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
     t->n_errors = st2.n_errors;
     st2.n_errors = 0;
     mpp_jstate_clear(&st2);
-    r = t->complete ? mpp_journal_remove(j, err) : mpp_journal_sync(j, err);
+    r = t->complete ? mpp_journal_remove(j, err) : 0;
 out:
     (void)id;
     mpp_jstate_clear(&st);

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The per-container journal: state_dir/ID/journal, JSON lines, each made durable (written in one
- * write(), then fdatasync) before the step it records can have an effect. Replaying it gives the
- * plugins still attached, so that a teardown in any later process finishes the unwind.
+/* The per-container journal: state_dir/ID/journal, JSON lines, each written (in one write())
+ * before the step it records can have an effect. Replaying it gives the plugins still attached,
+ * so that a teardown in any later process finishes the unwind. Nothing is synced: state_dir is
+ * runtime state like /run/runc, safe against the death of any process (the page cache keeps
+ * what was written), not against a power loss, after which no container it describes exists
+ * (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no record.
  *
  * Records (the "op" key):
  *   begin      {id, mounts: N}
@@ -41,11 +44,9 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
 int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out, bool *busy,
                               mpp_error *err);
 
-/* Append one record (a JSON object text without newline), in one write(). With sync, it and
- * every record before it are durable on return (fdatasync). A record a process kill cuts off
- * is still read back (the page cache survives a kill); sync guards against a machine crash. */
-int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error *err);
-int mpp_journal_sync(mpp_journal *j, mpp_error *err);
+/* Append one record (a JSON object text without newline), in one write(). Once it returns, a
+ * process kill cannot lose it (the page cache survives a kill). */
+int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err);
 
 /* Read every complete line. *lines is a heap array of heap strings. */
 int mpp_journal_lines(mpp_journal *j, char ***lines, size_t *n, mpp_error *err);

@@ -255,8 +255,6 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
     if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
         exec_real(real_argv);
 
-    /* The plugins are called once the runtime is done: libcurl loads meanwhile. */
-    mpp_client_preload();
     int status = run_real(real_argv, NULL);
     if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
