@@ -131,9 +131,10 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
                 cli->pass[cli->n_pass++] = argv[i];
             }
         }
-        if (create_like && (is(name, len, "bundle") || is(name, len, "b")))
+        if (create_like && (is(name, len, "bundle") || is(name, len, "b"))) {
             cli->bundle = value;
-        else if (create_like && is(name, len, "pid-file"))
+            cli->bundle_index = cli->n_pass - 1;
+        } else if (create_like && is(name, len, "pid-file"))
             cli->pid_file = value;
         else if (strcmp(cli->command, "run") == 0 &&
                  (is(name, len, "detach") || is(name, len, "d")))

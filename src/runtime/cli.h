@@ -19,6 +19,7 @@ typedef struct runtime_cli {
     const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
     const char *pid_file;   /* create/run --pid-file */
     int command_index;      /* where the subcommand is in pass[] */
+    int bundle_index;       /* where the bundle is in pass[] (its value, or "--bundle=V"), or 0 */
     bool detach;            /* run --detach/-d */
     bool force;             /* delete --force/-f */
 } runtime_cli;

@@ -82,13 +82,38 @@ static int run_real(char **real_argv, mpp_pins *pins)
     return 1;
 }
 
-/* The runtime has read the rewritten bundle (its pins mean nothing outside the namespace it
- * ran in): the engine's or the user's own config.json goes back, e.g. for the next run. */
-static void restore_bundle(mpp_bundle *b)
+/* The real runtime's argv with mpp's copy as the bundle: in place of the engine's --bundle, or
+ * after the subcommand when the engine gave none (the working directory). */
+static char **argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
+                               char **inline_arg)
 {
-    mpp_error err = {0};
-    if (mpp_bundle_restore(b, &err) < 0)
-        runtime_warning("%s", err.msg);
+    size_t n = 0;
+    while (real_argv[n])
+        n++;
+    char **v = calloc(n + 3, sizeof(char *));
+    if (!v)
+        return NULL;
+    if (cli->bundle_index > 0) {
+        size_t i = (size_t)cli->bundle_index + 1;
+        memcpy(v, real_argv, n * sizeof(char *));
+        if (cli->pass[cli->bundle_index] == cli->bundle) {
+            v[i] = (char *)dir;
+        } else if (asprintf(inline_arg, "--bundle=%s", dir) >= 0) {
+            v[i] = *inline_arg;
+        } else {
+            free(v);
+            return NULL;
+        }
+        return v;
+    }
+    size_t cmd = (size_t)cli->command_index + 1, k = 0;
+    for (size_t i = 0; i <= cmd; i++)
+        v[k++] = real_argv[i];
+    v[k++] = (char *)"--bundle";
+    v[k++] = (char *)dir;
+    for (size_t i = cmd + 1; i < n; i++)
+        v[k++] = real_argv[i];
+    return v;
 }
 
 static void report_teardown(const char *id, const mpp_teardown *t)
@@ -151,52 +176,63 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("state directory %s: path too long", cfg->state_dir);
         return 1;
     }
-    /* A bundle another mpp-runtime is running (the same bundle for several containers) names
-     * its pins: start from the sources they stand for. What is mounted is still only what
-     * is judged now. */
-    _cleanup_free_ char *original = NULL;
-    int unpinned = mpp_bundle_unpin(bundle, pin_dir, &err);
-    if (unpinned < 0 || (unpinned > 0 && mpp_bundle_dump(bundle, &original, &err) < 0)) {
-        runtime_error("%s", err.msg);
-        return 1;
-    }
     _cleanup_(mpp_pins_freep) mpp_pins *pins = NULL;
     if (mpp_interpose_attach(chain, bundle, &o, pin_dir, &pins, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
-    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for. Be
-     * the real runtime, as fast as without mpp; with the judged sources pinned if plugins
-     * were consulted. */
-    if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
-        if (!pins)
-            exec_real(real_argv);
-        if (mpp_bundle_save_keeping(bundle, original, &err) < 0) {
+    /* The runtime reads mpp's copy of what was judged, never the bundle's config.json: its
+     * owner could replace that file before the runtime reads it, with mounts no plugin saw.
+     * Also when no plugin selected anything: the replacement could hold one a plugin would
+     * select. */
+    char copy[PATH_MAX];
+    _cleanup_free_ char **argv = NULL;
+    _cleanup_free_ char *inline_arg = NULL;
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (mpp_bundle_copy_make(cfg->state_dir, cli->id, copy, sizeof(copy), &err) < 0) {
+        runtime_error("%s", err.msg);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    if (!(argv = argv_with_bundle(cli, real_argv, copy, &inline_arg))) {
+        runtime_error("out of memory");
+        mpp_bundle_copy_remove(copy);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for but
+     * the copy, which goes if there is no container to delete. */
+    if (!state) {
+        if (mpp_bundle_save_copy(bundle, copy, &err) < 0) {
             runtime_error("%s", err.msg);
+            mpp_bundle_copy_remove(copy);
             return 1;
         }
-        int status = run_real(real_argv, pins);
-        restore_bundle(bundle);
+        int status = run_real(argv, pins);
+        if (status != 0 || (run && !cli->detach))
+            mpp_bundle_copy_remove(copy);
         return status;
     }
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
-         exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
-        mpp_bundle_save_keeping(bundle, original, &err) < 0 ||
+         exit_gate_prepare(cli, cfg, bundle, argv, &gate, &err) < 0) ||
+        mpp_bundle_save_copy(bundle, copy, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
-        restore_bundle(bundle);
+        mpp_bundle_copy_remove(copy);
         exit_gate_abort(cfg, cli->id, &gate);
         teardown(chain, cli->id, -1);
         return 1;
     }
 
-    int status = run_real(gate.on ? gate.argv : real_argv, pins);
-    restore_bundle(bundle);
+    int status = run_real(gate.on ? gate.argv : argv, pins);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {
+            mpp_bundle_copy_remove(copy);
             exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
         }
@@ -204,6 +240,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     }
     /* Foreground run: the container has exited and the real runtime has deleted it. A gate
      * that gave no verdict waits for nothing now; its teardown is ours. */
+    mpp_bundle_copy_remove(copy);
     exit_gate_abort(cfg, cli->id, &gate);
     bool failed = teardown(chain, cli->id, status);
     return mpp_exit_status_after_teardown(status, failed);
@@ -252,16 +289,23 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
     bool gate = has_gate(cfg, cli->id);
-    if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
+    bool copies = mpp_bundle_has_copies(cfg->state_dir, cli->id);
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (!gate && !state && !copies)
         exec_real(real_argv);
 
     /* The plugins are called once the runtime is done: libcurl loads meanwhile. */
-    mpp_client_preload();
+    if (gate || state)
+        mpp_client_preload();
     int status = run_real(real_argv, NULL);
     if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }
+    /* After the runtime's delete: it and its poststop hooks read the bundle. */
+    mpp_bundle_copies_remove(cfg->state_dir, cli->id);
+    if (!gate && !state)
+        return status;
     /* A gate still waiting means the container never reached it (killed, or never started):
      * its teardown is ours now. */
     if (gate)
