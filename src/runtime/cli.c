@@ -134,10 +134,14 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
         if (create_like && (is(name, len, "bundle") || is(name, len, "b"))) {
             cli->bundle = value;
             cli->bundle_index = cli->n_pass - 1;
-        } else if (create_like && is(name, len, "pid-file"))
+        } else if (create_like && is(name, len, "pid-file")) {
             cli->pid_file = value;
-        else if (strcmp(cli->command, "run") == 0 &&
-                 (is(name, len, "detach") || is(name, len, "d")))
+            cli->pid_file_index = cli->n_pass - 1;
+        } else if (create_like && is(name, len, "console-socket")) {
+            cli->console_socket = value;
+            cli->console_socket_index = cli->n_pass - 1;
+        } else if (strcmp(cli->command, "run") == 0 &&
+                   (is(name, len, "detach") || is(name, len, "d")))
             cli->detach = true;
         else if (strcmp(cli->command, "delete") == 0 &&
                  (is(name, len, "force") || is(name, len, "f")))

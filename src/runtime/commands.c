@@ -82,38 +82,76 @@ static int run_real(char **real_argv, mpp_pins *pins)
     return 1;
 }
 
+/* The real runtime's argv, with strings of its own. */
+typedef struct runtime_argv {
+    char **v;
+    char *owned[3];
+} runtime_argv;
+
+static void runtime_argv_done(runtime_argv *a)
+{
+    free(a->v);
+    for (size_t i = 0; i < ELEMENTSOF(a->owned); i++)
+        free(a->owned[i]);
+}
+
+/* A relative --pid-file or --console-socket (pass[index], its value) made absolute: crun takes
+ * it relative to the bundle, which is no longer the engine's; runc relative to the working
+ * directory, as the exit gate does, and so does mpp. */
+static int absolute_arg(const runtime_cli *cli, char **v, int index, const char *value,
+                        const char *cwd, char **owned)
+{
+    if (index <= 0 || !value || value[0] == '/' || value[0] == '\0')
+        return 0;
+    const char *arg = cli->pass[index];
+    int n = arg == value ? asprintf(owned, "%s/%s", cwd, value)
+                         : asprintf(owned, "%.*s%s/%s", (int)(value - arg), arg, cwd, value);
+    if (n < 0) {
+        *owned = NULL;
+        return -ENOMEM;
+    }
+    v[index + 1] = *owned;
+    return 0;
+}
+
 /* The real runtime's argv with mpp's copy as the bundle: in place of the engine's --bundle, or
  * after the subcommand when the engine gave none (the working directory). */
-static char **argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
-                               char **inline_arg)
+static int argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
+                            runtime_argv *out)
 {
     size_t n = 0;
     while (real_argv[n])
         n++;
-    char **v = calloc(n + 3, sizeof(char *));
+    char **v = out->v = calloc(n + 3, sizeof(char *));
     if (!v)
-        return NULL;
+        return -ENOMEM;
+    memcpy(v, real_argv, n * sizeof(char *));
+    if (cli->pid_file_index > 0 || cli->console_socket_index > 0) {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return -errno;
+        int r = absolute_arg(cli, v, cli->pid_file_index, cli->pid_file, cwd, &out->owned[1]);
+        if (r >= 0)
+            r = absolute_arg(cli, v, cli->console_socket_index, cli->console_socket, cwd,
+                             &out->owned[2]);
+        if (r < 0)
+            return r;
+    }
     if (cli->bundle_index > 0) {
         size_t i = (size_t)cli->bundle_index + 1;
-        memcpy(v, real_argv, n * sizeof(char *));
-        if (cli->pass[cli->bundle_index] == cli->bundle) {
+        if (cli->pass[cli->bundle_index] == cli->bundle)
             v[i] = (char *)dir;
-        } else if (asprintf(inline_arg, "--bundle=%s", dir) >= 0) {
-            v[i] = *inline_arg;
-        } else {
-            free(v);
-            return NULL;
-        }
-        return v;
+        else if (asprintf(&out->owned[0], "--bundle=%s", dir) >= 0)
+            v[i] = out->owned[0];
+        else
+            return -ENOMEM;
+        return 0;
     }
-    size_t cmd = (size_t)cli->command_index + 1, k = 0;
-    for (size_t i = 0; i <= cmd; i++)
-        v[k++] = real_argv[i];
-    v[k++] = (char *)"--bundle";
-    v[k++] = (char *)dir;
-    for (size_t i = cmd + 1; i < n; i++)
-        v[k++] = real_argv[i];
-    return v;
+    size_t cmd = (size_t)cli->command_index + 1;
+    memmove(v + cmd + 3, v + cmd + 1, (n - cmd - 1) * sizeof(char *));
+    v[cmd + 1] = (char *)"--bundle";
+    v[cmd + 2] = (char *)dir;
+    return 0;
 }
 
 static void report_teardown(const char *id, const mpp_teardown *t)
@@ -186,8 +224,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
      * Also when no plugin selected anything: the replacement could hold one a plugin would
      * select. */
     char copy[PATH_MAX];
-    _cleanup_free_ char **argv = NULL;
-    _cleanup_free_ char *inline_arg = NULL;
+    _cleanup_(runtime_argv_done) runtime_argv ra = {0};
     bool state = mpp_container_has_state(cfg->state_dir, cli->id);
     if (mpp_bundle_copy_make(cfg->state_dir, cli->id, copy, sizeof(copy), &err) < 0) {
         runtime_error("%s", err.msg);
@@ -195,8 +232,9 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
             teardown(chain, cli->id, -1);
         return 1;
     }
-    if (!(argv = argv_with_bundle(cli, real_argv, copy, &inline_arg))) {
-        runtime_error("out of memory");
+    int r = argv_with_bundle(cli, real_argv, copy, &ra);
+    if (r < 0) {
+        runtime_error("cannot build the runtime's arguments: %s", strerror(-r));
         mpp_bundle_copy_remove(copy);
         if (state)
             teardown(chain, cli->id, -1);
@@ -210,7 +248,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
             mpp_bundle_copy_remove(copy);
             return 1;
         }
-        int status = run_real(argv, pins);
+        int status = run_real(ra.v, pins);
         if (status != 0 || (run && !cli->detach))
             mpp_bundle_copy_remove(copy);
         return status;
@@ -218,7 +256,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
-         exit_gate_prepare(cli, cfg, bundle, argv, &gate, &err) < 0) ||
+         exit_gate_prepare(cli, cfg, bundle, ra.v, &gate, &err) < 0) ||
         mpp_bundle_save_copy(bundle, copy, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
@@ -228,7 +266,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         return 1;
     }
 
-    int status = run_real(gate.on ? gate.argv : argv, pins);
+    int status = run_real(gate.on ? gate.argv : ra.v, pins);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {

@@ -217,3 +217,30 @@ def test_a_shared_bundle_with_the_exit_gate(env, rootfs, rt):
     assert all(d["request"]["ExitStatus"] == 0 for d in env.records("detach"))
     assert list((env.state_dir / "bundles").iterdir()) == []
     assert sorted(os.listdir(b)) == ["config.json"]
+
+
+@pytest.mark.parametrize("form", ["--bundle B", "--bundle=B", "-b B", "cwd"])
+def test_every_way_of_naming_the_bundle_gets_the_copy(env, rootfs, rt, form):
+    """However the engine names the bundle (or leaves it to the working directory), the runtime
+    is given mpp's copy; a relative --pid-file lands where runc puts it, in the working
+    directory, not in mpp's directory."""
+    src = benign(env)
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/shadow"], [oci_bind(src, "/data")])
+    env.plugin("p0")
+    env.write_config(["p0"], runtime=rt.real)
+    cwd = b if form == "cwd" else env.root / "elsewhere"
+    cwd.mkdir(exist_ok=True)
+    args = {"--bundle B": ["--bundle", str(b)], "--bundle=B": [f"--bundle={b}"],
+            "-b B": ["-b", str(b)], "cwd": []}[form]
+    r = rt.run(True, "run", *args, "--pid-file", "rel.pid", "--detach", "c1", config=env.config,
+               cwd=cwd, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert (cwd / "rel.pid").read_text().strip().isdigit()
+    copies = list((env.state_dir / "bundles" / "c1").iterdir())
+    assert len(copies) == 1
+    st = json.loads(rt.run(False, "state", "c1").stdout)
+    assert st["bundle"] == str(copies[0]), st
+    wait_for(lambda: rt.state("c1") == "stopped", what="stopped")
+    assert rt.run(True, "delete", "c1", config=env.config).returncode == 0
+    assert list((env.state_dir / "bundles").iterdir()) == []
+    assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
