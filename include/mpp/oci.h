@@ -60,6 +60,9 @@ int mpp_bundle_copy_make(const char *state_dir, const char *id, char *dir, size_
                          mpp_error *err);
 int mpp_bundle_save_copy(mpp_bundle *b, const char *dir, mpp_error *err);
 void mpp_bundle_copy_remove(const char *dir);
+/* When dir is such a copy, the engine's bundle directory it was made from (1, heap string in
+ * *origin), else 0. For tools that get the bundle from the runtime's state (mppctl explain). */
+int mpp_bundle_copy_origin(const char *state_dir, const char *dir, char **origin);
 bool mpp_bundle_has_copies(const char *state_dir, const char *id);
 void mpp_bundle_copies_remove(const char *state_dir, const char *id);
 
@@ -114,9 +117,9 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
 int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, const char *was,
                                 mpp_error *err);
 
-/* For tools that read a bundle after mpp-runtime pinned it (mppctl explain): each mounts[i]
- * whose source lies in pin_dir gets back the source recorded for it. Plugins never see this: the
- * runtime describes bundles as the engine wrote them. */
+/* For a bundle that names pins (mpp-runtime's copy, read by mppctl explain; or a bundle an
+ * older mpp-runtime rewrote in place and never gave back): each mounts[i] whose source lies in
+ * pin_dir gets back the source recorded for it. */
 int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err); /* how many */
 
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a

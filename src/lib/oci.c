@@ -617,23 +617,52 @@ int mpp_bundle_copy_make(const char *state_dir, const char *id, char *dir, size_
     return 0;
 }
 
-/* A relative root.path is relative to the bundle: the copy lives elsewhere, so it names the
- * bundle's root file system by its absolute path. */
-static int absolute_root(mpp_bundle *b, mpp_error *err)
+/* The bundle directory as an absolute path (as the runtime would have made it). */
+static int absolute_dir(const mpp_bundle *b, char **out, mpp_error *err)
 {
-    json_t *root = json_object_get(b->root, "root");
-    const char *path = json_string_value(json_object_get(root, "path"));
-    if (!path || path[0] == '/' || !b->dir)
-        return 0;
     char cwd[PATH_MAX];
     if (b->dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
         return mpp_error_set(err, -errno, "cannot get the working directory: %m");
+    if (asprintf(out, "%s%s%s", b->dir[0] == '/' ? "" : cwd, b->dir[0] == '/' ? "" : "/", b->dir) <
+        0) {
+        *out = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* A relative root.path is relative to the bundle: the copy lives elsewhere, so it names the
+ * bundle's root file system by its absolute path. */
+static int absolute_root(mpp_bundle *b, const char *dir, mpp_error *err)
+{
+    json_t *root = json_object_get(b->root, "root");
+    const char *path = json_string_value(json_object_get(root, "path"));
+    if (!path || path[0] == '/')
+        return 0;
     _cleanup_free_ char *abs = NULL;
-    if (asprintf(&abs, "%s%s%s/%s", b->dir[0] == '/' ? "" : cwd, b->dir[0] == '/' ? "" : "/",
-                 b->dir, path) < 0)
+    if (asprintf(&abs, "%s/%s", dir, path) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     if (json_object_set_new(root, "path", json_string(abs)) < 0)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* dir/name, whole or not at all. */
+static int write_at(int dfd, const char *dir, const char *name, const char *text, mpp_error *err)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)getpid());
+    unlinkat(dfd, tmp, 0);
+    _cleanup_close_ int fd =
+        openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return mpp_error_set(err, -errno, "cannot create %s/%s: %m", dir, tmp);
+    int r = write_all(fd, text, strlen(text));
+    if (r < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+        int e = r < 0 ? -r : errno;
+        unlinkat(dfd, tmp, 0);
+        return mpp_error_set(err, -e, "cannot write %s/%s: %s", dir, name, strerror(e));
+    }
     return 0;
 }
 
@@ -648,36 +677,53 @@ int mpp_bundle_save_copy(mpp_bundle *b, const char *dir, mpp_error *err)
                              "%s must be a directory of ours that no one else can enter "
                              "(mode 0700)",
                              dir);
-    int r = absolute_root(b, err);
-    if (r < 0)
-        return r;
+    _cleanup_free_ char *bundle_dir = NULL;
     _cleanup_free_ char *text = NULL;
-    r = mpp_bundle_dump(b, &text, err);
-    if (r < 0)
-        return r;
+    if (!b->dir)
+        return mpp_error_set(err, -EINVAL, "%s was not loaded from a bundle directory", b->origin);
+    int r = absolute_dir(b, &bundle_dir, err);
+    if (r >= 0)
+        r = absolute_root(b, bundle_dir, err);
+    if (r >= 0)
+        r = mpp_bundle_dump(b, &text, err);
+    /* Written whole, then renamed into place: a runtime never reads half of it. "origin" names
+     * the engine's bundle, for mppctl explain. */
+    if (r >= 0)
+        r = write_at(dfd, dir, "origin", bundle_dir, err);
+    if (r >= 0)
+        r = write_at(dfd, dir, "config.json", text, err);
+    return r;
+}
 
-    /* Written whole, then renamed into place: a runtime never reads half of it. */
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), "config.json.%d", (int)getpid());
-    unlinkat(dfd, tmp, 0);
-    _cleanup_close_ int fd =
-        openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+int mpp_bundle_copy_origin(const char *state_dir, const char *dir, char **origin)
+{
+    *origin = NULL;
+    char bundles[PATH_MAX];
+    int n = snprintf(bundles, sizeof(bundles), "%s/bundles/", state_dir);
+    if (n < 0 || (size_t)n >= sizeof(bundles) || strncmp(dir, bundles, (size_t)n) != 0)
+        return 0;
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/origin", dir) < 0)
+        return -ENOMEM;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
-        return mpp_error_set(err, -errno, "cannot create %s/%s: %m", dir, tmp);
-    r = write_all(fd, text, strlen(text));
-    if (r < 0 || renameat(dfd, tmp, dfd, "config.json") < 0) {
-        int e = r < 0 ? -r : errno;
-        unlinkat(dfd, tmp, 0);
-        return mpp_error_set(err, -e, "cannot write %s/config.json: %s", dir, strerror(e));
-    }
-    return 0;
+        return 0;
+    char buf[PATH_MAX];
+    ssize_t k = read(fd, buf, sizeof(buf) - 1);
+    if (k <= 0)
+        return 0;
+    buf[k] = '\0';
+    *origin = strdup(buf);
+    return *origin ? 1 : -ENOMEM;
 }
 
 static void remove_copy_at(int pfd, const char *name)
 {
     _cleanup_close_ int dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (dfd >= 0)
+    if (dfd >= 0) {
         unlinkat(dfd, "config.json", 0);
+        unlinkat(dfd, "origin", 0);
+    }
     unlinkat(pfd, name, AT_REMOVEDIR);
 }
 

@@ -14,7 +14,7 @@ static const char *const global_with_value[] = {
  * the container ID). Packed by hand: clang-format would put one option per line. */
 /* clang-format off */
 static const char *const command_with_value[] = {
-    "bundle", "b", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd", "env",
+    "bundle", "b", "config", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd", "env",
     "e", "user", "u", "additional-gids", "g", "cap", "c", "apparmor", "process-label", "format",
     "f", "resources", "r", "image-path", "work-path", "parent-path", "page-server",
     "manage-cgroups-mode", "empty-ns", "status-mode", "blkio-weight", "cpu-period", "cpu-quota",
@@ -134,6 +134,8 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
         if (create_like && (is(name, len, "bundle") || is(name, len, "b"))) {
             cli->bundle = value;
             cli->bundle_index = cli->n_pass - 1;
+        } else if (create_like && (is(name, len, "config") || is(name, len, "f"))) {
+            cli->config_file = value;
         } else if (create_like && is(name, len, "pid-file")) {
             cli->pid_file = value;
             cli->pid_file_index = cli->n_pass - 1;

@@ -19,6 +19,7 @@ typedef struct runtime_cli {
     const char *bundle;         /* create/run --bundle/-b, else NULL (= working directory) */
     const char *pid_file;       /* create/run --pid-file */
     const char *console_socket; /* create/run --console-socket */
+    const char *config_file;    /* create/run --config/-f: crun reads it, not config.json */
     int command_index;          /* where the subcommand is in pass[] */
     /* Where create/run's --bundle, --pid-file and --console-socket are in pass[] (the value, or
      * the "--name=value" argument), or 0. */

@@ -187,6 +187,13 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     if (cfg->n_plugins == 0 || !cli->id)
         exec_real(real_argv); /* nothing to interpose: be the real runtime */
 
+    /* crun reads another file than BUNDLE/config.json then: not the document judged. */
+    if (cli->config_file) {
+        runtime_error("%s --config %s: not supported under mpp: the runtime reads the "
+                      "bundle's config.json as mpp judged it",
+                      cli->command, cli->config_file);
+        return 1;
+    }
     char cwd[PATH_MAX];
     const char *bundle_dir = cli->bundle;
     if (!bundle_dir) {
@@ -212,6 +219,13 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     char pin_dir[PATH_MAX];
     if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", cfg->state_dir) >= (int)sizeof(pin_dir)) {
         runtime_error("state directory %s: path too long", cfg->state_dir);
+        return 1;
+    }
+    /* A bundle an older mpp-runtime rewrote in place and could not give back names its pins:
+     * start from the sources they stand for. (Whatever the annotations say, what is mounted
+     * is what is judged now.) */
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0) {
+        runtime_error("%s", err.msg);
         return 1;
     }
     _cleanup_(mpp_pins_freep) mpp_pins *pins = NULL;

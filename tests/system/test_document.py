@@ -244,3 +244,19 @@ def test_every_way_of_naming_the_bundle_gets_the_copy(env, rootfs, rt, form):
     assert rt.run(True, "delete", "c1", config=env.config).returncode == 0
     assert list((env.state_dir / "bundles").iterdir()) == []
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
+
+
+def test_a_config_file_other_than_the_bundles_is_refused(env, rootfs, rt):
+    """crun's create --config FILE reads FILE, not the document mpp judged."""
+    src = benign(env)
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/shadow"], [oci_bind(src, "/data")])
+    cfg = json.loads((b / "config.json").read_text())
+    cfg["mounts"][-1]["source"] = "/etc"
+    (b / "other.json").write_text(json.dumps(cfg))
+    env.plugin("policy", *DENY_ETC)
+    env.write_config(["policy"], runtime=rt.real)
+    for opt in (["--config", "other.json"], ["-f", "other.json"], ["--config=other.json"]):
+        r = rt.run(True, "run", "--bundle", str(b), *opt, "c1", config=env.config)
+        assert "root:" not in r.stdout
+        assert r.returncode != 0 and "not supported under mpp" in r.stderr, r.stderr
+        assert rt.state("c1") is None
