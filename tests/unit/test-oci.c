@@ -722,6 +722,13 @@ static void test_save_copy(void **state)
     snprintf(root, sizeof(root), "\"path\":\"%s/rootfs\"", dir);
     if (!strstr(text, root))
         fail_msg("%s lacks %s", text, root);
+    /* The engine's bundle, for mppctl explain; nothing for a directory that is no copy. */
+    _cleanup_free_ char *origin = NULL;
+    assert_int_equal(mpp_bundle_copy_origin(sdir, copy, &origin), 1);
+    assert_string_equal(origin, dir);
+    char *none = NULL;
+    assert_int_equal(mpp_bundle_copy_origin(sdir, dir, &none), 0);
+    assert_null(none);
     _cleanup_free_ char *after = read_all(path, NULL);
     assert_string_equal(after, given);
     assert_int_equal(count_entries(dir), 1);
