@@ -14,13 +14,13 @@ static const char *const global_with_value[] = {
  * the container ID). Packed by hand: clang-format would put one option per line. */
 /* clang-format off */
 static const char *const command_with_value[] = {
-    "bundle", "b", "config", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd", "env",
+    "bundle", "b", "console-socket", "pid-file", "preserve-fds", "process", "p", "cwd", "env",
     "e", "user", "u", "additional-gids", "g", "cap", "c", "apparmor", "process-label", "format",
     "f", "resources", "r", "image-path", "work-path", "parent-path", "page-server",
     "manage-cgroups-mode", "empty-ns", "status-mode", "blkio-weight", "cpu-period", "cpu-quota",
     "cpu-rt-period", "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems", "kernel-memory",
     "kernel-memory-tcp", "memory", "memory-reservation", "memory-swap", "pids-limit",
-    "l3-cache-schema", "mem-bw-schema", "interval", "signal", "s", NULL,
+    "l3-cache-schema", "mem-bw-schema", "interval", "signal", "s", "config", NULL,
 };
 /* clang-format on */
 

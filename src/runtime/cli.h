@@ -10,22 +10,23 @@ typedef struct runtime_cli {
     /* argv for the real runtime, minus argv[0] and mpp's own options; NULL-terminated. */
     char **pass;
     int n_pass;
-    const char *mpp_config;     /* --mpp-config=PATH, or NULL */
-    const char *root;           /* --root */
-    const char *log;            /* --log */
-    const char *log_format;     /* --log-format */
-    const char *command;        /* the subcommand, or NULL (e.g. --version, --help) */
-    const char *id;             /* the container ID (first positional after the subcommand) */
-    const char *bundle;         /* create/run --bundle/-b, else NULL (= working directory) */
-    const char *pid_file;       /* create/run --pid-file */
-    const char *console_socket; /* create/run --console-socket */
-    const char *config_file;    /* create/run --config/-f: crun reads it, not config.json */
-    int command_index;          /* where the subcommand is in pass[] */
-    /* Where create/run's --bundle, --pid-file and --console-socket are in pass[] (the value, or
-     * the "--name=value" argument), or 0. */
+    const char *mpp_config; /* --mpp-config=PATH, or NULL */
+    const char *root;       /* --root */
+    const char *log;        /* --log */
+    const char *log_format; /* --log-format */
+    const char *command;    /* the subcommand, or NULL (e.g. --version, --help) */
+    const char *id;         /* the container ID (first positional after the subcommand) */
+    const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
+    const char *pid_file;   /* create/run --pid-file */
+    int command_index;      /* where the subcommand is in pass[] */
+    bool detach;            /* run --detach/-d */
+    bool force;             /* delete --force/-f */
+    /* create/run --console-socket, and --config/-f (crun reads that file instead of config.json);
+     * where --bundle, --pid-file and --console-socket are in pass[] (the value, or the
+     * "--name=value" argument), or 0. */
+    const char *console_socket;
+    const char *config_file;
     int bundle_index, pid_file_index, console_socket_index;
-    bool detach; /* run --detach/-d */
-    bool force;  /* delete --force/-f */
 } runtime_cli;
 
 /* Parse argv. Returns 0, or -EINVAL with *bad naming the option that lacks its value. */
