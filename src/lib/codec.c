@@ -843,6 +843,10 @@ static int parse_error(const json_error_t *je, const char *origin, mpp_error *er
     case json_error_invalid_utf8:
         what = "invalid UTF-8: ";
         break;
+    case json_error_duplicate_key:
+        /* Readers differ on which one counts (Go's takes the last): refused, not guessed. */
+        what = "a key appears twice in one object: ";
+        break;
     case json_error_premature_end_of_input:
         what = "truncated JSON: ";
         break;
@@ -857,7 +861,8 @@ static int parse_error(const json_error_t *je, const char *origin, mpp_error *er
                          what, je->text);
 }
 
-int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **out, mpp_error *err)
+static int json_parse_flags(const char *text, size_t len, size_t flags, const char *origin,
+                            json_t **out, mpp_error *err)
 {
     *out = NULL;
     if (isempty(origin))
@@ -874,7 +879,7 @@ int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **ou
         return mpp_error_set(err, -EBADMSG, "%s: empty document", origin);
 
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | flags, &je);
     if (!j)
         return parse_error(&je, origin, err);
     switch (check_limits(j, 0)) {
@@ -889,6 +894,17 @@ int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **ou
     }
     *out = j;
     return 0;
+}
+
+int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **out, mpp_error *err)
+{
+    return json_parse_flags(text, len, 0, origin, out, err);
+}
+
+int mpp_json_parse_unique(const char *text, size_t len, const char *origin, json_t **out,
+                          mpp_error *err)
+{
+    return json_parse_flags(text, len, JSON_REJECT_DUPLICATES, origin, out, err);
 }
 
 int mpp_json_dump(const json_t *j, char **out, mpp_error *err)
