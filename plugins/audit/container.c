@@ -165,9 +165,10 @@ int audit_attach(audit *a, const mpp_attach_request *req, mpp_attach_response *r
     for (size_t i = 0; i < n && r >= 0; i++) {
         const mpp_mount *m = &req->mounts[i];
         const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
-        if (isempty(src) || !pu_path_is_safe(src) || isempty(m->destination)) {
+        if (!pu_source_acceptable(src) || isempty(m->destination)) {
             r = mpp_error_set(&e, -EINVAL,
-                              "audit: the source \"%s\" of %s is not a clean absolute path",
+                              "audit: the source \"%s\" of %s is not a clean absolute path other "
+                              "than /",
                               strempty(src), strempty(m->destination));
             break;
         }

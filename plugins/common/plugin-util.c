@@ -693,3 +693,11 @@ void pu_server_options(const pu_args *args, mpp_plugin_server_options *opts)
         .idle_timeout_s = args->idle_timeout_s,
     };
 }
+
+bool pu_source_acceptable(const char *path)
+{
+    if (!pu_path_is_safe(path))
+        return false;
+    /* "/" (or "//..."), the whole host: no container needs a plugin to act on it. */
+    return path[strspn(path, "/")] != '\0';
+}

@@ -121,3 +121,7 @@ void pu_close_all(int *fds, size_t n);
 /* The SDK's options from the command line: the socket and the bounds on what a client can make
  * the plugin hold. */
 void pu_server_options(const pu_args *args, mpp_plugin_server_options *opts);
+
+/* A source a plugin may act on (overlay, idmap, watch): pu_path_is_safe, and not "/". mpp checks
+ * sources, but a client that talks to the plugin's socket directly is checked only here. */
+bool pu_source_acceptable(const char *path);
