@@ -99,3 +99,33 @@ def test_forged_detach_error_and_warning_are_escaped(env, rootfs, rt):
     assert any(x["msg"].endswith(ESCAPED) for x in recs), recs
     for x in recs:
         assert_clean_text(x["msg"].encode())
+
+
+def test_forged_emergency_warning_and_error_are_escaped(env, rootfs, rt):
+    # The plugin is gone at the teardown: its emergency Warning and Error stand in for it, and
+    # are reported as one escaped line each.
+    src = env.root / "src"
+    src.mkdir()
+    p = env.plugin("evil", "--emergency", json.dumps([{"Warning": FORGED}, {"Error": FORGED}]))
+    env.write_config(["evil"], runtime=rt.real)
+    b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+    log = env.root / "log.json"
+    # The created container holds the output it inherits: a file, not a pipe.
+    out = env.root / "create.out"
+    with open(out, "w") as f:
+        r = rt.run(True, "--log", str(log), "--log-format", "json", "create", "--bundle",
+                   str(b), "c-e", config=env.config, stdout=f, stderr=f, capture_output=False)
+    assert r.returncode == 0, out.read_text()
+    p.kill()
+    r = rt.run(True, "--log", str(log), "--log-format", "json", "delete", "--force", "c-e",
+               config=env.config, text=False)
+    text = assert_clean_text(r.stderr)
+    mine = lines_with(text, 'plugin "evil": no')
+    assert len(mine) == 2, text  # the warning and the error
+    assert all(l.endswith(ESCAPED) for l in mine), mine
+    assert any(l.startswith("mpp-runtime: warning:") for l in mine)
+    assert not any(l.startswith("mpp-runtime: ok") for l in text.split("\n"))
+    recs = [json.loads(l) for l in log.read_bytes().splitlines()]
+    assert [x["level"] for x in recs if x["msg"].endswith(ESCAPED)] == ["warning", "error"]
+    for x in recs:
+        assert_clean_text(x["msg"].encode())
