@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,8 +41,9 @@
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 #define LISTEN_BACKLOG 128
 #define DEFAULT_THREADS 4u
-/* The idle timeout closes idle keep-alive and stalled connections (a suspended one, whose call
- * runs, never times out). Fewer connections than this would leave no room to evict. */
+/* With fewer, keeping one connection free to evict for would leave too few to serve. (The idle
+ * timeout closes idle keep-alive and stalled connections; a suspended one, whose call runs,
+ * never times out.) */
 #define MIN_CONNECTIONS 4u
 #define LISTEN_FDS_START 3
 
@@ -74,7 +76,6 @@ struct mpp_plugin_server {
 
     /* Open connections, least recently active first. Touched only by MHD's polling thread. */
     struct conn_slot *conns_head, *conns_tail;
-    unsigned n_conns;
 
     pthread_mutex_t lock; /* guards what follows */
     pthread_cond_t idle;
@@ -113,7 +114,6 @@ typedef struct request {
     size_t cap;
     bool too_large;
     long long started_ms; /* when the headers arrived: the body must follow within the timeout */
-    struct conn_slot *slot;
     struct MHD_Connection *conn;
     struct request *next; /* in the work queue */
 } request;
@@ -667,9 +667,11 @@ static conn_slot *conn_of(struct MHD_Connection *conn)
 }
 
 /* Keep a connection free for the next client: when all but one are taken, the one idle the
- * longest (none of its calls running) is shut down, and MHD closes it when it reads the end of
- * the stream. Otherwise clients that connect and say nothing would lock everyone out until the
- * idle timeout. A client of mpp's whose idle keep-alive connection this closes reconnects. */
+ * longest (no call of its running, no request waiting to be read) is shut down, and MHD closes it
+ * when it reads the end of the stream. Otherwise clients that connect and say nothing would lock
+ * everyone out until the idle timeout. A client of mpp's whose idle keep-alive connection this
+ * closes reconnects. When every connection is busy, MHD accepts no more until one is done: a new
+ * client waits in the listen backlog (or, once that is full, gets EAGAIN from connect()). */
 static void make_room(mpp_plugin_server *s, const conn_slot *fresh)
 {
     unsigned live = 0;
@@ -679,6 +681,10 @@ static void make_room(mpp_plugin_server *s, const conn_slot *fresh)
         return;
     for (conn_slot *c = s->conns_head; c; c = c->next) {
         if (c == fresh || c->busy || c->evicted || c->fd < 0)
+            continue;
+        /* Not idle: its request has come, MHD has not read it yet. */
+        int unread = 0;
+        if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)
             continue;
         c->evicted = true;
         shutdown(c->fd, SHUT_RDWR);
@@ -699,7 +705,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? ci->connect_fd : -1;
         conn_append(s, c);
-        s->n_conns++;
         *socket_context = c;
         make_room(s, c);
     } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
@@ -707,7 +712,6 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (!c)
             return;
         conn_unlink(s, c);
-        s->n_conns--;
         free(c);
         *socket_context = NULL;
     }
@@ -721,9 +725,7 @@ static enum MHD_Result answer_too_large(mpp_plugin_server *s, struct MHD_Connect
                                         request *rq)
 {
     if (answer_err(&rq->reply, MHD_HTTP_CONTENT_TOO_LARGE,
-                   "request body over the limit of %zu bytes (the plugin's "
-                   "--max-request-bytes)",
-                   s->max_request) < 0)
+                   "request body over this plugin's limit of %zu bytes", s->max_request) < 0)
         return MHD_NO;
     rq->answered = true;
     return queue_answer(conn, &rq->reply);
@@ -831,6 +833,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (slot) {
         slot->busy = false;
         conn_touch(s, slot);
+        /* All taken by calls in progress: MHD accepts no one until a connection closes, and
+         * idle ones, this one now included, are the ones to close. */
+        make_room(s, NULL);
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->call >= 0 && rq->reply.decoded &&
         !rq->drop) {

@@ -69,7 +69,8 @@ typedef struct plugin {
     const char *name;
     const char *log;
     const char *pidfile;
-    const char *patterns; /* JSON, decoded afresh for every answer */
+    unsigned max_connections; /* 0: the SDK's default */
+    const char *patterns;     /* JSON, decoded afresh for every answer */
     attach_mode attach;
     const char *attach_arg;
     const char **only; /* --attach-only destinations */
@@ -103,6 +104,7 @@ static void usage(FILE *f)
           "                       then exit; slow: wait before answering; drip: send the\n"
           "                       answer one byte every MS milliseconds\n"
           "  --pidfile FILE       write the pid once listening\n"
+          "  --max-connections N  the SDK's connection limit\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
 }
@@ -650,7 +652,8 @@ static int parse_args(plugin *p, int argc, char **argv)
         OPT_EMERGENCY,
         OPT_DETACH,
         OPT_FAULT,
-        OPT_PIDFILE
+        OPT_PIDFILE,
+        OPT_MAX_CONNECTIONS
     };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -663,6 +666,7 @@ static int parse_args(plugin *p, int argc, char **argv)
         {"detach", required_argument, NULL, OPT_DETACH},
         {"fault", required_argument, NULL, OPT_FAULT},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -709,6 +713,9 @@ static int parse_args(plugin *p, int argc, char **argv)
             break;
         case OPT_PIDFILE:
             p->pidfile = optarg;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            p->max_connections = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case 'h':
             usage(stdout);
@@ -786,7 +793,8 @@ int main(int argc, char **argv)
         .attach = on_attach,
         .detach = on_detach,
     };
-    mpp_plugin_server_options opts = {.socket_path = p.socket};
+    mpp_plugin_server_options opts = {.socket_path = p.socket,
+                                      .max_connections = p.max_connections};
     _cleanup_(mpp_plugin_server_freep) mpp_plugin_server *s = NULL;
     mpp_error err = {0};
     if (mpp_plugin_server_new(&opts, &ops, &p, &s, &err) < 0) {

@@ -141,7 +141,7 @@ def test_big_bodies_are_refused_without_being_kept(env, chunked):
         status, body = r
         assert status == 413, (status, body)
         err = json.loads(body)["Err"]
-        assert "over the limit of 2097152 bytes" in err
+        assert "this plugin's limit of 2097152 bytes" in err
     # The plugin still answers, and a body within the limit is read.
     r = post(sock, "/Plugin.Activate", b"{}")
     assert r[0] == 200 and b"mountpoint" in r[1]
@@ -157,7 +157,7 @@ def test_big_bodies_are_refused_without_being_kept(env, chunked):
 def test_limit_is_configurable(env):
     d = start_policy(env, "--max-request-bytes", "1000")
     r = post(d.socket, ATTACH, json.dumps({"ID": "c" * 1200}).encode())
-    assert r[0] == 413 and "over the limit of 1000 bytes" in json.loads(r[1])["Err"]
+    assert r[0] == 413 and "this plugin's limit of 1000 bytes" in json.loads(r[1])["Err"]
     r = post(d.socket, ATTACH, b"{\"ID\": \"c1\", \"Mounts\": []}")
     assert r[0] == 200
     d.stop()
@@ -255,3 +255,27 @@ def test_idle_and_slow_drip_connections_are_dropped(env):
             assert r[0] == 200
             time.sleep(0.5)
     d.stop()
+
+
+def test_at_the_limit_calls_in_progress_are_kept_and_a_new_client_waits(env):
+    # 4 connections, each with a slow attach running or queued: none is closed to make room; a
+    # fifth client waits (in the listen backlog) until one is done, then is served.
+    p = env.plugin("slow", "--max-connections", "4", "--fault", "attach:slow:1500")
+    body = json.dumps({"ID": "c1", "Mounts": [{"Source": "/srv", "Destination": "/d"}]})
+    req = (f"POST {ATTACH} HTTP/1.1\r\nHost: p\r\nContent-Length: {len(body)}\r\n\r\n"
+           + body).encode()
+    busy = []
+    for _ in range(4):
+        s = connect(p.socket)
+        s.sendall(req)
+        busy.append(s)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    r = post(p.socket, "/Plugin.Activate", b"{}", timeout=10)
+    took = time.monotonic() - t0
+    assert r is not None and r[0] == 200, r
+    assert 0.5 < took < 5, took
+    for s in busy:
+        r = read_response(s, time.monotonic() + 10)
+        assert r is not None and r[0] == 200, r
+        s.close()

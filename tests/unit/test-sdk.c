@@ -594,7 +594,7 @@ static void test_request_limit(void **state)
                      0);
     assert_int_equal(status, 413);
     assert_non_null(strstr(resp, "\"Err\""));
-    assert_non_null(strstr(resp, "over the limit of 1000 bytes"));
+    assert_non_null(strstr(resp, "limit of 1000 bytes"));
     free(resp);
     stop(f);
 
