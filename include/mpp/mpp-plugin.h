@@ -44,7 +44,29 @@ typedef struct mpp_plugin_server_options {
      * socket passed by socket activation (LISTEN_FDS / LISTEN_PID); it is not removed. */
     const char *socket_path;
     unsigned threads; /* worker threads; 0 = 4 */
+
+    /* Bounds on what one client can make the plugin hold (0 = the default). A request body
+     * over max_request_bytes is refused with HTTP 413 and {"Err": ...}: at once when its
+     * Content-Length says so, else (chunked) as soon as the count passes the limit, without
+     * keeping it. At most max_connections connections are open: when they are all taken, the
+     * one idle the longest (no call running for it) is closed to make room, so that clients that
+     * connect and say nothing cannot lock out the rest. A connection idle for idle_timeout_s
+     * seconds is closed, and a request must arrive whole within that time. */
+    size_t max_request_bytes; /* 0 = MPP_PLUGIN_DEFAULT_MAX_REQUEST */
+    unsigned max_connections; /* 0 = MPP_PLUGIN_DEFAULT_MAX_CONNECTIONS; at least 4 */
+    unsigned idle_timeout_s;  /* 0 = MPP_PLUGIN_DEFAULT_IDLE_TIMEOUT_S */
+
+    /* The SDK refuses an attach of a mount the plugin's own properties callback does not select
+     * (its patterns, asked again for each attach: mpp sends only what they select, so anything
+     * else came from a client talking to the socket directly). Set to serve every mount sent. */
+    bool attach_unselected;
 } mpp_plugin_server_options;
+
+/* An attach of 100 mounts with many labels is about 400 KiB. */
+#define MPP_PLUGIN_DEFAULT_MAX_REQUEST (2u * 1024u * 1024u)
+#define MPP_PLUGIN_DEFAULT_MAX_CONNECTIONS 64u
+/* mpp holds one connection per plugin for a container start or stop, a few calls in a row. */
+#define MPP_PLUGIN_DEFAULT_IDLE_TIMEOUT_S 15u
 
 typedef struct mpp_plugin_server mpp_plugin_server;
 

@@ -4,6 +4,7 @@
 /* libmpp: mount point plugins for OCI containers. */
 
 #include <mpp/error.h>
+#include <mpp/escape.h>
 #include <mpp/types.h>
 #include <mpp/codec.h>
 #include <mpp/pattern.h>

@@ -159,18 +159,23 @@ int audit_attach(audit *a, const mpp_attach_request *req, mpp_attach_response *r
         return 0;
     }
 
+    /* Every source is checked before anything is made, the container's log included. */
+    for (size_t i = 0; i < n; i++) {
+        const mpp_mount *m = &req->mounts[i];
+        const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
+        if (!pu_source_acceptable(src) || isempty(m->destination))
+            return pu_deny(resp, err,
+                           "audit: the source \"%s\" of %s is not a clean absolute path other "
+                           "than /",
+                           strempty(src), strempty(m->destination));
+    }
+
     audit_ctr *c = NULL;
     mpp_error e = {0};
     int r = new_ctr(a, id, &c, &e);
     for (size_t i = 0; i < n && r >= 0; i++) {
         const mpp_mount *m = &req->mounts[i];
         const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
-        if (isempty(src) || !pu_path_is_safe(src) || isempty(m->destination)) {
-            r = mpp_error_set(&e, -EINVAL,
-                              "audit: the source \"%s\" of %s is not a clean absolute path",
-                              strempty(src), strempty(m->destination));
-            break;
-        }
         r = add_watch(a, c, src, m->destination, &e);
         if (r < 0)
             break;

@@ -98,7 +98,8 @@ int main(int argc, char **argv)
 
     static const mpp_plugin_ops ops = {
         .properties = audit_properties, .attach = audit_attach_cb, .detach = audit_detach_cb};
-    mpp_plugin_server_options opts = {.socket_path = args.socket};
+    mpp_plugin_server_options opts;
+    pu_server_options(&args, &opts);
     mpp_plugin_server *server = NULL;
     r = mpp_plugin_server_new(&opts, &ops, &a, &server, &err);
     /* After the server: our thread inherits the signal mask it sets. */

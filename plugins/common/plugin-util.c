@@ -13,6 +13,7 @@
 
 #include <mpp/chain.h>
 #include <mpp/codec.h>
+#include <mpp/mpp-plugin.h>
 #include <mpp/pattern.h>
 
 #include "../../src/lib/codec-json.h" /* the plugins link libmpp: one type namer */
@@ -433,8 +434,13 @@ static void usage(FILE *f, const char *name)
             "  --socket PATH     unix socket to serve on (default: the socket passed by socket\n"
             "                    activation if any, else /run/docker/plugins/%s.sock)\n"
             "  --state-dir DIR   per-container state (default /var/lib/mpp-plugin-%s)\n"
+            "  --max-request-bytes N  refuse a request body over N bytes (HTTP 413; default "
+            "%u)\n"
+            "  --max-connections N    at most N open connections (default %u)\n"
+            "  --idle-timeout S       close a connection idle for S seconds (default %u)\n"
             "  --help            show this help\n",
-            name, name, name);
+            name, name, name, MPP_PLUGIN_DEFAULT_MAX_REQUEST, MPP_PLUGIN_DEFAULT_MAX_CONNECTIONS,
+            MPP_PLUGIN_DEFAULT_IDLE_TIMEOUT_S);
 }
 
 /* LISTEN_PID is this process and LISTEN_FDS is set (sd_listen_fds(3)'s convention). */
@@ -454,6 +460,34 @@ const char *pu_socket_name(const pu_args *args)
     return args->socket ? args->socket : "the socket passed by socket activation";
 }
 
+/* One of the SDK's bounds (--max-request-bytes, --max-connections, --idle-timeout): a positive
+ * integer within what the SDK accepts. */
+static int pu_parse_limit(const char *name, const struct option *opts, int c, const char *arg,
+                          pu_args *out)
+{
+    const char *opt = "";
+    for (const struct option *o = opts; o->name; o++)
+        if (o->val == c)
+            opt = o->name;
+    unsigned long long min = c == 'C' ? 4 : 1;
+    unsigned long long max = c == 'R' ? MPP_CODEC_MAX_INPUT : c == 'C' ? 65536 : 24ull * 3600;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || v < min || v > max) {
+        fprintf(stderr, "mpp-plugin-%s: --%s: expected an integer from %llu to %llu, got %s\n",
+                name, opt, min, max, arg);
+        return -EINVAL;
+    }
+    if (c == 'R')
+        out->max_request_bytes = (size_t)v;
+    else if (c == 'C')
+        out->max_connections = (unsigned)v;
+    else
+        out->idle_timeout_s = (unsigned)v;
+    return 0;
+}
+
 int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
 {
     static char def_socket[PATH_MAX], def_state[PATH_MAX];
@@ -465,6 +499,9 @@ int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
         {"config", required_argument, NULL, 'c'},
         {"socket", required_argument, NULL, 's'},
         {"state-dir", required_argument, NULL, 'd'},
+        {"max-request-bytes", required_argument, NULL, 'R'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"idle-timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -483,6 +520,14 @@ int pu_parse_args(int argc, char **argv, const char *name, pu_args *out)
             break;
         case 'd':
             out->state_dir = optarg;
+            break;
+        case 'R':
+        case 'C':
+        case 'T':
+            if (pu_parse_limit(name, opts, c, optarg, out) < 0) {
+                usage(stderr, name);
+                return -EINVAL;
+            }
             break;
         case 'h':
             usage(stdout, name);
@@ -637,4 +682,22 @@ void pu_close_all(int *fds, size_t n)
         if (fds[i] >= 0)
             close(fds[i]);
     free(fds);
+}
+
+void pu_server_options(const pu_args *args, mpp_plugin_server_options *opts)
+{
+    *opts = (mpp_plugin_server_options){
+        .socket_path = args->socket,
+        .max_request_bytes = args->max_request_bytes,
+        .max_connections = args->max_connections,
+        .idle_timeout_s = args->idle_timeout_s,
+    };
+}
+
+bool pu_source_acceptable(const char *path)
+{
+    if (!pu_path_is_safe(path))
+        return false;
+    /* "/" (or "//..."), the whole host: no container needs a plugin to act on it. */
+    return path[strspn(path, "/")] != '\0';
 }

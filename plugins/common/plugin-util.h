@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include <mpp/error.h>
+#include <mpp/mpp-plugin.h>
 #include <mpp/types.h>
 
 /* jansson's own NULL-safe json_decrefp. */
@@ -69,13 +70,16 @@ void pu_strv_free(char **v, size_t n);
 int pu_mkdir_p(const char *path, mode_t mode, mpp_error *err);
 
 /* Common command line: --config FILE --socket PATH --state-dir DIR (default
- * /var/lib/mpp-plugin-NAME), --help. Without --socket, socket is NULL when the process was
- * socket-activated (LISTEN_PID is this process, LISTEN_FDS set: the SDK serves the passed
- * socket), else /run/docker/plugins/NAME.sock. Returns 0 to go on, 1 when the usage was printed
- * for --help (exit 0), -EINVAL after printing an error and the usage to stderr (exit 2). The
- * strings point into argv or static storage. */
+ * /var/lib/mpp-plugin-NAME), the SDK's bounds --max-request-bytes N, --max-connections N and
+ * --idle-timeout SECONDS (0 in pu_args when not given: the SDK's defaults), --help. Without
+ * --socket, socket is NULL when the process was socket-activated (LISTEN_PID is this process,
+ * LISTEN_FDS set: the SDK serves the passed socket), else /run/docker/plugins/NAME.sock. Returns 0
+ * to go on, 1 when the usage was printed for --help (exit 0), -EINVAL after printing an error and
+ * the usage to stderr (exit 2). The strings point into argv or static storage. */
 typedef struct pu_args {
     const char *config, *socket, *state_dir;
+    size_t max_request_bytes;
+    unsigned max_connections, idle_timeout_s;
 } pu_args;
 int pu_parse_args(int argc, char **argv, const char *name, pu_args *out);
 /* args->socket, or words saying the socket came from socket activation: for log lines. */
@@ -113,3 +117,11 @@ int pu_deny(mpp_attach_response *resp, mpp_error *err, const char *fmt, ...)
 
 /* Close each of n descriptors (skipping -1) and free the array; NULL is fine. */
 void pu_close_all(int *fds, size_t n);
+
+/* The SDK's options from the command line: the socket and the bounds on what a client can make
+ * the plugin hold. */
+void pu_server_options(const pu_args *args, mpp_plugin_server_options *opts);
+
+/* A source a plugin may act on (overlay, idmap, watch): pu_path_is_safe, and not "/". mpp checks
+ * sources, but a client that talks to the plugin's socket directly is checked only here. */
+bool pu_source_acceptable(const char *path);

@@ -270,12 +270,68 @@ static void test_paths_and_args(void **state)
     assert_int_equal(r5, -EINVAL);
 }
 
+/* The source check and the SDK's bounds on the command line (separate from the above, which
+ * others edit). */
+static void test_source_and_bounds(void **state)
+{
+    (void)state;
+    assert_true(pu_source_acceptable("/srv/data"));
+    assert_true(pu_source_acceptable("/a"));
+    assert_false(pu_source_acceptable("/"));
+    assert_false(pu_source_acceptable("//"));
+    assert_false(pu_source_acceptable(""));
+    assert_false(pu_source_acceptable(NULL));
+    assert_false(pu_source_acceptable("srv"));
+    assert_false(pu_source_acceptable("/srv/../"));
+    assert_false(pu_source_acceptable("/./"));
+
+    pu_args a;
+    mpp_plugin_server_options o;
+    char *argv1[] = {"x", "--socket", "/s.sock", NULL};
+    assert_int_equal(pu_parse_args(3, argv1, "demo", &a), 0);
+    pu_server_options(&a, &o);
+    assert_string_equal(o.socket_path, "/s.sock");
+    assert_int_equal(o.max_request_bytes, 0); /* the SDK's defaults */
+    assert_int_equal(o.max_connections, 0);
+    assert_int_equal(o.idle_timeout_s, 0);
+    assert_false(o.attach_unselected);
+    char *argv2[] = {"x",  "--max-request-bytes", "4096", "--max-connections",
+                     "16", "--idle-timeout",      "3",    NULL};
+    assert_int_equal(pu_parse_args(7, argv2, "demo", &a), 0);
+    pu_server_options(&a, &o);
+    assert_int_equal(o.max_request_bytes, 4096);
+    assert_int_equal(o.max_connections, 16);
+    assert_int_equal(o.idle_timeout_s, 3);
+
+    fflush(stderr);
+    int saved = dup(2);
+    assert_true(freopen("/dev/null", "w", stderr) != NULL);
+    static const char *const bad[][2] = {
+        {"--max-request-bytes", "0"},
+        {"--max-request-bytes", "-5"},
+        {"--max-request-bytes", "16777217"},
+        {"--max-connections", "3"},
+        {"--idle-timeout", "0"},
+        {"--idle-timeout", "1x"},
+    };
+    int rs[sizeof(bad) / sizeof(bad[0])];
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char *argv[] = {"x", (char *)bad[i][0], (char *)bad[i][1], NULL};
+        rs[i] = pu_parse_args(3, argv, "demo", &a);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(rs[i], -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_load),    cmocka_unit_test(test_getters),
         cmocka_unit_test(test_patterns),       cmocka_unit_test(test_state),
-        cmocka_unit_test(test_paths_and_args),
+        cmocka_unit_test(test_paths_and_args), cmocka_unit_test(test_source_and_bounds),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -243,9 +243,10 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
             continue; /* the host source is safe already: no overlay needed */
         const char *lower = !isempty(m->effective_source) ? m->effective_source : m->source;
         char clean[PATH_MAX];
-        if (isempty(lower) || lower[0] != '/' || mpp_path_clean(lower, clean, sizeof(clean)) < 0 ||
+        if (!pu_source_acceptable(lower) || mpp_path_clean(lower, clean, sizeof(clean)) < 0 ||
             strcmp(clean, lower) != 0) {
-            r = pu_deny(resp, err, "cow: the source \"%s\" of %s is not a clean absolute path",
+            r = pu_deny(resp, err,
+                        "cow: the source \"%s\" of %s is not a clean absolute path other than /",
                         strempty(lower), strempty(m->destination));
             break;
         }

@@ -148,8 +148,9 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
         if (!rules[i])
             continue; /* selected by a pattern of the user's, but no mapping applies */
         const char *src = !isempty(m->effective_source) ? m->effective_source : m->source;
-        if (isempty(src) || !pu_path_is_safe(src)) {
-            r = pu_deny(resp, err, "idmap: the source \"%s\" of %s is not a clean absolute path",
+        if (!pu_source_acceptable(src)) {
+            r = pu_deny(resp, err,
+                        "idmap: the source \"%s\" of %s is not a clean absolute path other than /",
                         strempty(src), strempty(m->destination));
             break;
         }

@@ -71,7 +71,8 @@ int main(int argc, char **argv)
 
     static const mpp_plugin_ops ops = {
         .properties = idmap_properties, .attach = idmap_attach_cb, .detach = idmap_detach_cb};
-    mpp_plugin_server_options opts = {.socket_path = args.socket};
+    mpp_plugin_server_options opts;
+    pu_server_options(&args, &opts);
     mpp_plugin_server *server = NULL;
     r = mpp_plugin_server_new(&opts, &ops, &im, &server, &err);
     if (r >= 0) {

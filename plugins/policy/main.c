@@ -67,7 +67,8 @@ int main(int argc, char **argv)
     }
 
     static const mpp_plugin_ops ops = {.properties = policy_properties, .attach = policy_attach};
-    mpp_plugin_server_options opts = {.socket_path = args.socket};
+    mpp_plugin_server_options opts;
+    pu_server_options(&args, &opts);
     mpp_plugin_server *server = NULL;
     /* SIGHUP is blocked before the SDK starts its threads, so that they inherit the mask. */
     r = policy_state_start_reloader(state, &err);

@@ -21,6 +21,7 @@
 #include <mpp/chain.h>
 #include <mpp/client.h>
 #include <mpp/codec.h>
+#include <mpp/escape.h>
 #include <mpp/pattern.h>
 
 #include "codec-json.h"
@@ -599,8 +600,7 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                 char extra[MPP_ERROR_MSG_MAX];
                 snprintf(extra, sizeof(extra), "%s",
                          u < 0 ? uerr.msg : (t.n_errors ? t.errors[0] : "teardown failed"));
-                size_t len = strlen(err->msg);
-                snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s", extra);
+                mpp_error_append(err, "; and tearing down: %s", extra);
             }
             if (u >= 0 && !t.complete) {
                 size_t len = strlen(err->msg);
@@ -825,6 +825,19 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
     }
 }
 
+/* Replace the heap string *s (NULL is fine) with its escaped, bounded form. */
+static int escape_in_place(char **s)
+{
+    if (!*s)
+        return 0;
+    char *e = mpp_escape_dup(*s, MPP_ERROR_MSG_MAX);
+    if (!e)
+        return -ENOMEM;
+    free(*s);
+    *s = e;
+    return 0;
+}
+
 static int teardown_warn(mpp_teardown *t, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int teardown_warn(mpp_teardown *t, const char *fmt, ...)
@@ -835,9 +848,11 @@ static int teardown_warn(mpp_teardown *t, const char *fmt, ...)
     t->warnings = v;
     va_list ap;
     va_start(ap, fmt);
-    int n = vasprintf(&v[t->n_warnings], fmt, ap);
+    _cleanup_free_ char *raw = NULL;
+    int n = vasprintf(&raw, fmt, ap);
     va_end(ap);
-    if (n < 0)
+    /* Quotes plugins: one line, escaped (escape.h). */
+    if (n < 0 || !(v[t->n_warnings] = mpp_escape_dup(raw, MPP_ERROR_MSG_MAX)))
         return -ENOMEM;
     t->n_warnings++;
     return 0;
@@ -941,6 +956,9 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
         }
     }
     mpp_detach_response_clear(&resp);
+    /* They quote the plugin and are shown and logged as they are journaled: one line each. */
+    if (escape_in_place(&error) < 0 || escape_in_place(&warning) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
 
     _cleanup_(json_decrefp) json_t *done =
         json_pack("{s:s, s:I, s:s, s:b, s:b}", "op", "detached", "clock", (json_int_t)jp->clock,

@@ -18,10 +18,8 @@ static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_
 {
     for (size_t k = 0; k < n; k++) {
         const char *given = mpp_pins_given(p, k);
-        size_t len = strlen(err->msg);
         if (given && strstr(err->msg, mounts[k].source))
-            snprintf(err->msg + len, sizeof(err->msg) - len, " (source %s resolves to %s)", given,
-                     mounts[k].source);
+            mpp_error_append(err, " (source %s resolves to %s)", given, mounts[k].source);
     }
 }
 
@@ -70,11 +68,8 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
             mpp_teardown t = {0};
             mpp_error derr = {0};
             if (mpp_chain_detach(chain, o->container_id, -1, 0, &t, &derr) < 0 &&
-                derr.code != -ENOENT) {
-                size_t len = strlen(err->msg);
-                snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s",
-                         derr.msg);
-            }
+                derr.code != -ENOENT)
+                mpp_error_append(err, "; and tearing down: %s", derr.msg);
             mpp_teardown_clear(&t);
         } else if (pins && pin_dir) {
             *pins = TAKE_PTR(p);

@@ -10,6 +10,8 @@
 
 #include <jansson.h>
 
+#include <mpp/escape.h>
+
 #include "log.h"
 #include "macro.h"
 
@@ -34,11 +36,16 @@ static void now_rfc3339(char *buf, size_t size)
 
 void runtime_log(const char *level, const char *fmt, ...)
 {
-    char msg[4096];
+    /* Messages quote plugins and bundles: one line each, control characters and invalid
+     * UTF-8 escaped (valid UTF-8 is also what the JSON line needs), cut visibly. */
+    char text[4096 + 1], msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
+    size_t len = n < 0 ? 0 : (size_t)n;
+    bool cut = len > sizeof(text) - 1;
+    mpp_escape_message(text, cut ? sizeof(text) - 1 : len, cut, msg, sizeof(msg));
 
     fprintf(stderr, "mpp-runtime: %s\n", msg);
     if (!log_path)

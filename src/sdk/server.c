@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -32,6 +33,7 @@
 
 #include <mpp/codec.h>
 #include <mpp/mpp-plugin.h>
+#include <mpp/pattern.h>
 
 #include "macro.h"
 #include "sdk-internal.h"
@@ -39,9 +41,10 @@
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 #define LISTEN_BACKLOG 128
 #define DEFAULT_THREADS 4u
-/* Closes idle keep-alive and stalled connections (a suspended one, whose call runs, never times
- * out). */
-#define CONNECTION_TIMEOUT_S 60u
+/* With fewer, keeping one connection free to evict for would leave too few to serve. (The idle
+ * timeout closes idle keep-alive and stalled connections; a suspended one, whose call runs,
+ * never times out.) */
+#define MIN_CONNECTIONS 4u
 #define LISTEN_FDS_START 3
 
 #ifndef MHD_HTTP_CONTENT_TOO_LARGE
@@ -66,6 +69,14 @@ struct mpp_plugin_server {
     pthread_t *workers;
     unsigned n_workers;
 
+    size_t max_request;
+    unsigned max_connections;
+    unsigned idle_timeout_s;
+    bool attach_unselected;
+
+    /* Open connections, least recently active first. Touched only by MHD's polling thread. */
+    struct conn_slot *conns_head, *conns_tail;
+
     pthread_mutex_t lock; /* guards what follows */
     pthread_cond_t idle;
     pthread_cond_t work;
@@ -74,6 +85,11 @@ struct mpp_plugin_server {
     bool quit; /* workers exit once the queue is empty */
     mpp_plugin_test_hooks hooks;
     void *hooks_userdata;
+    /* The patterns of the last properties answer (what mpp matches with), for the attach
+     * check. */
+    mpp_pattern *served;
+    size_t n_served;
+    bool have_served;
     char mhd_msg[256]; /* last libmicrohttpd message, for start errors */
 };
 
@@ -97,9 +113,25 @@ typedef struct request {
     size_t len;
     size_t cap;
     bool too_large;
+    long long started_ms; /* when the headers arrived: the body must follow within the timeout */
     struct MHD_Connection *conn;
     struct request *next; /* in the work queue */
 } request;
+
+/* One open connection, for the connection limit: which to close when all are taken. */
+typedef struct conn_slot {
+    int fd;
+    bool busy;    /* a call of its runs or is being answered: not evicted */
+    bool evicted; /* shut down, MHD closes it next */
+    struct conn_slot *prev, *next;
+} conn_slot;
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const struct {
     const char *path;
@@ -216,6 +248,30 @@ static int check_properties_request(const char *body, size_t len, answer *a, boo
     return 0;
 }
 
+/* Keep the patterns of a properties answer as the client will read them (decoded from the very
+ * body sent). Returns whether there are patterns to check with (false: out of memory, or an
+ * answer that is not a success). */
+static bool remember_patterns(mpp_plugin_server *s, const char *body)
+{
+    mpp_properties_response got = {0};
+    mpp_error err = {0};
+    if (mpp_decode_properties_response(body, strlen(body), &got, &err) < 0)
+        return false;
+    if (!got.success) {
+        mpp_properties_response_clear(&got);
+        return false;
+    }
+    pthread_mutex_lock(&s->lock);
+    mpp_patterns_free(s->served, s->n_served);
+    s->served = TAKE_PTR(got.patterns);
+    s->n_served = got.n_patterns;
+    got.n_patterns = 0;
+    s->have_served = true;
+    pthread_mutex_unlock(&s->lock);
+    mpp_properties_response_clear(&got);
+    return true;
+}
+
 static int handle_properties(mpp_plugin_server *s, const request *rq, answer *a)
 {
     bool ok;
@@ -236,6 +292,79 @@ static int handle_properties(mpp_plugin_server *s, const request *rq, answer *a)
     if (mpp_encode_properties_response(&resp, &a->body, &err) < 0)
         return encode_failed(a, "properties", &err);
     a->status = MHD_HTTP_OK;
+    remember_patterns(s, a->body);
+    return 0;
+}
+
+/* A denial (HTTP 200, Success false) with a message. */
+static int answer_attach_denied(answer *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int answer_attach_denied(answer *a, const char *fmt, ...)
+{
+    char msg[MPP_ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    mpp_attach_response resp = {.success = false, .err = msg};
+    mpp_error err = {0};
+    answer_clear(a);
+    if (mpp_encode_attach_response(&resp, &a->body, &err) < 0)
+        return encode_failed(a, "attach", &err);
+    a->status = MHD_HTTP_OK;
+    return 0;
+}
+
+/* mpp sends an attach only the mounts the plugin's patterns select: any other came from a client
+ * talking to the socket directly, and the plugin must not act on it (an overlay of "/", say).
+ * The patterns are those of the last properties answer, which mpp matched with; when none was
+ * given yet by this process (mpp may have cached an earlier process's answer: a socket-activated
+ * plugin restarts on the same socket), the properties callback is asked. *ok is false when the
+ * answer (a refusal) is made. */
+static int check_selected(mpp_plugin_server *s, const mpp_attach_request *req, answer *a, bool *ok)
+{
+    *ok = false;
+    pthread_mutex_lock(&s->lock);
+    bool have = s->have_served;
+    pthread_mutex_unlock(&s->lock);
+    if (!have) {
+        _cleanup_(mpp_properties_response_clear) mpp_properties_response props = {0};
+        _cleanup_free_ char *body = NULL;
+        mpp_error err = {0};
+        if (s->ops.properties) {
+            int r = s->ops.properties(s->userdata, &props, &err);
+            if (r < 0)
+                return callback_failed(a, "properties", r, &err);
+        } else {
+            props.success = true; /* no patterns: selects nothing */
+        }
+        if (!props.success)
+            return answer_attach_denied(
+                a, "attach refused: the plugin cannot tell which mounts it selects: %s",
+                props.err ? props.err : "no reason given");
+        if (mpp_encode_properties_response(&props, &body, &err) < 0)
+            return encode_failed(a, "properties", &err);
+        if (!remember_patterns(s, body))
+            return answer_err(a, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    }
+
+    size_t bad = SIZE_MAX;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < req->n_mounts && bad == SIZE_MAX; i++)
+        if (mpp_patterns_match(s->served, s->n_served, &req->mounts[i]) < 0)
+            bad = i;
+    pthread_mutex_unlock(&s->lock);
+    if (bad != SIZE_MAX) {
+        const mpp_mount *m = &req->mounts[bad];
+        return answer_attach_denied(
+            a,
+            "attach refused: mount %zu (%s -> %s) is not one this plugin's patterns select "
+            "(mpp sends a plugin only those)",
+            bad, !isempty(m->source) ? m->source : strempty(m->effective_source),
+            strempty(m->destination));
+    }
+    *ok = true;
     return 0;
 }
 
@@ -247,6 +376,13 @@ static int handle_attach(mpp_plugin_server *s, const request *rq, answer *a)
     if (r < 0)
         return answer_err(a, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
     a->decoded = true;
+
+    if (s->ops.attach && !s->attach_unselected) {
+        bool ok;
+        r = check_selected(s, &req, a, &ok);
+        if (r < 0 || !ok)
+            return r;
+    }
 
     _cleanup_(mpp_attach_response_clear) mpp_attach_response resp = {0};
     if (s->ops.attach) {
@@ -453,11 +589,11 @@ static int route_lookup(const char *url)
     return -1;
 }
 
-static void append_body(request *rq, const char *data, size_t n)
+static void append_body(request *rq, size_t max, const char *data, size_t n)
 {
     if (rq->too_large)
         return;
-    if (n > MPP_CODEC_MAX_INPUT - rq->len) {
+    if (rq->len > max || n > max - rq->len) {
         /* Keep reading (MHD can only answer once the upload is over), but store nothing. */
         rq->too_large = true;
         free(rq->body);
@@ -469,6 +605,8 @@ static void append_body(request *rq, const char *data, size_t n)
         size_t cap = rq->cap ? rq->cap : 4096;
         while (cap < rq->len + n + 1)
             cap *= 2;
+        if (cap > max + 1)
+            cap = max + 1; /* len + n <= max */
         char *b = realloc(rq->body, cap);
         if (!b) {
             /* Answered as too large: the body cannot be held. */
@@ -486,6 +624,113 @@ static void append_body(request *rq, const char *data, size_t n)
     rq->body[rq->len] = '\0';
 }
 
+/* ---- connections ---- */
+
+static void conn_unlink(mpp_plugin_server *s, conn_slot *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        s->conns_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        s->conns_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void conn_append(mpp_plugin_server *s, conn_slot *c)
+{
+    c->prev = s->conns_tail;
+    c->next = NULL;
+    if (s->conns_tail)
+        s->conns_tail->next = c;
+    else
+        s->conns_head = c;
+    s->conns_tail = c;
+}
+
+/* The connection was active: the last to be evicted. */
+static void conn_touch(mpp_plugin_server *s, conn_slot *c)
+{
+    if (!c)
+        return;
+    conn_unlink(s, c);
+    conn_append(s, c);
+}
+
+static conn_slot *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Keep a connection free for the next client: when all but one are taken, the one idle the
+ * longest (no call of its running, no request waiting to be read) is shut down, and MHD closes it
+ * when it reads the end of the stream. Otherwise clients that connect and say nothing would lock
+ * everyone out until the idle timeout. A client of mpp's whose idle keep-alive connection this
+ * closes reconnects. When every connection is busy, MHD accepts no more until one is done: a new
+ * client waits in the listen backlog (or, once that is full, gets EAGAIN from connect()). */
+static void make_room(mpp_plugin_server *s, const conn_slot *fresh)
+{
+    unsigned live = 0;
+    for (conn_slot *c = s->conns_head; c; c = c->next)
+        live += !c->evicted;
+    if (live + 1 < s->max_connections)
+        return;
+    for (conn_slot *c = s->conns_head; c; c = c->next) {
+        if (c == fresh || c->busy || c->evicted || c->fd < 0)
+            continue;
+        /* Not idle: its request has come, MHD has not read it yet. */
+        int unread = 0;
+        if (ioctl(c->fd, FIONREAD, &unread) == 0 && unread > 0)
+            continue;
+        c->evicted = true;
+        shutdown(c->fd, SHUT_RDWR);
+        return;
+    }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    mpp_plugin_server *s = cls;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        conn_slot *c = calloc(1, sizeof(*c));
+        if (!c)
+            return; /* not tracked: never evicted */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? ci->connect_fd : -1;
+        conn_append(s, c);
+        *socket_context = c;
+        make_room(s, c);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        conn_slot *c = *socket_context;
+        if (!c)
+            return;
+        conn_unlink(s, c);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* ---- requests ---- */
+
+/* 413 for a body over the limit, queued now: MHD discards the rest of the body (and closes the
+ * connection after the answer). */
+static enum MHD_Result answer_too_large(mpp_plugin_server *s, struct MHD_Connection *conn,
+                                        request *rq)
+{
+    if (answer_err(&rq->reply, MHD_HTTP_CONTENT_TOO_LARGE,
+                   "request body over this plugin's limit of %zu bytes", s->max_request) < 0)
+        return MHD_NO;
+    rq->answered = true;
+    return queue_answer(conn, &rq->reply);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -499,6 +744,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!rq)
             return MHD_NO;
         *con_cls = rq;
+        rq->started_ms = now_ms();
+        conn_touch(s, conn_of(conn));
         pthread_mutex_lock(&s->lock);
         s->in_flight++;
         pthread_mutex_unlock(&s->lock);
@@ -521,25 +768,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno == 0 && end != cl && n > MPP_CODEC_MAX_INPUT)
+            if (errno == 0 && end != cl && n > s->max_request)
                 rq->too_large = true;
         }
-        if (rq->too_large) {
-            /* Answered now rather than after reading it all: MHD discards the body. */
-            _cleanup_(answer_clear) answer a = {0};
-            if (answer_err(&a, MHD_HTTP_CONTENT_TOO_LARGE,
-                           "request body of %s bytes is over the limit of %u bytes", cl,
-                           MPP_CODEC_MAX_INPUT) < 0)
-                return MHD_NO;
-            rq->answered = true;
-            return queue_answer(conn, &a);
-        }
+        /* Answered before a byte of the body is read. */
+        if (rq->too_large)
+            return answer_too_large(s, conn, rq);
         return MHD_YES;
     }
 
     if (*upload_data_size > 0) {
-        if (rq->call >= 0 && !rq->answered)
-            append_body(rq, upload_data, *upload_data_size);
+        /* Idle timeouts do not stop a client that sends a byte now and then: the whole request
+         * must arrive within the timeout. */
+        if (now_ms() - rq->started_ms > (long long)s->idle_timeout_s * 1000)
+            return MHD_NO;
+        if (rq->call >= 0 && !rq->answered) {
+            bool was_too_large = rq->too_large;
+            append_body(rq, s->max_request, upload_data, *upload_data_size);
+            /* A chunked body: refused as soon as the count passes the limit. If MHD cannot
+             * answer in the middle of a body, the rest is counted, not kept, and the answer
+             * goes when it ends. */
+            if (!was_too_large && rq->too_large && answer_too_large(s, conn, rq) != MHD_YES)
+                rq->answered = false;
+        }
         *upload_data_size = 0;
         return MHD_YES;
     }
@@ -550,21 +801,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rq->answered = true;
         return rq->drop ? MHD_NO : queue_answer(conn, &rq->reply);
     }
-    if (rq->too_large) {
-        rq->answered = true;
-        if (answer_err(&rq->reply, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %u bytes",
-                       MPP_CODEC_MAX_INPUT) < 0)
-            return MHD_NO;
-        return queue_answer(conn, &rq->reply);
-    }
+    if (rq->too_large)
+        return answer_too_large(s, conn, rq);
     if (!rq->body) {
-        append_body(rq, "", 0);
+        append_body(rq, s->max_request, "", 0);
         if (!rq->body)
             return MHD_NO;
     }
 
     /* Suspended before a worker can see it, so that the worker's resume always finds it so.
-     * MHD calls us again once resumed, with rq->ready set. */
+     * MHD calls us again once resumed, with rq->ready set. Not evicted meanwhile. */
+    conn_slot *slot = conn_of(conn);
+    if (slot)
+        slot->busy = true;
     rq->conn = conn;
     MHD_suspend_connection(conn);
     enqueue(s, rq);
@@ -580,6 +829,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (!rq)
         return;
     *con_cls = NULL;
+    conn_slot *slot = conn_of(conn);
+    if (slot) {
+        slot->busy = false;
+        conn_touch(s, slot);
+        /* All taken by calls in progress: MHD accepts no one until a connection closes, and
+         * idle ones, this one now included, are the ones to close. */
+        make_room(s, NULL);
+    }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->call >= 0 && rq->reply.decoded &&
         !rq->drop) {
         pthread_mutex_lock(&s->lock);
@@ -839,6 +1096,22 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
 
     unsigned threads = opts && opts->threads ? opts->threads : DEFAULT_THREADS;
     const char *path = opts ? opts->socket_path : NULL;
+    s->max_request =
+        opts && opts->max_request_bytes ? opts->max_request_bytes : MPP_PLUGIN_DEFAULT_MAX_REQUEST;
+    s->max_connections =
+        opts && opts->max_connections ? opts->max_connections : MPP_PLUGIN_DEFAULT_MAX_CONNECTIONS;
+    s->idle_timeout_s =
+        opts && opts->idle_timeout_s ? opts->idle_timeout_s : MPP_PLUGIN_DEFAULT_IDLE_TIMEOUT_S;
+    s->attach_unselected = opts && opts->attach_unselected;
+    if (s->max_request > MPP_CODEC_MAX_INPUT)
+        return mpp_error_set(err, -EINVAL,
+                             "the request size limit of %zu bytes is over what the codec reads "
+                             "(%u bytes)",
+                             s->max_request, MPP_CODEC_MAX_INPUT);
+    if (s->max_connections < MIN_CONNECTIONS)
+        return mpp_error_set(err, -EINVAL,
+                             "a connection limit of %u leaves no room: at least %u are needed",
+                             s->max_connections, MIN_CONNECTIONS);
 
     /* Before any thread starts, so that all inherit the mask and signals come to run(). */
     sigset_t set;
@@ -895,10 +1168,11 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
      * The ITC that suspend/resume implies also makes MHD_quiesce_daemon() work. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-                                 (MHD_socket)mhd_fd, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_CONNECTION_LIMIT, s->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        s->idle_timeout_s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s, MHD_OPTION_END);
     if (!s->daemon) {
         pthread_mutex_lock(&s->lock);
         mpp_error_set(err, -EIO, "cannot start the HTTP server on %s: %s",
@@ -1025,6 +1299,7 @@ void mpp_plugin_server_free(mpp_plugin_server *s)
         pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
     if (s->stop_fd >= 0)
         close(s->stop_fd);
+    mpp_patterns_free(s->served, s->n_served);
     pthread_cond_destroy(&s->idle);
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->lock);

@@ -72,7 +72,8 @@ typedef struct plugin {
     const char *name;
     const char *log;
     const char *pidfile;
-    const char *patterns; /* JSON, decoded afresh for every answer */
+    unsigned max_connections; /* 0: the SDK's default */
+    const char *patterns;     /* JSON, decoded afresh for every answer */
     attach_mode attach;
     const char *attach_arg;
     const char **only;         /* --attach-only destinations */
@@ -116,6 +117,7 @@ static void usage(FILE *f)
           "                       attach: a race made at a known step; if CMD fails, the\n"
           "                       attach is denied\n"
           "  --pidfile FILE       write the pid once listening\n"
+          "  --max-connections N  the SDK's connection limit\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
 }
@@ -738,6 +740,7 @@ static int parse_args(plugin *p, int argc, char **argv)
         OPT_PIDFILE,
         OPT_STATE_DIR,
         OPT_RUN_ON_ATTACH,
+        OPT_MAX_CONNECTIONS,
     };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -752,6 +755,7 @@ static int parse_args(plugin *p, int argc, char **argv)
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
         {"state-dir", required_argument, NULL, OPT_STATE_DIR},
         {"run-on-attach", required_argument, NULL, OPT_RUN_ON_ATTACH},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -804,6 +808,9 @@ static int parse_args(plugin *p, int argc, char **argv)
             break;
         case OPT_RUN_ON_ATTACH:
             p->run_on_attach = optarg;
+            break;
+        case OPT_MAX_CONNECTIONS:
+            p->max_connections = (unsigned)strtoul(optarg, NULL, 10);
             break;
         case 'h':
             usage(stdout);
@@ -881,7 +888,8 @@ int main(int argc, char **argv)
         .attach = on_attach,
         .detach = on_detach,
     };
-    mpp_plugin_server_options opts = {.socket_path = p.socket};
+    mpp_plugin_server_options opts = {.socket_path = p.socket,
+                                      .max_connections = p.max_connections};
     _cleanup_(mpp_plugin_server_freep) mpp_plugin_server *s = NULL;
     mpp_error err = {0};
     if (mpp_plugin_server_new(&opts, &ops, &p, &s, &err) < 0) {

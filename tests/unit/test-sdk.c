@@ -54,15 +54,34 @@ static int new_client(fixture *f, mpp_client **out)
     return mpp_client_new(&addr, &o, out, &err);
 }
 
-static void start(fixture *f, const mpp_plugin_ops *ops, unsigned threads)
+static void start_opts(fixture *f, const mpp_plugin_ops *ops, mpp_plugin_server_options *opts)
 {
-    mpp_plugin_server_options opts = {.socket_path = f->sock, .threads = threads};
+    opts->socket_path = f->sock;
     mpp_error err = {0};
-    int r = mpp_plugin_server_new(&opts, ops, f, &f->server, &err);
+    int r = mpp_plugin_server_new(opts, ops, f, &f->server, &err);
     if (r < 0)
         fail_msg("mpp_plugin_server_new: %s", err.msg);
     assert_int_equal(pthread_create(&f->thread, NULL, run_thread, f), 0);
     assert_int_equal(new_client(f, &f->client), 0);
+}
+
+static void start(fixture *f, const mpp_plugin_ops *ops, unsigned threads)
+{
+    mpp_plugin_server_options opts = {.threads = threads};
+    start_opts(f, ops, &opts);
+}
+
+/* Patterns [{}]: every mount. */
+static int all_properties(void *userdata, mpp_properties_response *resp, mpp_error *err)
+{
+    (void)userdata;
+    resp->patterns = calloc(1, sizeof(*resp->patterns));
+    if (!resp->patterns)
+        return mpp_error_set(err, -ENOMEM, "oom");
+    resp->n_patterns = 1;
+    mpp_pattern_init(&resp->patterns[0]);
+    resp->success = true;
+    return 0;
 }
 
 static void stop(fixture *f)
@@ -412,7 +431,7 @@ static void *call_attach(void *arg)
 static void test_concurrent_calls(void **state)
 {
     fixture *f = *state;
-    mpp_plugin_ops ops = {.attach = meeting_attach};
+    mpp_plugin_ops ops = {.properties = all_properties, .attach = meeting_attach};
     enum { N = 6 };
     f->want_inside = N;
     start(f, &ops, N);
@@ -449,7 +468,7 @@ static int slow_attach(void *userdata, const mpp_attach_request *req, mpp_attach
 static void test_stop_finishes_calls(void **state)
 {
     fixture *f = *state;
-    mpp_plugin_ops ops = {.attach = slow_attach};
+    mpp_plugin_ops ops = {.properties = all_properties, .attach = slow_attach};
     start(f, &ops, 1);
 
     pthread_t t;
@@ -482,6 +501,112 @@ static void test_stop_before_run(void **state)
     assert_int_equal(lstat(f->sock, &st), -1);
 }
 
+/* ---- an attach of a mount the plugin's patterns do not select is refused ---- */
+
+static int counting_attach(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
+                           mpp_error *err)
+{
+    (void)req;
+    (void)err;
+    fixture *f = userdata;
+    pthread_mutex_lock(&f->lock);
+    f->inside++;
+    pthread_mutex_unlock(&f->lock);
+    resp->success = true;
+    return 0;
+}
+
+static void test_unselected_attach_refused(void **state)
+{
+    fixture *f = *state;
+    /* Patterns: Type "bind" (rt_properties). */
+    mpp_plugin_ops ops = {.properties = rt_properties, .attach = counting_attach};
+    mpp_error err = {0};
+    long status = 0;
+    start(f, &ops, 1);
+
+    mpp_mount root = {
+        .source = (char *)"/", .destination = (char *)"/host", .type = (char *)"volume"};
+    mpp_mount mixed[2] = {two_mounts[0], root};
+    mpp_attach_request req = {.id = (char *)"c1", .mounts = mixed, .n_mounts = 2};
+    mpp_attach_response ar = {0};
+    assert_int_equal(mpp_client_attach(f->client, &req, &ar, &status, &err), 0);
+    assert_int_equal(status, 200);
+    assert_false(ar.success);
+    assert_non_null(
+        strstr(ar.err, "mount 1 (/ -> /host) is not one this plugin's patterns select"));
+    assert_int_equal(f->inside, 0); /* the callback never saw it */
+    mpp_attach_response_clear(&ar);
+
+    /* What the patterns select reaches the callback. */
+    req.n_mounts = 1;
+    assert_int_equal(mpp_client_attach(f->client, &req, &ar, &status, &err), 0);
+    assert_true(ar.success);
+    assert_int_equal(f->inside, 1);
+    mpp_attach_response_clear(&ar);
+
+    /* An attach callback with no properties callback selects nothing. */
+    stop(f);
+    mpp_plugin_ops ops2 = {.attach = counting_attach};
+    start(f, &ops2, 1);
+    assert_int_equal(mpp_client_attach(f->client, &req, &ar, &status, &err), 0);
+    assert_false(ar.success);
+    assert_int_equal(f->inside, 1);
+    mpp_attach_response_clear(&ar);
+
+    /* Unless the plugin asked to serve every mount. */
+    stop(f);
+    mpp_plugin_server_options opts = {.attach_unselected = true};
+    start_opts(f, &ops2, &opts);
+    req.n_mounts = 2;
+    assert_int_equal(mpp_client_attach(f->client, &req, &ar, &status, &err), 0);
+    assert_true(ar.success);
+    assert_int_equal(f->inside, 2);
+    mpp_attach_response_clear(&ar);
+    stop(f);
+}
+
+/* ---- the request size limit ---- */
+
+static void test_request_limit(void **state)
+{
+    fixture *f = *state;
+    mpp_plugin_ops ops = {0};
+    mpp_plugin_server_options opts = {.max_request_bytes = 1000};
+    start_opts(f, &ops, &opts);
+
+    char body[1200];
+    int n = snprintf(body, sizeof(body), "{\"ID\": \"%0900d\"}", 0);
+    assert_true(n < 1000);
+    long status = 0;
+    char *resp = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_client_post(f->client, "MountPointPlugin.MountPointDetach", body, &status,
+                                     &resp, NULL, &err),
+                     0);
+    assert_int_equal(status, 200);
+    free(resp);
+
+    snprintf(body, sizeof(body), "{\"ID\": \"%01000d\"}", 0);
+    resp = NULL;
+    assert_int_equal(mpp_client_post(f->client, "MountPointPlugin.MountPointDetach", body, &status,
+                                     &resp, NULL, &err),
+                     0);
+    assert_int_equal(status, 413);
+    assert_non_null(strstr(resp, "\"Err\""));
+    assert_non_null(strstr(resp, "limit of 1000 bytes"));
+    free(resp);
+    stop(f);
+
+    /* Limits the codec could not read, or no room for a connection, are refused. */
+    opts = (mpp_plugin_server_options){.socket_path = f->sock,
+                                       .max_request_bytes = MPP_CODEC_MAX_INPUT + 1};
+    assert_int_equal(mpp_plugin_server_new(&opts, &ops, f, &f->server, &err), -EINVAL);
+    opts = (mpp_plugin_server_options){.socket_path = f->sock, .max_connections = 2};
+    assert_int_equal(mpp_plugin_server_new(&opts, &ops, f, &f->server, &err), -EINVAL);
+    assert_null(f->server);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -494,6 +619,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_finishes_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_before_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unselected_attach_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
