@@ -64,12 +64,12 @@ def test_teardown_is_done_before_the_exit_is_visible(env, rootfs, rt, gated):
     assert rt.run(True, "start", "c1", config=env.config).returncode == 0
     # While the plugin takes its time over the detach, the container is still running.
     time.sleep(0.3)
-    assert rt.state("c1") == "running"
+    assert rt.state("c1") == "running", (rt.real, detaches(env), rt.run(False, "state", "c1").stdout)
     assert detaches(env) != [] or rt.state("c1") == "running"
     wait_for(lambda: rt.state("c1") == "stopped", what="stopped")
     # By the time anyone can see the exit, the detach has been answered.
     assert len(detaches(env)) == 1
-    assert not env.cstate("c1").exists()
+    assert not env.cstate("c1").exists(), (list(env.cstate("c1").iterdir()), rt.state("c1"))
     assert rt.run(True, "delete", "c1", config=env.config).returncode == 0
     assert len(detaches(env)) == 1
 
