@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <mpp/error.h>
 #include <mpp/types.h>
@@ -29,6 +30,8 @@ typedef struct policy_rule {
     mpp_strmap_patterns when; /* on container labels; empty = always */
     policy_path *paths;       /* protect, allow_sources, read_only */
     size_t n_paths;
+    bool deny_hard_links; /* protect, read_only: refuse a multiply linked file on the file
+                             system of a protected directory */
 } policy_rule;
 
 typedef struct policy_config {
@@ -50,6 +53,35 @@ int policy_decide(const policy_config *c, const mpp_mount *m, char **deny, mpp_e
 /* The host path that path (clean, absolute) names once symlinks are followed; a path that does
  * not exist resolves through its longest existing ancestor. Heap string, NULL with errno set. */
 char *policy_resolve(const char *path);
+
+/* identity.c: what a path names, by identity rather than by name. */
+typedef struct policy_ident {
+    dev_t dev;
+    ino_t ino;
+} policy_ident;
+
+typedef struct policy_object {
+    bool exists; /* false: nothing to judge by identity (the name rules still apply) */
+    bool is_dir;
+    nlink_t nlink;
+    dev_t dev;
+    ino_t ino;
+    policy_ident *anc; /* the object, then each ancestor up to "/" by "..", across mounts */
+    size_t n_anc;
+    char *fspath; /* its path inside its file system (mountinfo root + path below the mount
+                     point), or NULL when unknown */
+} policy_object;
+
+/* Open path (O_PATH, symbolic links followed, magic links never) and describe what it names.
+ * 0 with exists false when it does not exist; negative errno when it cannot be judged (-ESTALE:
+ * it moved while being looked at). */
+int policy_object_open(const char *path, policy_object *o);
+void policy_object_clear(policy_object *o);
+/* Whether a is o or one of o's ancestors, by (st_dev, st_ino). */
+bool policy_object_has_ancestor(const policy_object *o, const policy_object *a);
+/* Whether o lies at or under a inside the same file system (by fspath), whatever mount shows
+ * them. */
+bool policy_fspath_under(const policy_object *o, const policy_object *a);
 
 /* reload.c: the current configuration, replaced on SIGHUP. Readers take a reference. */
 typedef struct policy_state policy_state;
