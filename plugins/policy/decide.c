@@ -108,13 +108,17 @@ typedef enum relation {
     EXPOSES,   /* the source is one of its ancestors, under another name */
     INSIDE_FS, /* below it in their file system: the source's mount shows a part of it */
     EXPOSES_FS,
-    HARD_LINK, /* a multiply linked file on its file system (deny_hard_links) */
+    HARD_LINK,  /* a multiply linked file on its file system (deny_hard_links) */
+    NEW_INSIDE, /* missing, and would be created inside it (its nearest ancestor is in it) */
 } relation;
 
 static relation relate(const policy_rule *r, const policy_object *s, const policy_object *p)
 {
     if (!s->exists || !p->exists)
         return UNRELATED;
+    if (s->below)
+        return policy_object_has_ancestor(s, p) || policy_fspath_under(s, p) ? NEW_INSIDE
+                                                                             : UNRELATED;
     if (s->dev == p->dev && s->ino == p->ino)
         return SAME;
     if (policy_object_has_ancestor(s, p))
@@ -151,6 +155,8 @@ static const char *relation_text(relation rel)
     case HARD_LINK:
         return "is a file with several hard links on its file system, and a hard link may name "
                "a file inside it";
+    case NEW_INSIDE:
+        return "does not exist yet and would be created inside it, reached under another name";
     case UNRELATED:
         break;
     }
@@ -195,8 +201,8 @@ static int rule_identity(verdict *v, const policy_rule *r, size_t n_objs, bool r
             int k2 = policy_object_open(r->paths[k].path, &p);
             if (k2 == -ENOMEM)
                 return k2;
-            if (k2 < 0)
-                continue; /* judged by name only */
+            if (k2 < 0 || p.below)
+                continue; /* not there (or not openable): judged by name only */
             relation rel = relate(r, s, &p);
             if (rel == UNRELATED)
                 continue;

@@ -218,8 +218,28 @@ int policy_object_open(const char *path, policy_object *o)
     /* Links are followed as the runtime follows them; magic links never (as mpp's pinning). */
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
     _cleanup_close_ int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-    if (fd < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    if (fd < 0) {
+        if (errno != ENOENT && errno != ENOTDIR)
+            return -errno;
+        /* Not there yet (mpp or the runtime may create it): it would lie inside its nearest
+         * existing ancestor, which is what it is judged by. */
+        char buf[PATH_MAX];
+        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+            return -ENAMETOOLONG;
+        while (fd < 0) {
+            char *slash = strrchr(buf, '/');
+            if (!slash || strcmp(buf, "/") == 0)
+                return 0;
+            if (slash == buf)
+                buf[1] = '\0';
+            else
+                *slash = '\0';
+            fd = (int)syscall(SYS_openat2, AT_FDCWD, buf, &how, sizeof(how));
+            if (fd < 0 && errno != ENOENT && errno != ENOTDIR)
+                return -errno;
+        }
+        o->below = true;
+    }
     int r = walk(o, fd);
     if (r < 0)
         policy_object_clear(o);

@@ -62,6 +62,8 @@ typedef struct policy_ident {
 
 typedef struct policy_object {
     bool exists; /* false: nothing to judge by identity (the name rules still apply) */
+    bool below;  /* the path does not exist: the rest describes its nearest existing ancestor,
+                    inside which it would be created */
     bool is_dir;
     nlink_t nlink;
     dev_t dev;
@@ -73,7 +75,8 @@ typedef struct policy_object {
 } policy_object;
 
 /* Open path (O_PATH, symbolic links followed, magic links never) and describe what it names.
- * 0 with exists false when it does not exist; negative errno when it cannot be judged (-ESTALE:
+ * When it does not exist, its nearest existing ancestor, with below set; 0 with exists false
+ * when none can be opened; negative errno when it cannot be judged (-ESTALE:
  * it moved while being looked at). */
 int policy_object_open(const char *path, policy_object *o);
 void policy_object_clear(policy_object *o);

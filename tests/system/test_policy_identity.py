@@ -41,7 +41,12 @@ def test_an_alias_of_a_protected_directory_is_refused(env, rootfs, rt, binds):
            f"protected {prot}: {alias} is the same file system object under another name")
     # Below the alias: inside the protected directory, whatever the name says.
     r = run(env, rt, rootfs, [oci_bind(alias / "sub", "/data")], "a2")
-    denied(r, alias / "sub", "/data", f"lies inside it, reached under another name")
+    denied(r, alias / "sub", "/data", "lies inside it, reached under another name")
+    # What does not exist yet would be created inside it.
+    r = run(env, rt, rootfs, [oci_bind(alias / "new" / "dir", "/data")], "a3")
+    denied(r, alias / "new" / "dir", "/data",
+           "does not exist yet and would be created inside it, reached under another name")
+    assert not (prot / "new").exists()
 
 
 def test_an_alias_of_an_ancestor_exposes_the_protected_directory(env, rootfs, rt, binds):
