@@ -71,12 +71,14 @@ typedef struct verdict {
     const char *dst;
     char **deny;
     source_object objs[2]; /* Source, EffectiveSource */
+    policy_mountinfo mounts;
 } verdict;
 
 static void verdict_clear(verdict *v)
 {
     for (size_t i = 0; i < ELEMENTSOF(v->objs); i++)
         policy_object_clear(&v->objs[i].o);
+    policy_mountinfo_clear(&v->mounts);
 }
 
 static int deny(verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -171,7 +173,7 @@ static const policy_object *source_object_get(verdict *v, size_t i, int *error)
     if (!so->path)
         return NULL;
     if (!so->opened) {
-        so->error = policy_object_open(so->path, &so->o);
+        so->error = policy_object_open(so->path, &v->mounts, &so->o);
         so->opened = true;
     }
     *error = so->error;
@@ -198,11 +200,16 @@ static int rule_identity(verdict *v, const policy_rule *r, size_t n_objs, bool r
             continue;
         for (size_t k = 0; k < r->n_paths; k++) {
             _cleanup_(policy_object_clear) policy_object p = {0};
-            int k2 = policy_object_open(r->paths[k].path, &p);
+            int k2 = policy_object_open(r->paths[k].path, &v->mounts, &p);
             if (k2 == -ENOMEM)
                 return k2;
-            if (k2 < 0 || p.below)
-                continue; /* not there (or not openable): judged by name only */
+            if (k2 < 0)
+                return deny(v,
+                            "policy rule \"%s\" denies %s -> %s: cannot tell what the protected "
+                            "%s is: %s",
+                            r->name, v->src, v->dst, r->paths[k].path, strerror(-k2));
+            if (p.below)
+                continue; /* not there: judged by name only */
             relation rel = relate(r, s, &p);
             if (rel == UNRELATED)
                 continue;

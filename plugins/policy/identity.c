@@ -98,11 +98,21 @@ static void unescape(char *s)
     *w = '\0';
 }
 
-/* The root (the directory of its file system that it shows) and the mount point of mount id,
- * from /proc/self/mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...". */
-static int mount_root(uint64_t id, char **root, char **point)
+void policy_mountinfo_clear(policy_mountinfo *mi)
 {
-    *root = *point = NULL;
+    for (size_t i = 0; i < mi->n; i++) {
+        free(mi->v[i].root);
+        free(mi->v[i].point);
+    }
+    free(mi->v);
+    *mi = (policy_mountinfo){0};
+}
+
+/* Each mount's ID, root (the directory of its file system that it shows) and mount point, from
+ * /proc/self/mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...". */
+static int mountinfo_load(policy_mountinfo *mi)
+{
+    policy_mountinfo_clear(mi);
     _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
     if (!f)
         return -errno;
@@ -114,42 +124,68 @@ static int mount_root(uint64_t id, char **root, char **point)
         size_t n = 0;
         for (char *t = strtok_r(line, " \n", &save); t && n < 5; t = strtok_r(NULL, " \n", &save))
             fields[n++] = t;
-        if (n < 5 || strtoull(fields[0], NULL, 10) != id)
+        if (n < 5)
             continue;
+        if (mi->n % 64 == 0) {
+            void *v = realloc(mi->v, (mi->n + 64) * sizeof(*mi->v));
+            if (!v)
+                return -ENOMEM;
+            mi->v = v;
+        }
         unescape(fields[3]);
         unescape(fields[4]);
-        *root = strdup(fields[3]);
-        *point = strdup(fields[4]);
-        if (!*root || !*point) {
-            free(*root);
-            free(*point);
-            *root = *point = NULL;
+        mi->v[mi->n].id = strtoull(fields[0], NULL, 10);
+        mi->v[mi->n].root = strdup(fields[3]);
+        mi->v[mi->n].point = strdup(fields[4]);
+        mi->n++;
+        if (!mi->v[mi->n - 1].root || !mi->v[mi->n - 1].point)
             return -ENOMEM;
+    }
+    mi->loaded = true;
+    return 0;
+}
+
+/* The root and mount point of mount id; the table is read once per decision, and again when
+ * the mount is newer than it. */
+static int mount_root(policy_mountinfo *mi, uint64_t id, const char **root, const char **point)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        if (!mi->loaded || pass == 1) {
+            int r = mountinfo_load(mi);
+            if (r < 0)
+                return r;
         }
-        return 0;
+        for (size_t i = 0; i < mi->n; i++)
+            if (mi->v[i].id == id) {
+                *root = mi->v[i].root;
+                *point = mi->v[i].point;
+                return 0;
+            }
     }
     return -ENOENT;
 }
 
 /* Where the object lies inside its file system: the root of its mount (a bind mount of
  * /etc/ssl shows /etc/ssl of the root file system) joined with its path below the mount point.
- * NULL when it cannot be told (no STATX_MNT_ID, mount gone): the other checks still hold. */
-static int fs_path(int fd, char **out)
+ * NULL when the kernel cannot tell (no STATX_MNT_ID); an error when it should and does not. */
+static int fs_path(int fd, policy_mountinfo *mi, char **out)
 {
     *out = NULL;
     struct statx stx;
-    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0 ||
-        !(stx.stx_mask & STATX_MNT_ID))
-        return 0;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) < 0)
+        return -errno;
+    if (!(stx.stx_mask & STATX_MNT_ID))
+        return 0; /* a kernel before 5.8: not told */
     char path[PATH_MAX];
-    if (fd_path(fd, path, sizeof(path)) < 0)
-        return 0;
-    _cleanup_free_ char *root = NULL, *point = NULL;
-    int r = mount_root(stx.stx_mnt_id, &root, &point);
-    if (r == -ENOMEM)
+    int r = fd_path(fd, path, sizeof(path));
+    if (r < 0)
         return r;
-    if (r < 0 || root[0] != '/')
-        return 0;
+    const char *root, *point;
+    r = mount_root(mi, stx.stx_mnt_id, &root, &point);
+    if (r < 0)
+        return r;
+    if (root[0] != '/')
+        return 0; /* not a directory tree (nsfs...) */
     size_t n = strlen(point);
     const char *rel;
     if (strcmp(point, "/") == 0)
@@ -157,7 +193,7 @@ static int fs_path(int fd, char **out)
     else if (strncmp(path, point, n) == 0 && (path[n] == '\0' || path[n] == '/'))
         rel = path + n;
     else
-        return 0;
+        return -EXDEV; /* not below its own mount point: moved while we looked */
     if (asprintf(out, "%s%s", strcmp(root, "/") == 0 && rel[0] ? "" : root, rel) < 0) {
         *out = NULL;
         return -ENOMEM;
@@ -166,7 +202,7 @@ static int fs_path(int fd, char **out)
 }
 
 /* The object's identity and its ancestors', from fd. */
-static int walk(policy_object *o, int fd)
+static int walk(policy_object *o, int fd, policy_mountinfo *mi)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
@@ -178,7 +214,7 @@ static int walk(policy_object *o, int fd)
     o->ino = st.st_ino;
     int r = add_ident(o, &st);
     if (r >= 0)
-        r = fs_path(fd, &o->fspath);
+        r = fs_path(fd, mi, &o->fspath);
     if (r < 0)
         return r;
 
@@ -212,7 +248,7 @@ static int walk(policy_object *o, int fd)
     return -ELOOP;
 }
 
-int policy_object_open(const char *path, policy_object *o)
+int policy_object_open(const char *path, policy_mountinfo *mi, policy_object *o)
 {
     *o = (policy_object){0};
     /* Links are followed as the runtime follows them; magic links never (as mpp's pinning). */
@@ -240,7 +276,7 @@ int policy_object_open(const char *path, policy_object *o)
         }
         o->below = true;
     }
-    int r = walk(o, fd);
+    int r = walk(o, fd, mi);
     if (r < 0)
         policy_object_clear(o);
     return r;

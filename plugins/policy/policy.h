@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <mpp/error.h>
@@ -74,11 +75,22 @@ typedef struct policy_object {
                      point), or NULL when unknown */
 } policy_object;
 
+/* /proc/self/mountinfo as read once for a decision: {0} to start, cleared after. */
+typedef struct policy_mountinfo {
+    bool loaded;
+    struct {
+        uint64_t id;
+        char *root, *point;
+    } * v;
+    size_t n;
+} policy_mountinfo;
+void policy_mountinfo_clear(policy_mountinfo *mi);
+
 /* Open path (O_PATH, symbolic links followed, magic links never) and describe what it names.
  * When it does not exist, its nearest existing ancestor, with below set; 0 with exists false
  * when none can be opened; negative errno when it cannot be judged (-ESTALE:
  * it moved while being looked at). */
-int policy_object_open(const char *path, policy_object *o);
+int policy_object_open(const char *path, policy_mountinfo *mi, policy_object *o);
 void policy_object_clear(policy_object *o);
 /* Whether a is o or one of o's ancestors, by (st_dev, st_ino). */
 bool policy_object_has_ancestor(const policy_object *o, const policy_object *a);

@@ -130,3 +130,20 @@ def test_plain_sources_are_still_allowed(env, rootfs, rt, binds):
     for i, s in enumerate([src, vol]):
         r = run(env, rt, rootfs, [oci_bind(s, "/data")], f"ok{i}", ["/bin/cat", "/data/f"])
         assert (r.returncode, r.stdout) == (0, "hello\n"), r.stderr
+
+
+def test_what_cannot_be_identified_is_refused(env, rootfs, rt):
+    # A source behind a magic link names an object by a path the plugin will not follow: it
+    # cannot be shown not to be protected, so it is refused (fail closed).
+    prot = protected(env)
+    src = tree(env.root / "src", {"f": "hello\n"})
+    start_policy(env, [{"name": "prot", "protect": [str(prot)]}])
+    magic = f"/proc/self/root{src}"
+    r = run(env, rt, rootfs, [oci_bind(magic, "/data")], "m1")
+    denied(r, magic, "/data", f'policy rule "prot" denies {magic} -> /data: cannot tell what '
+           f"{magic} is: Too many levels of symbolic links")
+    # So is every source when a protected path exists but cannot be identified.
+    env.stop_all()
+    start_policy(env, [{"name": "prot", "protect": [f"/proc/self/root{prot}"]}])
+    r = run(env, rt, rootfs, [oci_bind(src, "/data")], "m2")
+    denied(r, src, "/data", f"cannot tell what the protected /proc/self/root{prot} is")
