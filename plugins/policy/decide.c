@@ -71,14 +71,49 @@ typedef struct verdict {
     const char *dst;
     char **deny;
     source_object objs[2]; /* Source, EffectiveSource */
-    policy_mountinfo mounts;
+    policy_cache *cache;
 } verdict;
 
 static void verdict_clear(verdict *v)
 {
     for (size_t i = 0; i < ELEMENTSOF(v->objs); i++)
         policy_object_clear(&v->objs[i].o);
-    policy_mountinfo_clear(&v->mounts);
+}
+
+void policy_cache_clear(policy_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        policy_object_clear(&c->v[i].o);
+    free(c->v);
+    policy_mountinfo_clear(&c->mounts);
+    *c = (policy_cache){0};
+}
+
+/* The protected object at path, opened once per request: NULL with *error set, or (with
+ * *error 0) the object, which may not exist. */
+static const policy_object *protected_get(policy_cache *c, const char *path, int *error)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].path == path || strcmp(c->v[i].path, path) == 0) {
+            *error = c->v[i].error;
+            return *error < 0 ? NULL : &c->v[i].o;
+        }
+    policy_cached *v = realloc(c->v, (c->n + 1) * sizeof(*v));
+    if (!v) {
+        *error = -ENOMEM;
+        return NULL;
+    }
+    c->v = v;
+    policy_cached *e = &c->v[c->n];
+    *e = (policy_cached){.path = path};
+    e->error = policy_object_open(path, &c->mounts, &e->o);
+    if (e->error == -ENOMEM) {
+        *error = e->error;
+        return NULL; /* not kept: a later mount may try again */
+    }
+    c->n++;
+    *error = e->error;
+    return *error < 0 ? NULL : &e->o;
 }
 
 static int deny(verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -173,7 +208,7 @@ static const policy_object *source_object_get(verdict *v, size_t i, int *error)
     if (!so->path)
         return NULL;
     if (!so->opened) {
-        so->error = policy_object_open(so->path, &v->mounts, &so->o);
+        so->error = policy_object_open(so->path, &v->cache->mounts, &so->o);
         so->opened = true;
     }
     *error = so->error;
@@ -199,8 +234,8 @@ static int rule_identity(verdict *v, const policy_rule *r, size_t n_objs, bool r
         if (!s)
             continue;
         for (size_t k = 0; k < r->n_paths; k++) {
-            _cleanup_(policy_object_clear) policy_object p = {0};
-            int k2 = policy_object_open(r->paths[k].path, &v->mounts, &p);
+            int k2;
+            const policy_object *p = protected_get(v->cache, r->paths[k].path, &k2);
             if (k2 == -ENOMEM)
                 return k2;
             if (k2 < 0)
@@ -208,9 +243,9 @@ static int rule_identity(verdict *v, const policy_rule *r, size_t n_objs, bool r
                             "policy rule \"%s\" denies %s -> %s: cannot tell what the protected "
                             "%s is: %s",
                             r->name, v->src, v->dst, r->paths[k].path, strerror(-k2));
-            if (p.below)
+            if (p->below)
                 continue; /* not there: judged by name only */
-            relation rel = relate(r, s, &p);
+            relation rel = relate(r, s, p);
             if (rel == UNRELATED)
                 continue;
             if (read_only_rule)
@@ -305,8 +340,10 @@ static int rule_require_existing(verdict *v, const policy_rule *r)
                 r->name, v->src, v->dst, v->src);
 }
 
-int policy_decide(const policy_config *c, const mpp_mount *m, char **deny_msg, mpp_error *err)
+int policy_decide(const policy_config *c, policy_cache *cache, const mpp_mount *m, char **deny_msg,
+                  mpp_error *err)
 {
+    _cleanup_(policy_cache_clear) policy_cache local = {0};
     *deny_msg = NULL;
     char src[PATH_MAX], es[PATH_MAX];
     const char *raw_src = !isempty(m->source) ? m->source : m->effective_source;
@@ -343,7 +380,8 @@ int policy_decide(const policy_config *c, const mpp_mount *m, char **deny_msg, m
                                           .src = src,
                                           .dst = strempty(m->destination),
                                           .deny = deny_msg,
-                                          .objs = {{.path = src}, {.path = has_es ? es : NULL}}};
+                                          .objs = {{.path = src}, {.path = has_es ? es : NULL}},
+                                          .cache = cache ? cache : &local};
     char allow_names[1024] = "", allow_paths[2048] = "";
     size_t an = 0, ap = 0;
     bool allow_applied = false;

@@ -47,9 +47,13 @@ typedef struct policy_config {
 int policy_config_load(const char *path, policy_config **out, mpp_error *err);
 void policy_config_free(policy_config *c);
 
+typedef struct policy_cache policy_cache;
+
 /* decide.c: the verdict on one mount. Returns 0 with *deny NULL (allowed) or a heap message
- * for the user (denied); negative on internal failure (ENOMEM). */
-int policy_decide(const policy_config *c, const mpp_mount *m, char **deny, mpp_error *err);
+ * for the user (denied); negative on internal failure (ENOMEM). cache (or NULL) holds what the
+ * decisions on the mounts of one request share. */
+int policy_decide(const policy_config *c, policy_cache *cache, const mpp_mount *m, char **deny,
+                  mpp_error *err);
 
 /* The host path that path (clean, absolute) names once symlinks are followed; a path that does
  * not exist resolves through its longest existing ancestor. Heap string, NULL with errno set. */
@@ -97,6 +101,21 @@ bool policy_object_has_ancestor(const policy_object *o, const policy_object *a);
 /* Whether o lies at or under a inside the same file system (by fspath), whatever mount shows
  * them. */
 bool policy_fspath_under(const policy_object *o, const policy_object *a);
+
+/* What the decisions on the mounts of one request share: the mount table and the protected
+ * objects, looked at once (a request's mounts are judged within milliseconds). {0} to start. */
+typedef struct policy_cached {
+    const char *path; /* the configuration's, which the request holds a reference on */
+    int error;
+    policy_object o;
+} policy_cached;
+
+struct policy_cache {
+    policy_mountinfo mounts;
+    policy_cached *v;
+    size_t n;
+};
+void policy_cache_clear(policy_cache *c);
 
 /* reload.c: the current configuration, replaced on SIGHUP. Readers take a reference. */
 typedef struct policy_state policy_state;
