@@ -82,8 +82,14 @@ static int parse_rule(const json_t *j, const char *origin, size_t idx, policy_ru
 {
     char where[PATH_MAX + 64];
     snprintf(where, sizeof(where), "%s: rules[%zu]", origin, idx);
-    static const char *const known[] = {
-        "name", "when", "protect", "read_only", "allow_sources", "require_existing", NULL};
+    static const char *const known[] = {"name",
+                                        "when",
+                                        "protect",
+                                        "read_only",
+                                        "allow_sources",
+                                        "require_existing",
+                                        "deny_hard_links",
+                                        NULL};
     int k = pu_check_keys(j, where, known, err);
     if (k < 0)
         return k;
@@ -122,6 +128,14 @@ static int parse_rule(const json_t *j, const char *origin, size_t idx, policy_ru
     if (k < 0)
         return k;
 
+    if (json_object_get(j, "deny_hard_links")) {
+        if (r->kind != POLICY_PROTECT && r->kind != POLICY_READ_ONLY)
+            return mpp_error_set(
+                err, -EINVAL, "%s: deny_hard_links: only for protect and read_only rules", where);
+        k = pu_get_bool(j, where, "deny_hard_links", false, &r->deny_hard_links, err);
+        if (k < 0)
+            return k;
+    }
     if (r->kind == POLICY_REQUIRE_EXISTING) {
         bool b;
         k = pu_get_bool(j, where, "require_existing", false, &b, err);

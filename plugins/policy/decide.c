@@ -57,12 +57,64 @@ typedef struct candidate {
     const char *via; /* the path it was resolved from, or NULL */
 } candidate;
 
+/* A source judged by identity, opened on first use. */
+typedef struct source_object {
+    const char *path; /* clean; NULL when there is none */
+    bool opened;
+    int error; /* from policy_object_open */
+    policy_object o;
+} source_object;
+
 typedef struct verdict {
     const mpp_mount *m;
     const char *src;
     const char *dst;
     char **deny;
+    source_object objs[2]; /* Source, EffectiveSource */
+    policy_cache *cache;
 } verdict;
+
+static void verdict_clear(verdict *v)
+{
+    for (size_t i = 0; i < ELEMENTSOF(v->objs); i++)
+        policy_object_clear(&v->objs[i].o);
+}
+
+void policy_cache_clear(policy_cache *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        policy_object_clear(&c->v[i].o);
+    free(c->v);
+    policy_mountinfo_clear(&c->mounts);
+    *c = (policy_cache){0};
+}
+
+/* The protected object at path, opened once per request: NULL with *error set, or (with
+ * *error 0) the object, which may not exist. */
+static const policy_object *protected_get(policy_cache *c, const char *path, int *error)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].path == path || strcmp(c->v[i].path, path) == 0) {
+            *error = c->v[i].error;
+            return *error < 0 ? NULL : &c->v[i].o;
+        }
+    policy_cached *v = realloc(c->v, (c->n + 1) * sizeof(*v));
+    if (!v) {
+        *error = -ENOMEM;
+        return NULL;
+    }
+    c->v = v;
+    policy_cached *e = &c->v[c->n];
+    *e = (policy_cached){.path = path};
+    e->error = policy_object_open(path, &c->mounts, &e->o);
+    if (e->error == -ENOMEM) {
+        *error = e->error;
+        return NULL; /* not kept: a later mount may try again */
+    }
+    c->n++;
+    *error = e->error;
+    return *error < 0 ? NULL : &e->o;
+}
 
 static int deny(verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int deny(verdict *v, const char *fmt, ...)
@@ -84,6 +136,137 @@ static void resolved_note(char *buf, size_t size, const candidate *c)
         snprintf(buf, size, " (%s resolves to %s)", c->via, c->path);
     else
         buf[0] = '\0';
+}
+
+typedef enum relation {
+    UNRELATED,
+    SAME,      /* the very object, under another name (bind mount, hard link) */
+    INSIDE,    /* below it: one of the source's ancestors is it */
+    EXPOSES,   /* the source is one of its ancestors, under another name */
+    INSIDE_FS, /* below it in their file system: the source's mount shows a part of it */
+    EXPOSES_FS,
+    HARD_LINK,  /* a multiply linked file on its file system (deny_hard_links) */
+    NEW_INSIDE, /* missing, and would be created inside it (its nearest ancestor is in it) */
+} relation;
+
+static relation relate(const policy_rule *r, const policy_object *s, const policy_object *p)
+{
+    if (!s->exists || !p->exists)
+        return UNRELATED;
+    if (s->below)
+        return policy_object_has_ancestor(s, p) || policy_fspath_under(s, p) ? NEW_INSIDE
+                                                                             : UNRELATED;
+    if (s->dev == p->dev && s->ino == p->ino)
+        return SAME;
+    if (policy_object_has_ancestor(s, p))
+        return INSIDE;
+    if (policy_object_has_ancestor(p, s))
+        return EXPOSES;
+    if (policy_fspath_under(s, p))
+        return INSIDE_FS;
+    if (policy_fspath_under(p, s))
+        return EXPOSES_FS;
+    /* A hard link to a file inside a protected directory has no ancestry in it: it can only be
+     * refused wholesale, by its link count. */
+    if (r->deny_hard_links && p->is_dir && !s->is_dir && s->nlink > 1 && s->dev == p->dev)
+        return HARD_LINK;
+    return UNRELATED;
+}
+
+static const char *relation_text(relation rel)
+{
+    switch (rel) {
+    case SAME:
+        return "is the same file system object under another name (a bind mount or hard link)";
+    case INSIDE:
+        return "lies inside it, reached under another name (through a bind mount of it)";
+    case EXPOSES:
+        return "is one of its ancestor directories under another name (a bind mount), which "
+               "exposes it";
+    case INSIDE_FS:
+        return "lies inside it on its file system (its mount is a bind mount of a directory "
+               "inside it)";
+    case EXPOSES_FS:
+        return "is one of its ancestor directories on its file system (a bind mount), which "
+               "exposes it";
+    case HARD_LINK:
+        return "is a file with several hard links on its file system, and a hard link may name "
+               "a file inside it";
+    case NEW_INSIDE:
+        return "does not exist yet and would be created inside it, reached under another name";
+    case UNRELATED:
+        break;
+    }
+    return "";
+}
+
+/* Open the source (or effective source) i of the verdict on first use. */
+static const policy_object *source_object_get(verdict *v, size_t i, int *error)
+{
+    source_object *so = &v->objs[i];
+    *error = 0;
+    if (!so->path)
+        return NULL;
+    if (!so->opened) {
+        so->error = policy_object_open(so->path, &v->cache->mounts, &so->o);
+        so->opened = true;
+    }
+    *error = so->error;
+    return so->error < 0 ? NULL : &so->o;
+}
+
+/* The identity checks of a protect or read_only rule on n_objs sources: 1 (denied), 0, or a
+ * negative errno (ENOMEM). */
+static int rule_identity(verdict *v, const policy_rule *r, size_t n_objs, bool read_only_rule)
+{
+    for (size_t i = 0; i < n_objs; i++) {
+        int e;
+        const policy_object *s = source_object_get(v, i, &e);
+        if (e == -ENOMEM)
+            return e;
+        if (e < 0)
+            /* Fail closed: what cannot be identified cannot be shown not to be protected. */
+            return deny(v,
+                        "policy rule \"%s\" denies %s -> %s: cannot tell what %s is: %s; "
+                        "retry, or mount a path that can be opened",
+                        r->name, v->src, v->dst, v->objs[i].path,
+                        e == -ESTALE ? "it was moved while being checked" : strerror(-e));
+        if (!s)
+            continue;
+        for (size_t k = 0; k < r->n_paths; k++) {
+            int k2;
+            const policy_object *p = protected_get(v->cache, r->paths[k].path, &k2);
+            if (k2 == -ENOMEM)
+                return k2;
+            if (k2 < 0)
+                return deny(v,
+                            "policy rule \"%s\" denies %s -> %s: cannot tell what the protected "
+                            "%s is: %s",
+                            r->name, v->src, v->dst, r->paths[k].path, strerror(-k2));
+            if (p->below)
+                continue; /* not there: judged by name only */
+            relation rel = relate(r, s, p);
+            if (rel == UNRELATED)
+                continue;
+            if (read_only_rule)
+                return deny(v,
+                            "policy rule \"%s\" denies the read-write mount %s -> %s: %s may "
+                            "only be mounted read-only, and %s %s; add :ro (-v %s:%s:ro) or "
+                            "readonly (--mount ...,readonly)",
+                            r->name, v->src, v->dst, r->paths[k].path, v->objs[i].path,
+                            relation_text(rel), v->src, v->dst);
+            bool exposes = rel == EXPOSES || rel == EXPOSES_FS;
+            return deny(v,
+                        "policy rule \"%s\" denies %s -> %s: %s %s the protected %s: %s %s; "
+                        "mount %s instead",
+                        r->name, v->src, v->dst, v->objs[i].path,
+                        exposes ? "exposes" : "is, or lies inside,", r->paths[k].path,
+                        v->objs[i].path, relation_text(rel),
+                        exposes ? "a subdirectory that holds no protected path"
+                                : "a path outside it");
+        }
+    }
+    return 0;
 }
 
 static int rule_protect(verdict *v, const policy_rule *r, const candidate *cs, size_t n)
@@ -109,7 +292,7 @@ static int rule_protect(verdict *v, const policy_rule *r, const candidate *cs, s
                                 r->name, v->src, v->dst, cs[i].path, r->paths[k].path, note);
             }
         }
-    return 0;
+    return rule_identity(v, r, ELEMENTSOF(v->objs), false);
 }
 
 static bool under_any(const char *path, const policy_rule *r)
@@ -140,7 +323,7 @@ static int rule_read_only(verdict *v, const policy_rule *r, const candidate *cs,
                         "...,readonly)",
                         r->name, v->src, v->dst, p, note, v->src, v->dst);
         }
-    return 0;
+    return rule_identity(v, r, 1, true);
 }
 
 static int rule_require_existing(verdict *v, const policy_rule *r)
@@ -157,8 +340,10 @@ static int rule_require_existing(verdict *v, const policy_rule *r)
                 r->name, v->src, v->dst, v->src);
 }
 
-int policy_decide(const policy_config *c, const mpp_mount *m, char **deny_msg, mpp_error *err)
+int policy_decide(const policy_config *c, policy_cache *cache, const mpp_mount *m, char **deny_msg,
+                  mpp_error *err)
 {
+    _cleanup_(policy_cache_clear) policy_cache local = {0};
     *deny_msg = NULL;
     char src[PATH_MAX], es[PATH_MAX];
     const char *raw_src = !isempty(m->source) ? m->source : m->effective_source;
@@ -191,7 +376,12 @@ int policy_decide(const policy_config *c, const mpp_mount *m, char **deny_msg, m
             all[n_all++] = (candidate){es_res, es};
     }
 
-    verdict v = {.m = m, .src = src, .dst = strempty(m->destination), .deny = deny_msg};
+    _cleanup_(verdict_clear) verdict v = {.m = m,
+                                          .src = src,
+                                          .dst = strempty(m->destination),
+                                          .deny = deny_msg,
+                                          .objs = {{.path = src}, {.path = has_es ? es : NULL}},
+                                          .cache = cache ? cache : &local};
     char allow_names[1024] = "", allow_paths[2048] = "";
     size_t an = 0, ap = 0;
     bool allow_applied = false;

@@ -7,6 +7,7 @@
 
 #include <mpp/mpp-plugin.h>
 
+#include "macro.h"
 #include "plugin-util.h"
 #include "policy.h"
 
@@ -28,11 +29,12 @@ static int policy_attach(void *userdata, const mpp_attach_request *req, mpp_atta
 {
     policy_state *s = userdata;
     policy_config *c = policy_state_get(s);
+    _cleanup_(policy_cache_clear) policy_cache cache = {0};
     int r = 0;
     resp->success = true;
     for (size_t i = 0; i < req->n_mounts; i++) {
         char *deny = NULL;
-        r = policy_decide(c, &req->mounts[i], &deny, err);
+        r = policy_decide(c, &cache, &req->mounts[i], &deny, err);
         if (r < 0)
             break;
         if (deny) {

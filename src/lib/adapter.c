@@ -2,10 +2,15 @@
 /* Which config.json mounts reach plugins (spec §3), their generic description, and the dispatch
  * to the adapter of the engine that made the container. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include <jansson.h>
 
@@ -99,18 +104,20 @@ int mpp_volume_name_from_path(const char *path, const char *root, char **name)
 /* What mpp never shows to plugins (spec §3): what the runtime and the engine mount on their own
  * account, as opposed to what the user asked for. This is policy; keep it a table.
  *
- * Destination rules hold whoever made the mount, except on Docker, whose records tell a user's
- * -v/--mount apart: a user's bind at /etc/hosts or under /dev reaches plugins, as in Docker's own
- * mount point plugin design (otherwise `-v /etc:/etc/hosts` would escape every policy). */
+ * A bind mount is excluded by its source only, never by its destination: a user's
+ * `-v /etc:/dev/hostetc` or `-v /etc:/etc/hosts` reaches plugins on every engine. And a source is
+ * the engine's only when it is the very object the runtime will mount, inside the engine's
+ * directory for this container (engine_object()). Destination rules hold for tmpfs mounts, which
+ * have no host source (the runtime's /dev), except, on Docker, for a user's --tmpfs. */
 typedef enum rule_kind {
-    DEST_IS,      /* the destination is this path */
-    DEST_UNDER,   /* the destination is this path or below it */
-    SRC_UNDER,    /* the source is this path or below it (an absolute path) */
+    DEST_IS,      /* tmpfs: the destination is this path */
+    DEST_UNDER,   /* tmpfs: the destination is this path or below it */
     SRC_DOCKER,   /* the source is under DOCKER_ROOT/<path>/ID */
-    SRC_PODMAN,   /* the source is under PODMAN_ROOT/<path> */
-    SRC_CONTAINS, /* the source contains this string */
-    SRC_KUBELET,  /* the source is a kubelet pod file: .../pods/UID/etc-hosts or
-                     .../pods/UID/containers/NAME/ID (the termination log) */
+    SRC_PODMAN,   /* the source is under PODMAN_ROOT/<path>/ID */
+    SRC_UNDER_ID, /* the source is under <path>/ID (an absolute path) */
+    SRC_KUBE,     /* the source is under KUBELET_PODS/UID/volumes/kubernetes.io~<path>/ */
+    SRC_KUBELET,  /* the source is a kubelet pod file: KUBELET_PODS/UID/etc-hosts or
+                     KUBELET_PODS/UID/containers/NAME/ID (the termination log) */
 } rule_kind;
 
 typedef struct exclusion {
@@ -118,12 +125,14 @@ typedef struct exclusion {
     const char *path;
 } exclusion;
 
+/* The kubelet's default --root-dir. */
+#define KUBELET_PODS "/var/lib/kubelet/pods"
+
 static const exclusion exclusions[] = {
-    /* Kernel and runtime filesystems; the runtime's /dev, /dev/shm, /dev/termination-log... */
+    /* Kernel and runtime filesystems; the runtime's /dev, /dev/shm... */
     {DEST_UNDER, "/proc"},
     {DEST_UNDER, "/sys"},
     {DEST_UNDER, "/dev"},
-    /* The engine's network and identity files, and secrets. */
     {DEST_IS, "/etc/resolv.conf"},
     {DEST_IS, "/etc/hosts"},
     {DEST_IS, "/etc/hostname"},
@@ -131,38 +140,41 @@ static const exclusion exclusions[] = {
     {DEST_UNDER, "/run/secrets"},
     /* Docker's own files for this container (resolv.conf, hosts, hostname, mounts/shm...). */
     {SRC_DOCKER, "containers"},
-    /* Podman's and CRI-O's per-container files (userdata/...), libpod's runtime files. */
+    /* Podman's and CRI-O's files for this container (userdata/...), in the storage root and in
+     * the run root (/var/run is how CRI-O writes it). */
     {SRC_PODMAN, "overlay-containers"},
-    {SRC_UNDER, "/run/containers/storage/overlay-containers"},
-    {SRC_UNDER, "/var/run/containers/storage/overlay-containers"},
-    {SRC_UNDER, "/run/libpod"},
-    {SRC_UNDER, "/var/run/libpod"},
+    {SRC_UNDER_ID, "/run/containers/storage/overlay-containers"},
+    {SRC_UNDER_ID, "/var/run/containers/storage/overlay-containers"},
     /* Kubernetes volumes that the kubelet fills from the API server. */
-    {SRC_CONTAINS, "/volumes/kubernetes.io~secret/"},
-    {SRC_CONTAINS, "/volumes/kubernetes.io~configmap/"},
-    {SRC_CONTAINS, "/volumes/kubernetes.io~projected/"},
-    {SRC_CONTAINS, "/volumes/kubernetes.io~downward-api/"},
+    {SRC_KUBE, "secret"},
+    {SRC_KUBE, "configmap"},
+    {SRC_KUBE, "projected"},
+    {SRC_KUBE, "downward-api"},
     {SRC_KUBELET, NULL},
 };
 
-/* .../pods/UID/etc-hosts or .../pods/UID/containers/NAME/ID, exactly. */
-static bool kubelet_pod_file(const char *src)
+/* rel (below KUBELET_PODS) is UID/etc-hosts or UID/containers/NAME/ID, exactly. */
+static bool kubelet_pod_file(const char *rel)
 {
-    for (const char *p = strstr(src, "/pods/"); p; p = strstr(p + 1, "/pods/")) {
-        const char *uid = p + 6;
-        const char *end = strchr(uid, '/');
-        if (!end || end == uid)
-            continue;
-        if (strcmp(end, "/etc-hosts") == 0)
-            return true;
-        if (strncmp(end, "/containers/", 12) == 0) {
-            const char *name = end + 12;
-            const char *s = strchr(name, '/');
-            if (s && s != name && s[1] != '\0' && !strchr(s + 1, '/'))
-                return true;
-        }
-    }
-    return false;
+    const char *end = strchr(rel, '/');
+    if (!end || end == rel)
+        return false;
+    if (strcmp(end, "/etc-hosts") == 0)
+        return true;
+    if (strncmp(end, "/containers/", 12) != 0)
+        return false;
+    const char *name = end + 12;
+    const char *s = strchr(name, '/');
+    return s && s != name && s[1] != '\0' && !strchr(s + 1, '/');
+}
+
+/* rel (below KUBELET_PODS) is UID/volumes/kubernetes.io~KIND/... */
+static bool kubelet_volume(const char *rel, const char *kind)
+{
+    const char *end = strchr(rel, '/');
+    char want[64];
+    int n = snprintf(want, sizeof(want), "/volumes/kubernetes.io~%s/", kind);
+    return end && end != rel && n > 0 && strncmp(end, want, (size_t)n) == 0;
 }
 
 typedef enum verdict {
@@ -182,16 +194,49 @@ static verdict destination_verdict(const char *dst)
     return KEEP;
 }
 
-static bool under_joined(const char *src, const char *root, const char *sub, const char *id)
+/* Whether the bind source is an object of the engine's, below root, inside prefix: written in
+ * clean form (the runtime mounts the text as written) and reached from root through no symbolic
+ * link. root itself (/var/run -> /run) is the administrator's; what lies below it is the
+ * engine's, which no user can change. A source that only looks like an engine's file, or reaches
+ * one through `..` or a link (that its owner could point elsewhere once mpp has looked), is not
+ * the engine's: it reaches plugins. */
+static bool engine_object(const char *root, const char *prefix, const char *src,
+                          const char *src_clean)
 {
-    char buf[PATH_MAX];
-    int n = id ? snprintf(buf, sizeof(buf), "%s/%s/%s", root, sub, id)
-               : snprintf(buf, sizeof(buf), "%s/%s", root, sub);
-    return n > 0 && (size_t)n < sizeof(buf) && mpp_path_is_under(src, buf);
+    if (strcmp(src, src_clean) != 0 || !mpp_path_is_under(src_clean, prefix) ||
+        !mpp_path_is_under(src_clean, root))
+        return false;
+    const char *rel = src_clean + strlen(root);
+    while (*rel == '/')
+        rel++;
+    if (*rel == '\0')
+        return false;
+    _cleanup_close_ int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return false;
+    struct open_how how = {
+        .flags = O_PATH | O_CLOEXEC,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    _cleanup_close_ int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
+    return fd >= 0;
 }
 
-static verdict source_verdict(const mpp_adapter_ctx *ctx, const char *src)
+static bool engine_object_at(const char *src, const char *src_clean, const char *root,
+                             const char *sub, const char *id)
 {
+    char prefix[PATH_MAX];
+    int n = sub ? snprintf(prefix, sizeof(prefix), "%s/%s/%s", root, sub, id)
+                : snprintf(prefix, sizeof(prefix), "%s/%s", root, id);
+    return n > 0 && (size_t)n < sizeof(prefix) && engine_object(root, prefix, src, src_clean);
+}
+
+/* src is the source as written, src_clean its clean form. */
+static verdict source_verdict(const mpp_adapter_ctx *ctx, const char *src, const char *src_clean)
+{
+    const char *kube_rel = NULL;
+    if (mpp_path_is_under(src_clean, KUBELET_PODS) && src_clean[strlen(KUBELET_PODS)] == '/')
+        kube_rel = src_clean + strlen(KUBELET_PODS) + 1;
     for (size_t i = 0; i < ELEMENTSOF(exclusions); i++) {
         const exclusion *e = &exclusions[i];
         bool hit = false;
@@ -199,21 +244,23 @@ static verdict source_verdict(const mpp_adapter_ctx *ctx, const char *src)
         case DEST_IS:
         case DEST_UNDER:
             break;
-        case SRC_UNDER:
-            hit = mpp_path_is_under(src, e->path);
-            break;
         case SRC_DOCKER:
             /* Only this container's: log collectors bind DOCKER_ROOT/containers itself. */
-            hit = ctx->id && under_joined(src, ctx->docker_root, e->path, ctx->id);
+            hit = ctx->id && engine_object_at(src, src_clean, ctx->docker_root, e->path, ctx->id);
             break;
         case SRC_PODMAN:
-            hit = under_joined(src, ctx->podman_root, e->path, NULL);
+            hit = ctx->id && engine_object_at(src, src_clean, ctx->podman_root, e->path, ctx->id);
             break;
-        case SRC_CONTAINS:
-            hit = strstr(src, e->path) != NULL;
+        case SRC_UNDER_ID:
+            hit = ctx->id && engine_object_at(src, src_clean, e->path, NULL, ctx->id);
+            break;
+        case SRC_KUBE:
+            hit = kube_rel && kubelet_volume(kube_rel, e->path) &&
+                  engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
             break;
         case SRC_KUBELET:
-            hit = kubelet_pod_file(src);
+            hit = kube_rel && kubelet_pod_file(kube_rel) &&
+                  engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
             break;
         }
         if (hit)
@@ -423,7 +470,7 @@ static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, 
     if (clean_destination(dst, dst_clean, sizeof(dst_clean)) < 0)
         return mpp_error_set(err, -ENAMETOOLONG, "%s: mounts[%zu].destination: path too long",
                              origin, i);
-    if (destination_verdict(dst_clean) != KEEP &&
+    if (kind == KIND_TMPFS && destination_verdict(dst_clean) != KEEP &&
         !(ctx->docker && mpp_docker_user_mount(ctx->docker, dst_clean)))
         return 0;
 
@@ -442,7 +489,7 @@ static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, 
         if (mpp_path_clean(src, src_clean, sizeof(src_clean)) < 0)
             return mpp_error_set(err, -ENAMETOOLONG, "%s: mounts[%zu].source: path too long",
                                  origin, i);
-        if (source_verdict(ctx, src_clean) != KEEP)
+        if (source_verdict(ctx, src, src_clean) != KEEP)
             return 0;
     }
 

@@ -1,7 +1,10 @@
 """mpp-hook as an OCI hook, driven as Podman and CRI-O drive it: config.json on stdin for
 precreate (rewritten on stdout), the OCI state on stdin for poststop."""
 import json
+import shutil
 import subprocess
+import uuid
+from pathlib import Path
 
 from mpp import BUILD, bind_mount  # noqa: F401
 
@@ -54,15 +57,29 @@ def test_precreate_finds_the_id_from_podman_userdata(env):
     src.mkdir()
     env.plugin("p0")
     env.write_config(["p0"])
-    cid = "a" * 64
-    cfg = json.loads(config_json(src))
-    cfg["mounts"].append({"destination": "/etc/hostname", "type": "bind", "options": ["bind"],
-                          "source": f"/var/lib/containers/storage/overlay-containers/{cid}"
-                                    "/userdata/hostname"})
-    r = hook(env, "precreate", stdin=json.dumps(cfg))
-    assert r.returncode == 0, r.stderr
-    assert env.records("attach")[0]["request"]["ID"] == cid
-    hook(env, "poststop", stdin=json.dumps({"id": cid}))
+    cid = uuid.uuid4().hex * 2
+    # Podman's own file for the container, as it exists when the hook runs (in the default
+    # storage root: mpp-hook has no option to move it); removed after.
+    storage = Path("/var/lib/containers/storage")
+    containers = storage / "overlay-containers"
+    top = next((p for p in [storage.parent, storage, containers] if not p.exists()),
+               containers / cid)
+    hostname = containers / cid / "userdata/hostname"
+    hostname.parent.mkdir(parents=True)
+    try:
+        hostname.write_text("c\n")
+        cfg = json.loads(config_json(src))
+        cfg["mounts"].append({"destination": "/etc/hostname", "type": "bind",
+                              "options": ["bind"], "source": str(hostname)})
+        r = hook(env, "precreate", stdin=json.dumps(cfg))
+        assert r.returncode == 0, r.stderr
+        reqs = env.records("attach")
+        assert reqs[0]["request"]["ID"] == cid
+        # Podman's file of this container is not shown to plugins; the user's mount is.
+        assert [m["Destination"] for m in reqs[0]["request"]["Mounts"]] == ["/data"]
+        hook(env, "poststop", stdin=json.dumps({"id": cid}))
+    finally:
+        shutil.rmtree(top)
 
 
 def test_precreate_that_cannot_write_its_output_detaches(env):

@@ -278,6 +278,12 @@ BAD = [
     ('{"rules": [{"name": "r", "read_only": ["/a"], "when": [{"Exists": 3}]}]}', 'rule "r": when'),
     ('{"rules": [{"name": "r", "read_only": ["/a"]}, {"name": "r", "protect": ["/b"]}]}',
      'rules[1]: name "r" is already used by rules[0]'),
+    ('{"rules": [{"name": "r", "allow_sources": ["/a"], "deny_hard_links": true}]}',
+     'rule "r": deny_hard_links: only for protect and read_only rules'),
+    ('{"rules": [{"name": "r", "require_existing": true, "deny_hard_links": true}]}',
+     'rule "r": deny_hard_links: only for protect and read_only rules'),
+    ('{"rules": [{"name": "r", "protect": ["/a"], "deny_hard_links": "yes"}]}',
+     'rule "r": deny_hard_links: expected true or false, got string'),
 ]
 
 

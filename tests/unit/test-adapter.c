@@ -149,6 +149,11 @@ static char *docker_root(void)
     mkdirs(path);
     snprintf(path, sizeof(path), "%s/volumes/labeled/_data", root);
     mkdirs(path);
+    /* Docker's own files for the container, which it binds into it. */
+    put(root, "containers/" ID "/resolv.conf", "nameserver 10.0.0.1\n");
+    put(root, "containers/" ID "/hostname", "3f4c2b9e8d7a\n");
+    snprintf(path, sizeof(path), "%s/containers/" ID "/mounts/shm", root);
+    mkdirs(path);
     return root;
 }
 
@@ -346,10 +351,10 @@ static void test_docker_missing_config_v2(void **state)
     rm(root, CONFIG_V2);
     described d = {0};
     describe_docker(root, &d);
-    /* Not recognised as Docker: generic, and the engine is containerd, which ran it. The user's
-     * /etc/hosts cannot be told from an engine's any more. */
-    assert_int_equal(d.n, 5);
-    assert_false(has(&d, "/etc/hosts"));
+    /* Not recognised as Docker: generic, and the engine is containerd, which ran it. Docker's
+     * files are still told by their source; the user's bind on /etc/hosts reaches plugins. */
+    assert_int_equal(d.n, 6);
+    assert_string_equal(find(&d, "/etc/hosts")->source, "/srv/hosts");
     for (size_t i = 0; i < d.n; i++) {
         const mpp_mount *m = &d.mounts[i];
         assert_string_equal(m->container.engine, "containerd");
@@ -392,7 +397,8 @@ static void test_docker_malformed(void **state)
     put(root, HOSTCONFIG,
         "{\"Binds\": [\"/a:/b:ro:extra:parts\", 4, \"::\", \"/x\"], \"Mounts\": {\"a\": 1}}");
     describe_docker(root, &d);
-    assert_int_equal(d.n, 5);
+    /* The bind on /etc/hosts reaches plugins by its source, whatever the records say. */
+    assert_int_equal(d.n, 6);
     m = find(&d, "/v");
     assert_string_equal(m->container.engine, "docker");
     assert_string_equal(m->type, "volume"); /* by path */
@@ -559,6 +565,8 @@ static void test_podman(void **state)
     char root[PATH_MAX];
     snprintf(root, sizeof(root), "%s/podman-storage", tmpdir);
     _cleanup_free_ char *json = subst_root(podman_config, root);
+    put(root, "overlay-containers/abc/userdata/hosts", "127.0.0.1 localhost\n");
+    put(root, "overlay-containers/abc/userdata/extra", "");
     mpp_adapter_options o = {.container_id = "abc", .podman_root = root};
     described d = {0};
     describe_json(json, &o, &d);
@@ -642,6 +650,101 @@ static void test_generic_annotations(void **state)
     described_clear(&d);
 }
 
+/* Binds are excluded by what their source is, after resolution, never by their destination:
+ * only this container's own engine files, named as they are, stay away from plugins. */
+static void test_exclusion_by_resolved_source(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *root = docker_root();
+    char other[PATH_MAX], user[PATH_MAX], link[PATH_MAX], inner[PATH_MAX], prot[PATH_MAX],
+        proot[PATH_MAX];
+    snprintf(prot, sizeof(prot), "%s/protected", root);
+    mkdirs(prot);
+    put(root, "containers/" ID "/hosts", "127.0.0.1 localhost\n");
+    put(root, "containers/0ther/hosts", "127.0.0.1 localhost\n");
+    snprintf(other, sizeof(other), "%s/containers/0ther/hosts", root);
+    /* A link in a directory a user owns, to this container's hosts file. */
+    snprintf(user, sizeof(user), "%s/user", root);
+    mkdirs(user);
+    snprintf(link, sizeof(link), "%s/user/hosts-link", root);
+    char target[PATH_MAX];
+    snprintf(target, sizeof(target), "%s/containers/" ID "/hosts", root);
+    assert_int_equal(symlink(target, link), 0);
+    /* A link inside the container's directory (as if planted there) to the protected dir. */
+    snprintf(inner, sizeof(inner), "%s/containers/" ID "/planted", root);
+    assert_int_equal(symlink(prot, inner), 0);
+    snprintf(proot, sizeof(proot), "%s/podman", root);
+    put(proot, "overlay-containers/" ID "/userdata/hostname", "x\n");
+    put(root, "user/volumes/kubernetes.io~secret/s/key", "k");
+
+    char *json = NULL;
+    assert_true(
+        asprintf(&json,
+                 "{\"mounts\": ["
+                 "{\"destination\": \"/dev\", \"type\": \"tmpfs\", \"source\": \"tmpfs\"},"
+                 "{\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"},"
+                 "{\"destination\": \"/dev/hostetc\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/dev/shm/x\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/run/secrets/x\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/etc/hosts\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/etc/hostname\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/hostname\"},"
+                 "{\"destination\": \"/etc/resolv.conf\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/resolv.conf\"},"
+                 "{\"destination\": \"/dev/shm\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/mounts/shm\"},"
+                 "{\"destination\": \"/p/hostname\", \"type\": \"bind\", \"source\": "
+                 "\"%s/overlay-containers/" ID "/userdata/hostname\"},"
+                 "{\"destination\": \"/other\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/dotdot\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/../../protected\"},"
+                 "{\"destination\": \"/dotdot2\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/../" ID "/hostname\"},"
+                 "{\"destination\": \"/linked\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/planted\", \"type\": \"bind\", \"source\": \"%s\"},"
+                 "{\"destination\": \"/missing\", \"type\": \"bind\", \"source\": "
+                 "\"%s/containers/" ID "/missing\"},"
+                 "{\"destination\": \"/kube\", \"type\": \"bind\", \"source\": "
+                 "\"%s/user/volumes/kubernetes.io~secret/s\"}"
+                 "]}",
+                 prot, prot, prot, prot, root, root, root, proot, other, root, root, link, inner,
+                 root, root) > 0);
+    mpp_adapter_options o = {.container_id = ID, .docker_root = root, .podman_root = proot};
+    described d = {0};
+    describe_json(json, &o, &d);
+    free(json);
+
+    /* A user's bind at an engine's or the runtime's destination reaches plugins. */
+    const char *reach[] = {"/dev/hostetc", "/dev/shm/x", "/run/secrets/x", "/etc/hosts",
+                           "/other",       "/dotdot",    "/dotdot2",       "/linked",
+                           "/planted",     "/missing",   "/kube"};
+    for (size_t i = 0; i < ELEMENTSOF(reach); i++)
+        if (!has(&d, reach[i]))
+            fail_msg("the bind on %s was hidden from plugins", reach[i]);
+    assert_string_equal(find(&d, "/dev/hostetc")->source, prot);
+    /* The engine's own files of this very container do not; nor does the runtime's /dev. */
+    const char *hidden[] = {"/etc/hostname", "/etc/resolv.conf", "/dev/shm", "/p/hostname", "/dev",
+                            "/proc"};
+    for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
+        if (has(&d, hidden[i]))
+            fail_msg("the engine's mount on %s reached plugins", hidden[i]);
+    assert_int_equal(d.n, ELEMENTSOF(reach));
+    described_clear(&d);
+
+    /* Without a container ID, no per-container file can be told: all reach plugins. */
+    put(root, "noid.json", "");
+    mpp_adapter_options noid = {.docker_root = root, .podman_root = proot};
+    char *j2 = NULL;
+    assert_true(asprintf(&j2,
+                         "{\"mounts\": [{\"destination\": \"/etc/hostname\", \"type\": "
+                         "\"bind\", \"source\": \"%s/containers/" ID "/hostname\"}]}",
+                         root) > 0);
+    describe_json(j2, &noid, &d);
+    free(j2);
+    assert_int_equal(d.n, 1);
+    described_clear(&d);
+}
+
 static void test_bad_roots(void **state)
 {
     (void)state;
@@ -673,6 +776,7 @@ int main(void)
         cmocka_unit_test(test_podman),
         cmocka_unit_test(test_generic_annotations),
         cmocka_unit_test(test_bad_roots),
+        cmocka_unit_test(test_exclusion_by_resolved_source),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

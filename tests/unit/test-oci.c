@@ -66,6 +66,73 @@ static char *fixture(const char *name, size_t *len)
     return read_all(path, len);
 }
 
+/* The directory that will hold path, or path itself as an empty file when it does not exist. */
+static void make_parent(const char *path)
+{
+    _cleanup_free_ char *cmd = NULL;
+    assert_true(asprintf(&cmd, "mkdir -p \"$(dirname '%s')\"", path) > 0);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void make_file(const char *path)
+{
+    _cleanup_free_ char *cmd = NULL;
+    assert_true(asprintf(&cmd, "test -e '%s' || touch '%s'", path, path) > 0);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The fixture with every from[k] replaced by to[k] (an engine root moved under tmpdir), and each
+ * bind source under one of to made to exist: engine files are recognised only as what exists. */
+static mpp_bundle *parse_fixture_rooted(const char *name, const char *const *from,
+                                        const char *const *to, size_t n)
+{
+    size_t len;
+    _cleanup_free_ char *text = fixture(name, &len);
+    char *out = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&out, &size);
+    assert_non_null(mem);
+    for (const char *p = text; *p;) {
+        size_t k = 0;
+        for (; k < n; k++)
+            if (strncmp(p, from[k], strlen(from[k])) == 0)
+                break;
+        if (k < n) {
+            fputs(to[k], mem);
+            p += strlen(from[k]);
+        } else {
+            fputc(*p++, mem);
+        }
+    }
+    fclose(mem);
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    /* Directories first, so that a source that holds others is one. */
+    for (int pass = 0; pass < 2; pass++) {
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(doc, "mounts"), i, m)
+        {
+            const char *src = json_string_value(json_object_get(m, "source"));
+            for (size_t k = 0; src && k < n; k++) {
+                if (strncmp(src, to[k], strlen(to[k])) != 0)
+                    continue;
+                if (pass == 0)
+                    make_parent(src);
+                else
+                    make_file(src);
+            }
+        }
+    }
+    json_decref(doc);
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    if (mpp_bundle_parse(out, size, name, &b, &err) < 0)
+        fail_msg("%s: %s", name, err.msg);
+    free(out);
+    return b;
+}
+
 static mpp_bundle *parse_fixture(const char *name)
 {
     size_t len;
@@ -266,18 +333,23 @@ static void test_describe_runc_spec(void **state)
 static void test_describe_docker_style(void **state)
 {
     (void)state;
-    mpp_bundle *b = parse_fixture("docker.json");
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s/docker-style", tmpdir);
+    const char *from[] = {"/var/lib/docker"}, *to[] = {root};
+    mpp_bundle *b = parse_fixture_rooted("docker.json", from, to, 1);
     described d = {0};
-    /* No Docker records on this machine: the generic description. */
+    /* No Docker records (config.v2.json): the generic description. */
     mpp_adapter_options o = {
         .container_id = DOCKER_ID,
         .runtime_root = "/var/run/docker/runtime-runc/moby",
         .docker_root = "/nonexistent/docker",
     };
     describe_ok(b, &o, &d);
+    /* Under another Docker root, the files are not this container's: they reach plugins. */
+    assert_int_equal(d.n, 7);
     described_clear(&d);
 
-    o.docker_root = NULL; /* the default, /var/lib/docker, that the fixture uses */
+    o.docker_root = root;
     describe_ok(b, &o, &d);
     /* resolv.conf, hostname, hosts and /dev/shm are Docker's; a log collector's bind of
      * DOCKER_ROOT/containers itself is the user's. */
@@ -295,7 +367,9 @@ static void test_describe_docker_style(void **state)
 
     m = find(&d, "/v");
     assert_string_equal(m->type, "volume");
-    assert_string_equal(m->source, "/var/lib/docker/volumes/vol/_data");
+    char vol[PATH_MAX + 32];
+    snprintf(vol, sizeof(vol), "%s/volumes/vol/_data", root);
+    assert_string_equal(m->source, vol);
     assert_string_equal(m->volume.name, "vol");
     assert_string_equal(m->volume.driver, "local");
     assert_string_equal(m->volume.scope, "local");
@@ -310,9 +384,15 @@ static void test_describe_docker_style(void **state)
 static void test_describe_podman(void **state)
 {
     (void)state;
-    mpp_bundle *b = parse_fixture("podman.json");
+    /* Podman's storage root and run root, both moved to one root under tmpdir (the run root
+     * /run/containers/storage cannot be moved: its rule is tested where the files exist). */
+    char root[PATH_MAX];
+    snprintf(root, sizeof(root), "%s/podman-storage", tmpdir);
+    const char *from[] = {"/var/lib/containers/storage", "/run/containers/storage"},
+               *to[] = {root, root};
+    mpp_bundle *b = parse_fixture_rooted("podman.json", from, to, 2);
     described d = {0};
-    mpp_adapter_options o = {.container_id = PODMAN_ID};
+    mpp_adapter_options o = {.container_id = PODMAN_ID, .podman_root = root};
     describe_ok(b, &o, &d);
 
     /* hosts, shm, resolv.conf, hostname, .containerenv, secrets are Podman's. */
@@ -352,12 +432,19 @@ static void test_describe_kubernetes(void **state)
         .bundle_dir = "/run/containerd/io.containerd.runtime.v2.task/k8s.io/8c2e1f7a",
     };
     describe_ok(b, &o, &d);
-    /* secrets, configmaps, downward API, projected token, etc-hosts, termination log and the
-     * sandbox's files are the kubelet's and containerd's; emptyDir and hostPath are the user's. */
-    assert_int_equal(d.n, 2);
+    /* Binds are never excluded by destination: containerd's sandbox files (hostname,
+     * resolv.conf, /dev/shm) are the pod's, not this container's, and reach plugins. The
+     * kubelet's (secrets, config maps, downward API, projected token, etc-hosts, termination
+     * log) are recognised only as objects that exist under /var/lib/kubelet/pods, which the
+     * fixture's do not on a test machine: they reach plugins here. */
+    assert_int_equal(d.n, 11);
     assert_string_equal(d.mounts[0].destination, "/data");
-    assert_string_equal(d.mounts[1].destination, "/host/logs");
-    assert_true(d.mounts[1].read_only);
+    assert_string_equal(find(&d, "/host/logs")->source, "/var/log/app");
+    assert_true(find(&d, "/host/logs")->read_only);
+    assert_string_equal(find(&d, "/etc/hostname")->source,
+                        "/var/lib/containerd/io.containerd.grpc.v1.cri/sandboxes/e7a9b3c1d5f2/"
+                        "hostname");
+    assert_string_equal(find(&d, "/dev/shm")->type, "bind");
     assert_string_equal(d.mounts[0].container.engine, "containerd");
     described_clear(&d);
 
@@ -387,7 +474,9 @@ static void test_describe_crio(void **state)
     assert_null(mpp_bundle_annotation(b, "nope"));
     described d = {0};
     describe_ok(b, NULL, &d);
-    assert_int_equal(d.n, 1);
+    /* Without the container's ID, its run directory cannot be told (and on a test machine it
+     * does not exist): the hostname reaches plugins. */
+    assert_int_equal(d.n, 2);
     assert_string_equal(d.mounts[0].container.engine, "cri-o");
     described_clear(&d);
     mpp_bundle_free(b);
@@ -397,64 +486,84 @@ static void test_describe_crio(void **state)
 static void test_exclusion_table(void **state)
 {
     (void)state;
+    /* @D@ and @P@ are a Docker and a Podman root under tmpdir, where the sources are made to
+     * exist. */
     static const struct {
         const char *dst, *src, *type;
         bool kept;
     } cases[] = {
-        /* Destinations of the runtime and the engine. */
-        {"/proc/meminfo", "/srv/x", "bind", false},
-        {"/sys/fs/cgroup", "/srv/x", "bind", false},
-        {"/dev", "/srv/x", "bind", false},
-        {"/dev/fuse", "/srv/x", "bind", false},
-        {"/dev/termination-log", "/srv/x", "bind", false},
-        {"/etc/resolv.conf", "/srv/x", "bind", false},
-        {"/etc/hosts", "/srv/x", "bind", false},
-        {"/etc//hosts", "/srv/x", "bind", false},
-        {"/etc/hostname", "/srv/x", "bind", false},
-        {"/run/.containerenv", "/srv/x", "bind", false},
-        {"/run/secrets", "/srv/x", "bind", false},
-        {"/run/secrets/token", "/srv/x", "bind", false},
-        {"proc/sys", "/srv/x", "bind", false},
+        /* Destinations of the runtime and the engine exclude what has no host source. */
+        {"/proc/meminfo", "tmpfs", "tmpfs", false},
+        {"/sys/fs/cgroup", "tmpfs", "tmpfs", false},
+        {"/dev", "tmpfs", "tmpfs", false},
         {"/dev/shm", "shm", "tmpfs", false},
+        {"/etc/resolv.conf", "tmpfs", "tmpfs", false},
+        {"/etc/hosts", "tmpfs", "tmpfs", false},
+        {"/etc//hosts", "tmpfs", "tmpfs", false},
+        {"/etc/hostname", "tmpfs", "tmpfs", false},
+        {"/run/.containerenv", "tmpfs", "tmpfs", false},
+        {"/run/secrets", "tmpfs", "tmpfs", false},
+        {"proc/sys", "tmpfs", "tmpfs", false},
         {"/x-proc", "proc", "proc", false},
         {"/x-overlay", "overlay", "overlay", false},
-        /* Sources of the engines and the kubelet. */
-        {"/s1", "/var/lib/docker/containers/" DOCKER_ID "/hosts", "bind", false},
-        {"/s2", "/var/lib/docker/containers/" DOCKER_ID "/../" DOCKER_ID "/x", "bind", false},
-        {"/s3", "/var/lib/containers/storage/overlay-containers/abc/userdata/x", "bind", false},
-        {"/s4", "/run/containers/storage/overlay-containers/abc/userdata/x", "bind", false},
-        {"/s5", "/var/run/containers/storage/overlay-containers/abc/x", "bind", false},
-        {"/s6", "/run/libpod/x", "bind", false},
-        {"/s7", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/s", "bind", false},
-        {"/s8", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~configmap/c", "bind", false},
-        {"/s9", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~projected/p", "bind", false},
-        {"/s10", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~downward-api/d", "bind", false},
-        {"/s11", "/var/lib/kubelet/pods/u/etc-hosts", "bind", false},
-        {"/s12", "/var/lib/kubelet/pods/u/containers/app/1234", "bind", false},
+        /* ... never a bind: a user's bind there reaches plugins. */
+        {"/proc/meminfo", "/srv/x", "bind", true},
+        {"/sys/fs/cgroup", "/srv/x", "bind", true},
+        {"/dev", "/srv/x", "bind", true},
+        {"/dev/fuse", "/srv/x", "bind", true},
+        {"/dev/termination-log", "/srv/x", "bind", true},
+        {"/etc/resolv.conf", "/srv/x", "bind", true},
+        {"/etc//hosts", "/srv/x", "bind", true},
+        {"/run/secrets/token", "/srv/x", "bind", true},
+        {"proc/sys", "/srv/x", "none", true},
+        /* The engines' files of this container, as they are. */
+        {"/s1", "@D@/containers/" DOCKER_ID "/hosts", "bind", false},
+        {"/s2", "@D@/containers/" DOCKER_ID "/mounts/shm", "bind", false},
+        {"/s3", "@P@/overlay-containers/" DOCKER_ID "/userdata/x", "bind", false},
         /* Near misses: the user's. */
         {"/procfs", "/srv/x", "bind", true},
-        {"/devices", "/srv/x", "bind", true},
-        {"/system", "/srv/x", "bind", true},
-        {"/etc/hosts.allow", "/srv/x", "bind", true},
-        {"/etc/hostname.d", "/srv/x", "bind", true},
-        {"/run/secretsx", "/srv/x", "bind", true},
-        {"/k1", "/var/lib/docker/containers", "bind", true},
-        {"/k2", "/var/lib/docker/containers/0ther/x", "bind", true},
-        {"/k3", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/x", "bind", true},
-        {"/k4", "/var/lib/kubelet/pods/u/containers/app", "bind", true},
-        {"/k5", "/srv/etc-hosts", "bind", true},
-        {"/k6", "/run/libpodx", "bind", true},
-        {"/k7", "/srv/x", "none", true},
-        {"/k8", "tmpfs", "tmpfs", true},
+        {"/k1", "@D@/containers", "bind", true},
+        {"/k2", "@D@/containers/0ther/x", "bind", true},
+        {"/k3", "@D@/containers/" DOCKER_ID "/../" DOCKER_ID "/y", "bind", true},
+        {"/k4", "@D@/containers/" DOCKER_ID "//z", "bind", true},
+        {"/k5", "@D@/containers/" DOCKER_ID "/missing", "bind", true},
+        {"/k6", "@P@/overlay-containers/abc/userdata/x", "bind", true},
+        {"/k7", "/run/containers/storage/overlay-containers/abc/userdata/x", "bind", true},
+        {"/k8", "/run/libpod/x", "bind", true},
+        {"/k9", "/srv/volumes/kubernetes.io~secret/s", "bind", true},
+        {"/k10", "/srv/pods/u/etc-hosts", "bind", true},
+        {"/k11", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~empty-dir/x", "bind", true},
+        {"/k12", "/var/lib/kubelet/pods/u/containers/app", "bind", true},
+        /* The kubelet's files are recognised only as what exists (not on a test machine). */
+        {"/k13", "/var/lib/kubelet/pods/u/volumes/kubernetes.io~secret/s", "bind", true},
+        {"/k14", "/var/lib/kubelet/pods/u/etc-hosts", "bind", true},
+        {"/k15", "/srv/x", "none", true},
+        {"/k16", "tmpfs", "tmpfs", true},
     };
+    char droot[PATH_MAX], proot[PATH_MAX];
+    snprintf(droot, sizeof(droot), "%s/table-docker", tmpdir);
+    snprintf(proot, sizeof(proot), "%s/table-podman", tmpdir);
+    char srcs[ELEMENTSOF(cases)][2 * PATH_MAX];
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        const char *s = cases[i].src;
+        bool d = strncmp(s, "@D@", 3) == 0, p = strncmp(s, "@P@", 3) == 0;
+        snprintf(srcs[i], sizeof(srcs[i]), "%s%s", d ? droot : p ? proot : "", d || p ? s + 3 : s);
+        if (d || p)
+            make_parent(srcs[i]);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+        if (srcs[i][0] == '/' && strncmp(srcs[i], tmpdir, strlen(tmpdir)) == 0 &&
+            !strstr(srcs[i], "/missing"))
+            make_file(srcs[i]);
+
     json_t *mounts = json_array();
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
         bool bind_opt = strcmp(cases[i].type, "none") == 0;
         assert_int_equal(
             json_array_append_new(mounts,
                                   json_pack("{s:s, s:s, s:s, s:[s]}", "destination", cases[i].dst,
-                                            "source", cases[i].src, "type", cases[i].type,
-                                            "options", bind_opt ? "rbind" : "nosuid")),
+                                            "source", srcs[i], "type", cases[i].type, "options",
+                                            bind_opt ? "rbind" : "nosuid")),
             0);
     }
     json_t *doc = json_pack("{s:o}", "mounts", mounts);
@@ -464,13 +573,13 @@ static void test_exclusion_table(void **state)
     mpp_error err = {0};
     assert_int_equal(mpp_bundle_parse(text, strlen(text), "table", &b, &err), 0);
     described d = {0};
-    mpp_adapter_options o = {.container_id = DOCKER_ID};
+    mpp_adapter_options o = {.container_id = DOCKER_ID, .docker_root = droot, .podman_root = proot};
     describe_ok(b, &o, &d);
     size_t k = 0;
     for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
         bool got = k < d.n && d.index[k] == i;
         if (got != cases[i].kept)
-            fail_msg("%s from %s (%s): %s", cases[i].dst, cases[i].src, cases[i].type,
+            fail_msg("%s from %s (%s): %s", cases[i].dst, srcs[i], cases[i].type,
                      got ? "described, should not be" : "left out, should be described");
         if (got)
             k++;
