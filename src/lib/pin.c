@@ -93,6 +93,9 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
         if (is_tmpfs(m) || isempty(m->source) || m->source[0] != '/')
             continue; /* not a path; mpp_sources_prepare() refuses what must be one */
         int fd = open_source(m->source);
+        if (fd == -EMFILE || fd == -ENFILE)
+            return mpp_error_set(err, fd, "mount %s: cannot open source %s: %s",
+                                 strempty(m->destination), m->source, strerror(-fd));
         /* Missing: it may be created once the plugins have answered. Unopenable (a magic
          * link, say): a mount no plugin selects is none of mpp's business, and one that is
          * selected fails in mpp_pins_take(). */
@@ -198,6 +201,9 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
         if (pn->tree < 0)
             return mpp_error_set(err, -errno, "mount %s: cannot clone the mount of source %s: %m",
                                  dst, eff);
+        /* The clone holds the object now: one descriptor per mount, not two. */
+        close(pn->fd);
+        pn->fd = -1;
         if (asprintf(&pn->path, "%s/%zu", dir, k) < 0) {
             pn->path = NULL;
             return mpp_error_set(err, -ENOMEM, "out of memory");
