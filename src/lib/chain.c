@@ -116,6 +116,11 @@ int mpp_chain_new(const mpp_config *cfg, mpp_chain **out, mpp_error *err)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     if (isempty(c->cfg.state_dir))
         return mpp_error_set(err, -EINVAL, "configuration has no state_dir");
+    /* Before any plugin is contacted: a user who can replace a directory on the way could
+     * swap in pins or journals of their own. */
+    int r = mpp_state_dir_check(c->cfg.state_dir, err);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < cfg->n_plugins; i++)
         if (!chain_add_plugin(c, cfg->plugins[i]))
             return mpp_error_set(err, -ENOMEM, "out of memory");
