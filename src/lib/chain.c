@@ -678,6 +678,10 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     bool halt = false, retry = false;
 
     r = detach_call(c, p, &req, &resp, &call_err);
+    /* One detach per plugin per teardown: its connection is not kept, so that a chain of many
+     * plugins holds one plugin descriptor at a time, and a teardown at the limit completes. */
+    mpp_client_free(p->client);
+    p->client = NULL;
     if (r == 0 && resp.success) {
         outcome = "ok";
     } else if (r == 0) {

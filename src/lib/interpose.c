@@ -42,7 +42,8 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
      * get them is refused now, before any plugin is contacted, not half way through. */
     char what[128];
     snprintf(what, sizeof(what), "container %.64s: %zu mounts", strempty(o->container_id), n);
-    r = mpp_nofile_check(n + 1, what, err);
+    /* And a connection per plugin, kept until the chain has answered. */
+    r = mpp_nofile_check(n + 1 + mpp_chain_config(chain)->n_plugins, what, err);
     if (r < 0) {
         mpp_mounts_free(mounts, n);
         return r;
