@@ -14,7 +14,7 @@ extern "C" {
 
 /* Descriptors kept free beside the pins: plugin connections, the journal and its directory,
  * the bundle, libcurl, the exit gate. */
-#define MPP_NOFILE_MARGIN 64u
+#define MPP_NOFILE_MARGIN 32u
 
 /* Raise the soft RLIMIT_NOFILE of the process to its hard limit, remembering the soft limit
  * found (once per process) for mpp_nofile_restore. Returns 0, or a negative errno when the
