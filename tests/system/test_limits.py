@@ -377,3 +377,26 @@ def test_check_config_reports_what_others_can_write(env):
     os.chown(env.config, NOBODY, -1)
     rc, bad = check_config(env)
     assert rc == 1 and f"{env.config} is owned by uid 65534" in bad["config file"]["message"]
+
+
+def test_state_files_are_private(env, rootfs, rt):
+    """DESIGN.md: state files are 0600 in 0700 directories, while a container holds state."""
+    env.plugin("p0")
+    env.write_config(["p0"], runtime=rt.real)
+    b = make_bundle(env.root / "b-c1", rootfs, ["/bin/true"],
+                    [oci_bind(shared_source(env), "/data")])
+    r = rt.run(True, "create", "--bundle", str(b), "c1", config=env.config,
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
+    assert r.returncode == 0
+    try:
+        seen = []
+        for top, dirs, files in os.walk(env.state_dir):
+            for name in [top] + [os.path.join(top, f) for f in files]:
+                st = os.lstat(name)
+                seen.append(os.path.relpath(name, env.state_dir))
+                assert st.st_uid == 0 and st.st_mode & 0o077 == 0, \
+                    f"{name}: uid {st.st_uid} mode {st.st_mode & 0o7777:o}"
+        assert {"containers/c1/journal", "plugins/p0.json"} <= set(seen), seen
+    finally:
+        assert rt.run(True, "delete", "--force", "c1", config=env.config).returncode == 0
+    assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
