@@ -400,3 +400,31 @@ def test_state_files_are_private(env, rootfs, rt):
     finally:
         assert rt.run(True, "delete", "--force", "c1", config=env.config).returncode == 0
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
+
+
+@pytest.mark.parametrize("limit,works", [((256, 8192), True), ((64, 64), False)])
+def test_hook_with_many_binds(env, limit, works):
+    """mpp-hook pins too (a descriptor per mount while the chain answers): it raises its soft
+    limit like mpp-runtime, and refuses before any plugin contact what cannot fit."""
+    env.plugin("p0")
+    env.write_config(["p0"])
+    src = shared_source(env)
+    cfg = json.dumps({"ociVersion": "1.0.2", "process": {"args": ["/bin/true"]},
+                      "root": {"path": "rootfs"},
+                      "mounts": [oci_bind(src, f"/mnt/{i}") for i in range(300)]})
+    r = subprocess.run([HOOK, f"--mpp-config={env.config}", "precreate", "c1"], input=cfg,
+                       capture_output=True, text=True, timeout=60, preexec_fn=nofile(*limit))
+    assert r.returncode not in (86, 87), r.stderr
+    if works:
+        assert r.returncode == 0, r.stderr
+        assert len(json.loads(r.stdout)["mounts"]) == 300
+        r = subprocess.run([HOOK, f"--mpp-config={env.config}", "poststop"],
+                           input=json.dumps({"id": "c1"}), capture_output=True, text=True,
+                           timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
+    else:
+        assert r.returncode == 1 and "container c1: 300 mounts: needs about" in r.stderr, \
+            r.stderr
+        assert env.calls() == []
+    assert not env.cstate("c1").exists()
