@@ -680,19 +680,6 @@ static const char *ownership_problem(const struct stat *st, char *buf, size_t si
     return buf;
 }
 
-static void check_config_file(checks *k, const char *path)
-{
-    char buf[256];
-    struct stat st;
-    _cleanup_close_ int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0)
-        check(k, "config file", false, "cannot check %s: %s", path, strerror(errno));
-    else if (ownership_problem(&st, buf, sizeof(buf)))
-        check(k, "config file", false, "%s %s", path, buf);
-    else
-        check(k, "config file", true, "%s is root's", path);
-}
-
 static void check_plugin_dirs(checks *k, const mpp_config *cfg)
 {
     for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
@@ -752,8 +739,6 @@ int ctl_check_config(const ctl *c)
     } else {
         check(&k, "config", true, "%s",
               cfg->path ? cfg->path : "no configuration file: the defaults apply");
-        if (cfg->path)
-            check_config_file(&k, cfg->path);
         check_plugin_dirs(&k, cfg);
         if (cfg->n_plugins == 0)
             check(&k, "plugins", true, "no plugins configured: mpp-runtime is the real runtime");

@@ -390,6 +390,12 @@ int mpp_config_read_file(const char *path, size_t max, char **out, size_t *out_l
         return mpp_error_set(err, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
                              "%s: is %s, not a regular file: refusing it", path, what);
     }
+    /* Whoever can write it chooses the plugins and the runtime that root runs. */
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return mpp_error_set(err, -EPERM,
+                             "%s: is owned by uid %u with mode %04o: a configuration must be "
+                             "owned by root and writable by no one else: refusing it",
+                             path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
     /* Back to blocking reads: a regular file never blocks, but say what we mean. */
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)

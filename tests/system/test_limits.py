@@ -151,6 +151,8 @@ KINDS = {
     "link-to-valid": "is a symbolic link",
     "link-to-secret": "is a symbolic link",
     "secret": "line 1 column",
+    "world-writable": "is owned by uid 0 with mode 0666: a configuration must be owned by root",
+    "not-roots": "is owned by uid 65534 with mode 0644: a configuration must be owned by root",
 }
 
 
@@ -189,9 +191,18 @@ def config_file(env, kind, program):
         shadow.chmod(0o600)
         p = d / "shadow-link.json"
         p.symlink_to(shadow)
-    else:
+    elif kind == "secret":
         p = d / "secret.json"
         p.write_text(SECRET + "\n")
+    else:
+        # Valid, but whoever can write it chooses what root runs.
+        p = d / f"{kind}.json"
+        p.write_text(json.dumps(valid_config(env, program)))
+        p.chmod(0o644)
+        if kind == "world-writable":
+            p.chmod(0o666)
+        else:
+            os.chown(p, NOBODY, -1)
     return p
 
 
@@ -371,12 +382,12 @@ def test_check_config_reports_what_others_can_write(env):
     env.write_config(["p0"], runtime="/usr/bin/runc")
     env.config.chmod(0o666)
     rc, bad = check_config(env)
-    assert rc == 1 and set(bad) == {"config file"}
-    assert f"{env.config} is owned by uid 0 with mode 0666" in bad["config file"]["message"]
+    assert rc == 1 and set(bad) == {"config"}
+    assert f"{env.config}: is owned by uid 0 with mode 0666" in bad["config"]["message"]
     env.config.chmod(0o644)
     os.chown(env.config, NOBODY, -1)
     rc, bad = check_config(env)
-    assert rc == 1 and f"{env.config} is owned by uid 65534" in bad["config file"]["message"]
+    assert rc == 1 and f"{env.config}: is owned by uid 65534" in bad["config"]["message"]
 
 
 def test_state_files_are_private(env, rootfs, rt):
