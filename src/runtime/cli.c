@@ -20,7 +20,7 @@ static const char *const command_with_value[] = {
     "manage-cgroups-mode", "empty-ns", "status-mode", "blkio-weight", "cpu-period", "cpu-quota",
     "cpu-rt-period", "cpu-rt-runtime", "cpu-share", "cpuset-cpus", "cpuset-mems", "kernel-memory",
     "kernel-memory-tcp", "memory", "memory-reservation", "memory-swap", "pids-limit",
-    "l3-cache-schema", "mem-bw-schema", "interval", "signal", "s", NULL,
+    "l3-cache-schema", "mem-bw-schema", "interval", "signal", "s", "config", NULL,
 };
 /* clang-format on */
 
@@ -131,12 +131,19 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad)
                 cli->pass[cli->n_pass++] = argv[i];
             }
         }
-        if (create_like && (is(name, len, "bundle") || is(name, len, "b")))
+        if (create_like && (is(name, len, "bundle") || is(name, len, "b"))) {
             cli->bundle = value;
-        else if (create_like && is(name, len, "pid-file"))
+            cli->bundle_index = cli->n_pass - 1;
+        } else if (create_like && (is(name, len, "config") || is(name, len, "f"))) {
+            cli->config_file = value;
+        } else if (create_like && is(name, len, "pid-file")) {
             cli->pid_file = value;
-        else if (strcmp(cli->command, "run") == 0 &&
-                 (is(name, len, "detach") || is(name, len, "d")))
+            cli->pid_file_index = cli->n_pass - 1;
+        } else if (create_like && is(name, len, "console-socket")) {
+            cli->console_socket = value;
+            cli->console_socket_index = cli->n_pass - 1;
+        } else if (strcmp(cli->command, "run") == 0 &&
+                   (is(name, len, "detach") || is(name, len, "d")))
             cli->detach = true;
         else if (strcmp(cli->command, "delete") == 0 &&
                  (is(name, len, "force") || is(name, len, "f")))

@@ -21,6 +21,12 @@ typedef struct runtime_cli {
     int command_index;      /* where the subcommand is in pass[] */
     bool detach;            /* run --detach/-d */
     bool force;             /* delete --force/-f */
+    /* create/run --console-socket, and --config/-f (crun reads that file instead of config.json);
+     * where --bundle, --pid-file and --console-socket are in pass[] (the value, or the
+     * "--name=value" argument), or 0. */
+    const char *console_socket;
+    const char *config_file;
+    int bundle_index, pid_file_index, console_socket_index;
 } runtime_cli;
 
 /* Parse argv. Returns 0, or -EINVAL with *bad naming the option that lacks its value. */

@@ -83,13 +83,76 @@ static int run_real(char **real_argv, mpp_pins *pins)
     return 1;
 }
 
-/* The runtime has read the rewritten bundle (its pins mean nothing outside the namespace it
- * ran in): the engine's or the user's own config.json goes back, e.g. for the next run. */
-static void restore_bundle(mpp_bundle *b)
+/* The real runtime's argv, with strings of its own. */
+typedef struct runtime_argv {
+    char **v;
+    char *owned[3];
+} runtime_argv;
+
+static void runtime_argv_done(runtime_argv *a)
 {
-    mpp_error err = {0};
-    if (mpp_bundle_restore(b, &err) < 0)
-        runtime_warning("%s", err.msg);
+    free(a->v);
+    for (size_t i = 0; i < ELEMENTSOF(a->owned); i++)
+        free(a->owned[i]);
+}
+
+/* A relative --pid-file or --console-socket (pass[index], its value) made absolute: crun takes
+ * it relative to the bundle, which is no longer the engine's; runc relative to the working
+ * directory, as the exit gate does, and so does mpp. */
+static int absolute_arg(const runtime_cli *cli, char **v, int index, const char *value,
+                        const char *cwd, char **owned)
+{
+    if (index <= 0 || !value || value[0] == '/' || value[0] == '\0')
+        return 0;
+    const char *arg = cli->pass[index];
+    int n = arg == value ? asprintf(owned, "%s/%s", cwd, value)
+                         : asprintf(owned, "%.*s%s/%s", (int)(value - arg), arg, cwd, value);
+    if (n < 0) {
+        *owned = NULL;
+        return -ENOMEM;
+    }
+    v[index + 1] = *owned;
+    return 0;
+}
+
+/* The real runtime's argv with mpp's copy as the bundle: in place of the engine's --bundle, or
+ * after the subcommand when the engine gave none (the working directory). */
+static int argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
+                            runtime_argv *out)
+{
+    size_t n = 0;
+    while (real_argv[n])
+        n++;
+    char **v = out->v = calloc(n + 3, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    memcpy(v, real_argv, n * sizeof(char *));
+    if (cli->pid_file_index > 0 || cli->console_socket_index > 0) {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return -errno;
+        int r = absolute_arg(cli, v, cli->pid_file_index, cli->pid_file, cwd, &out->owned[1]);
+        if (r >= 0)
+            r = absolute_arg(cli, v, cli->console_socket_index, cli->console_socket, cwd,
+                             &out->owned[2]);
+        if (r < 0)
+            return r;
+    }
+    if (cli->bundle_index > 0) {
+        size_t i = (size_t)cli->bundle_index + 1;
+        if (cli->pass[cli->bundle_index] == cli->bundle)
+            v[i] = (char *)dir;
+        else if (asprintf(&out->owned[0], "--bundle=%s", dir) >= 0)
+            v[i] = out->owned[0];
+        else
+            return -ENOMEM;
+        return 0;
+    }
+    size_t cmd = (size_t)cli->command_index + 1;
+    memmove(v + cmd + 3, v + cmd + 1, (n - cmd - 1) * sizeof(char *));
+    v[cmd + 1] = (char *)"--bundle";
+    v[cmd + 2] = (char *)dir;
+    return 0;
 }
 
 static void report_teardown(const char *id, const mpp_teardown *t)
@@ -125,6 +188,13 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     if (cfg->n_plugins == 0 || !cli->id)
         exec_real(real_argv); /* nothing to interpose: be the real runtime */
 
+    /* crun reads another file than BUNDLE/config.json then: not the document judged. */
+    if (cli->config_file) {
+        runtime_error("%s --config %s: not supported under mpp: the runtime reads the "
+                      "bundle's config.json as mpp judged it",
+                      cli->command, cli->config_file);
+        return 1;
+    }
     char cwd[PATH_MAX];
     const char *bundle_dir = cli->bundle;
     if (!bundle_dir) {
@@ -152,12 +222,10 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("state directory %s: path too long", cfg->state_dir);
         return 1;
     }
-    /* A bundle another mpp-runtime is running (the same bundle for several containers) names
-     * its pins: start from the sources they stand for. What is mounted is still only what
-     * is judged now. */
-    _cleanup_free_ char *original = NULL;
-    int unpinned = mpp_bundle_unpin(bundle, pin_dir, &err);
-    if (unpinned < 0 || (unpinned > 0 && mpp_bundle_dump(bundle, &original, &err) < 0)) {
+    /* A bundle an older mpp-runtime rewrote in place and could not give back names its pins:
+     * start from the sources they stand for. (Whatever the annotations say, what is mounted
+     * is what is judged now.) */
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -166,41 +234,61 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("%s", err.msg);
         return 1;
     }
-    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for. Be
-     * the real runtime, as fast as without mpp; with the judged sources pinned if plugins
-     * were consulted. */
-    if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
-        if (!pins)
-            exec_real(real_argv);
-        if (mpp_bundle_save_keeping(bundle, original, &err) < 0) {
+    /* The runtime reads mpp's copy of what was judged, never the bundle's config.json: its
+     * owner could replace that file before the runtime reads it, with mounts no plugin saw.
+     * Also when no plugin selected anything: the replacement could hold one a plugin would
+     * select. */
+    char copy[PATH_MAX];
+    _cleanup_(runtime_argv_done) runtime_argv ra = {0};
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (mpp_bundle_copy_make(cfg->state_dir, cli->id, copy, sizeof(copy), &err) < 0) {
+        runtime_error("%s", err.msg);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    int r = argv_with_bundle(cli, real_argv, copy, &ra);
+    if (r < 0) {
+        runtime_error("cannot build the runtime's arguments: %s", strerror(-r));
+        mpp_bundle_copy_remove(copy);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for but
+     * the copy, which goes if there is no container to delete. */
+    if (!state) {
+        if (mpp_bundle_save_copy(bundle, copy, &err) < 0) {
             runtime_error("%s", err.msg);
+            mpp_bundle_copy_remove(copy);
             return 1;
         }
-        int status = run_real(real_argv, pins);
-        restore_bundle(bundle);
+        int status = run_real(ra.v, pins);
+        if (status != 0 || (run && !cli->detach))
+            mpp_bundle_copy_remove(copy);
         return status;
     }
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
-         exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
-        mpp_bundle_save_keeping(bundle, original, &err) < 0 ||
+         exit_gate_prepare(cli, cfg, bundle, ra.v, &gate, &err) < 0) ||
+        mpp_bundle_save_copy(bundle, copy, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
-        restore_bundle(bundle);
+        mpp_bundle_copy_remove(copy);
         exit_gate_abort(cfg, cli->id, &gate);
         mpp_pins_free(TAKE_PTR(pins)); /* teardown must not compete with them for fds */
         teardown(chain, cli->id, -1);
         return 1;
     }
 
-    int status = run_real(gate.on ? gate.argv : real_argv, pins);
+    int status = run_real(gate.on ? gate.argv : ra.v, pins);
     /* The runtime has mounted what they hold: teardown gets their descriptors. */
     mpp_pins_free(TAKE_PTR(pins));
-    restore_bundle(bundle);
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {
+            mpp_bundle_copy_remove(copy);
             exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
         }
@@ -208,6 +296,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     }
     /* Foreground run: the container has exited and the real runtime has deleted it. A gate
      * that gave no verdict waits for nothing now; its teardown is ours. */
+    mpp_bundle_copy_remove(copy);
     exit_gate_abort(cfg, cli->id, &gate);
     bool failed = teardown(chain, cli->id, status);
     return mpp_exit_status_after_teardown(status, failed);
@@ -257,16 +346,20 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
     bool gate = has_gate(cfg, cli->id);
-    if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
+    bool copies = mpp_bundle_has_copies(cfg->state_dir, cli->id);
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (!gate && !state && !copies)
         exec_real(real_argv);
 
-    /* The plugins are called once the runtime is done: libcurl loads meanwhile. */
-    mpp_client_preload();
     int status = run_real(real_argv, NULL);
     if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }
+    /* After the runtime's delete: it and its poststop hooks read the bundle. */
+    mpp_bundle_copies_remove(cfg->state_dir, cli->id);
+    if (!gate && !state)
+        return status;
     /* A gate still waiting means the container never reached it (killed, or never started):
      * its teardown is ours now. */
     if (gate)
