@@ -335,6 +335,10 @@ if "--bundle" in args and os.path.isdir({str(state)!r}):
     pins = [m["source"] for m in mounts if m["source"].startswith({str(state)!r} + "/pins/")]
     os.rename({str(state)!r}, {str(state)!r} + ".old")
     os.makedirs({str(state)!r} + "/pins")
+    # Whatever else the runtime is given under state_dir (a copy of the bundle) follows along.
+    for name in os.listdir({str(state)!r} + ".old"):
+        if name != "pins":
+            os.symlink({str(state)!r} + ".old/" + name, {str(state)!r} + "/" + name)
     for p in pins:
         os.symlink({str(protected)!r}, p)
 os.execv({rt.real!r}, [{rt.real!r}] + args)
