@@ -22,6 +22,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
 _Noreturn void exec_real(char **real_argv)
 {
+    mpp_nofile_restore(); /* the runtime and the container get the engine's limit */
     execv(real_argv[0], real_argv);
     runtime_error("cannot execute %s: %m", real_argv[0]);
     _exit(127);
@@ -276,11 +277,14 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("%s", err.msg);
         mpp_bundle_copy_remove(copy);
         exit_gate_abort(cfg, cli->id, &gate);
+        mpp_pins_free(TAKE_PTR(pins)); /* teardown must not compete with them for fds */
         teardown(chain, cli->id, -1);
         return 1;
     }
 
     int status = run_real(gate.on ? gate.argv : ra.v, pins);
+    /* The runtime has mounted what they hold: teardown gets their descriptors. */
+    mpp_pins_free(TAKE_PTR(pins));
     if (!run || cli->detach) {
         /* A failed create (or detached run) leaves no container: nothing will call delete. */
         if (status != 0) {
@@ -328,6 +332,7 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
             dup2(nul, STDOUT_FILENO);
             dup2(nul, STDERR_FILENO);
         }
+        mpp_nofile_restore();
         execv(argv[0], argv);
         _exit(127);
     }

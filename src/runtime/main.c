@@ -20,6 +20,10 @@ static void runtime_cli_clearp(runtime_cli *cli)
 
 static int run(int argc, char **argv)
 {
+    /* Many mounts need many descriptors (pins, see limits.h): take what the hard limit
+     * allows; exec_real() gives the real runtime the engine's soft limit back. */
+    (void)mpp_nofile_raise();
+
     _cleanup_(runtime_cli_clearp) runtime_cli cli = {0};
     const char *bad = NULL;
     int r = runtime_cli_parse(argc, argv, &cli, &bad);
