@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* runc's command line, as mpp-runtime must understand it to pass it on unchanged: global
- * options, the subcommand, and the few subcommand options mpp needs to read. */
+/* runc's and crun's command line, as mpp-runtime must understand it to pass it on unchanged:
+ * global options, the subcommand, and the subcommand options mpp needs to read. Every option of
+ * runc 1.1.5 and crun 1.8.1 is known, so that an option's value is never taken for the
+ * container ID; for the commands mpp acts on (create, run, delete) a form the two runtimes
+ * would read differently, or an option mpp does not know, is refused. */
 
 #include <stdbool.h>
+
+#include <mpp/error.h>
 
 typedef struct runtime_cli {
     /* argv for the real runtime, minus argv[0] and mpp's own options; NULL-terminated. */
@@ -16,13 +21,24 @@ typedef struct runtime_cli {
     const char *log_format; /* --log-format */
     const char *command;    /* the subcommand, or NULL (e.g. --version, --help) */
     const char *id;         /* the container ID (first positional after the subcommand) */
+    int n_args;             /* positionals after the subcommand (create/run/delete want 1) */
     const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
     const char *pid_file;   /* create/run --pid-file */
+    const char *config;     /* create/run --config/-f FILE (crun), else NULL */
+    int config_index;       /* where config's value is in pass[] (-1: none) */
+    bool config_attached;   /* given as --config=FILE: pass[config_index] is that whole word */
     int command_index;      /* where the subcommand is in pass[] */
     bool detach;            /* run --detach/-d */
+    bool keep;              /* run --keep (runc): the container stays after it exits */
     bool force;             /* delete --force/-f */
+    bool regex;             /* delete --regex/-r (crun): id is a POSIX extended regex */
+    bool help;              /* --help, --version…: the runtime only prints */
 } runtime_cli;
 
-/* Parse argv. Returns 0, or -EINVAL with *bad naming the option that lacks its value. */
-int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad);
+/* Parse argv. Returns 0, or -EINVAL (an option lacks its value, is unknown or is written in a
+ * form crun and runc read differently) or -ENOMEM, with err saying which and why. */
+int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err);
 void runtime_cli_clear(runtime_cli *cli);
+
+/* Whether mpp acts on this command (create, run, delete): then the parse is strict. */
+bool runtime_cli_interposed(const char *command);
