@@ -28,6 +28,10 @@ typedef struct mpp_bundle mpp_bundle;
 
 /* Read BUNDLE_DIR/config.json (a regular file, not a symbolic link). */
 int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err);
+/* The same, for a document elsewhere than BUNDLE_DIR/config.json (crun's create/run --config
+ * FILE): path names the file (absolute or relative to the working directory); it is saved back,
+ * and its original kept, in the directory that holds it. */
+int mpp_bundle_load_file(const char *path, mpp_bundle **out, mpp_error *err);
 
 /* Parse a config.json from memory (e.g. a hook's stdin); origin names it in messages. Such a
  * bundle has no directory: mpp_bundle_save refuses it, mpp_bundle_dump works. */

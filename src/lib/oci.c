@@ -227,14 +227,9 @@ int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *er
     return json_load_fd(fd, path, max, out, err);
 }
 
-int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
+/* The document at path, saved back (and kept) in dir, which holds it. */
+static int bundle_load_at(const char *dir, const char *path, mpp_bundle **out, mpp_error *err)
 {
-    *out = NULL;
-    if (isempty(bundle_dir))
-        return mpp_error_set(err, -EINVAL, "no bundle directory given");
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
     json_t *root = NULL;
     _cleanup_close_ int fd = open_json_file(path, err);
     if (fd < 0)
@@ -247,10 +242,34 @@ int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
         json_decref(root);
         return r;
     }
-    r = bundle_new(root, path, bundle_dir, path, out, err);
+    r = bundle_new(root, path, dir, path, out, err);
     if (r >= 0)
         (*out)->loaded_fd = TAKE_FD(fd);
     return r;
+}
+
+int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
+{
+    *out = NULL;
+    if (isempty(bundle_dir))
+        return mpp_error_set(err, -EINVAL, "no bundle directory given");
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    return bundle_load_at(bundle_dir, path, out, err);
+}
+
+int mpp_bundle_load_file(const char *path, mpp_bundle **out, mpp_error *err)
+{
+    *out = NULL;
+    const char *slash = path ? strrchr(path, '/') : NULL;
+    if (!slash || slash[1] == '\0')
+        return mpp_error_set(err, -EINVAL, "config file %s: expected the path of a file",
+                             path ? path : "(none)");
+    _cleanup_free_ char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+    if (!dir)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    return bundle_load_at(dir, path, out, err);
 }
 
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err)

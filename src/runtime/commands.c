@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,33 @@ static bool teardown(mpp_chain *chain, const char *id, int exit_status)
     return failed;
 }
 
+/* crun's create/run --config FILE names the document the runtime reads instead of
+ * BUNDLE/config.json. crun finds it so: "config.json" itself is the bundle's; any other name is
+ * resolved (realpath) in the working directory, before crun enters the bundle. mpp judges that
+ * file, and the runtime is given the path mpp resolved, so that both read the same file.
+ * *word is the new argv word, the caller's to free. */
+static int load_document(const runtime_cli *cli, const char *bundle_dir, char **real_argv,
+                         char **word, mpp_bundle **out, mpp_error *err)
+{
+    *word = NULL;
+    if (!cli->config || strcmp(cli->config, "config.json") == 0)
+        return mpp_bundle_load(bundle_dir, out, err);
+    _cleanup_free_ char *path = realpath(cli->config, NULL);
+    if (!path)
+        return mpp_error_set(err, -errno, "container %s: config file %s: %m", cli->id, cli->config);
+    int r = mpp_bundle_load_file(path, out, err);
+    if (r < 0)
+        return r;
+    if (cli->config_attached ? asprintf(word, "--config=%s", path) < 0 : !(*word = strdup(path))) {
+        *word = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    real_argv[1 + cli->config_index] = *word;
+    return 0;
+}
+
+static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *id);
+
 int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, bool run)
 {
     if (cfg->n_plugins == 0 || !cli->id)
@@ -137,7 +165,9 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
-    if (mpp_chain_new(cfg, &chain, &err) < 0 || mpp_bundle_load(bundle_dir, &bundle, &err) < 0) {
+    _cleanup_free_ char *config_word = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0 ||
+        load_document(cli, bundle_dir, real_argv, &config_word, &bundle, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -194,9 +224,10 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
 
     int status = run_real(gate.on ? gate.argv : real_argv, pins);
     restore_bundle(bundle);
-    if (!run || cli->detach) {
-        /* A failed create (or detached run) leaves no container: nothing will call delete. */
-        if (status != 0) {
+    if (!run || cli->detach || cli->keep) {
+        /* A failed create (or detached run) leaves no container: nothing will call delete.
+         * runc's run --keep leaves the exited container for a delete, whatever its status. */
+        if (status != 0 && !(cli->keep && runtime_knows(cli, real_argv, cli->id))) {
             exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
         }
@@ -220,7 +251,7 @@ static bool has_gate(const mpp_config *cfg, const char *id)
 /* Whether the real runtime still has the container: `RUNTIME [global options] state ID`. A
  * failed delete of a container it no longer knows (its state lost to a reboot of /run, or
  * deleted behind our back) leaves the plugins' teardown to us. */
-static bool runtime_knows(const runtime_cli *cli, char **real_argv)
+static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *id)
 {
     size_t cmd = (size_t)cli->command_index + 1;
     _cleanup_free_ char **argv = calloc(cmd + 3, sizeof(char *));
@@ -229,7 +260,7 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
     for (size_t i = 0; i < cmd; i++)
         argv[i] = real_argv[i];
     argv[cmd] = (char *)"state";
-    argv[cmd + 1] = (char *)cli->id;
+    argv[cmd + 1] = (char *)id;
     pid_t pid = fork();
     if (pid < 0)
         return true;
@@ -249,8 +280,64 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
     return !(WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 127);
 }
 
+/* crun's delete --regex RE deletes every container of its state root whose ID RE matches
+ * (regcomp REG_EXTENDED | REG_NOSUB, regexec: anywhere in the ID), each failure a warning. The
+ * containers mpp holds a journal for that RE matches, that the runtime knew before and no
+ * longer knows after, are the ones it deleted: each gets its teardown. A container of another
+ * runtime root (unknown to this one) is left alone. runc has no --regex: its error stands. */
+static int delete_matching(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
+{
+    regex_t re;
+    if (regcomp(&re, cli->id, REG_EXTENDED | REG_NOSUB) != 0)
+        exec_real(real_argv); /* the runtime's own error */
+    char **ids = NULL;
+    size_t n = 0;
+    mpp_error err = {0};
+    if (mpp_chain_list(cfg->state_dir, &ids, &n, &err) < 0) {
+        regfree(&re);
+        runtime_error("delete --regex %s: %s", cli->id, err.msg);
+        return 1;
+    }
+    _cleanup_free_ bool *known = calloc(n ? n : 1, sizeof(bool));
+    size_t n_known = 0;
+    for (size_t k = 0; known && k < n; k++)
+        if (regexec(&re, ids[k], 0, NULL, 0) == 0 && runtime_knows(cli, real_argv, ids[k])) {
+            known[k] = true;
+            n_known++;
+        }
+    regfree(&re);
+    if (!known || n_known == 0) {
+        mpp_strv_free(ids, n);
+        if (!known) {
+            runtime_error("out of memory");
+            return 1;
+        }
+        exec_real(real_argv);
+    }
+
+    mpp_client_preload();
+    int status = run_real(real_argv, NULL);
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0) {
+        runtime_error("%s", err.msg);
+        mpp_strv_free(ids, n);
+        return 1;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!known[k] || runtime_knows(cli, real_argv, ids[k]))
+            continue;
+        if (has_gate(cfg, ids[k]))
+            mpp_gate_close(cfg->state_dir, ids[k]);
+        teardown(chain, ids[k], -1);
+    }
+    mpp_strv_free(ids, n);
+    return status;
+}
+
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
+    if (cli->regex)
+        return delete_matching(cli, cfg, real_argv);
     bool gate = has_gate(cfg, cli->id);
     if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
         exec_real(real_argv);
@@ -258,7 +345,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
     /* The plugins are called once the runtime is done: libcurl loads meanwhile. */
     mpp_client_preload();
     int status = run_real(real_argv, NULL);
-    if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
+    if (status != 0 && !cli->force && runtime_knows(cli, real_argv, cli->id)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }
