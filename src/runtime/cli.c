@@ -18,19 +18,21 @@ typedef struct option_spec {
     const char *name; /* long name */
     char short_name;  /* or 0 */
     bool value;       /* takes a value */
+    bool prints;      /* help or version: the runtime only prints */
 } option_spec;
 
 /* clang-format off */
-#define V(n, s) {n, s, true}
-#define F(n, s) {n, s, false}
-#define HELP F("help", 'h'), F("usage", 0), F("", '?')
+#define V(n, s) {n, s, true, false}
+#define F(n, s) {n, s, false, false}
+#define P(n, s) {n, s, false, true}
+#define HELP P("help", 'h'), P("usage", 0), P("", '?')
 
 /* Global options of runc 1.1.5 and crun 1.8.1 (crun 1.8.1 reads --rootless VALUE as --root;
  * later crun have --log-level). Help and version: the runtime only prints. */
 static const option_spec global_options[] = {
     V("root", 0), V("log", 0), V("log-format", 0), V("log-level", 0), V("criu", 0),
     V("rootless", 0), V("cgroup-manager", 0), F("debug", 0), F("systemd-cgroup", 0),
-    F("version", 'v'), F("", 'V'), HELP, {0},
+    P("version", 'v'), P("", 'V'), HELP, {0},
 };
 
 /* Per command, the union of both runtimes' options. */
@@ -248,9 +250,10 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
             i++;
             break;
         }
-        const char *word = arg + (arg[1] == '-' ? 2 : 1);
-        const char *eq = strchr(word, '=');
-        if (is(word, eq ? (size_t)(eq - word) : strlen(word), "mpp-config")) {
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        const char *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (is(name, len, "mpp-config")) {
             const char *value = eq ? eq + 1 : NULL;
             if (!value) {
                 if (i + 1 >= argc)
@@ -267,16 +270,16 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
                              &value, cli, err);
         if (r < 0)
             return r;
-        const char *name = o->name;
-        size_t len = strlen(name);
+        name = o->name;
+        len = strlen(name);
         if (is(name, len, "root"))
             cli->root = value;
         else if (is(name, len, "log"))
             cli->log = value;
         else if (is(name, len, "log-format"))
             cli->log_format = value;
-        else if (!o->value && !is(name, len, "debug") && !is(name, len, "systemd-cgroup"))
-            cli->help = true; /* --version, --help… */
+        else if (o->prints)
+            cli->help = true;
     }
     if (i >= argc)
         return 0;
@@ -327,8 +330,7 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
             cli->force = true;
         else if (strcmp(cmd, "delete") == 0 && is(name, len, "regex"))
             cli->regex = true;
-        else if (is(name, len, "help") || is(name, len, "usage") ||
-                 (!name[0] && o->short_name == '?'))
+        else if (o->prints)
             cli->help = true;
     }
     return 0;
