@@ -123,20 +123,35 @@ static bool teardown(mpp_chain *chain, const char *id, int exit_status)
 /* crun's create/run --config FILE names the document the runtime reads instead of
  * BUNDLE/config.json. crun finds it so: "config.json" itself is the bundle's; any other name is
  * resolved (realpath) in the working directory, before crun enters the bundle. mpp judges that
- * file, and the runtime is given the path mpp resolved, so that both read the same file.
- * *word is the new argv word, the caller's to free. */
+ * file, and the runtime is given the path mpp resolved, so that both read the same file. As
+ * for BUNDLE/config.json, the file itself must not be a symbolic link (mpp writes beside it):
+ * only its directory is resolved. *word is the new argv word, the caller's to free. */
 static int load_document(const runtime_cli *cli, const char *bundle_dir, char **real_argv,
                          char **word, mpp_bundle **out, mpp_error *err)
 {
     *word = NULL;
     if (!cli->config || strcmp(cli->config, "config.json") == 0)
         return mpp_bundle_load(bundle_dir, out, err);
-    _cleanup_free_ char *path = realpath(cli->config, NULL);
-    if (!path)
+    const char *slash = strrchr(cli->config, '/');
+    const char *base = slash ? slash + 1 : cli->config;
+    _cleanup_free_ char *dir =
+        slash ? strndup(cli->config, (size_t)(slash - cli->config)) : strdup(".");
+    if (!dir)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (isempty(base) || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return mpp_error_set(err, -EINVAL, "container %s: config file %s: not a file name", cli->id,
+                             cli->config);
+    _cleanup_free_ char *real_dir = realpath(slash == cli->config ? "/" : dir, NULL);
+    if (!real_dir)
         return mpp_error_set(err, -errno, "container %s: config file %s: %m", cli->id, cli->config);
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s%s%s", real_dir, strcmp(real_dir, "/") == 0 ? "" : "/", base) < 0) {
+        path = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
     int r = mpp_bundle_load_file(path, out, err);
     if (r < 0)
-        return r;
+        return mpp_error_prefix(err, "container %s", cli->id);
     if (cli->config_attached ? asprintf(word, "--config=%s", path) < 0 : !(*word = strdup(path))) {
         *word = NULL;
         return mpp_error_set(err, -ENOMEM, "out of memory");

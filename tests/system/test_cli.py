@@ -127,6 +127,36 @@ def test_missing_config_file_is_a_clear_error(env, rootfs, rt):
     assert rt.state("c-miss") is None and not env.cstate("c-miss").exists()
 
 
+def test_config_file_that_is_a_symlink_is_refused(env, rootfs, rt):
+    """As for BUNDLE/config.json, mpp does not judge (and write beside) a file through a
+    symbolic link: the start is refused, the link's target untouched. A symlinked directory on
+    the way is resolved, as crun does."""
+    crun_only(rt)
+    src = env.root / "src"
+    src.mkdir()
+    env.plugin("p0")
+    cfg = chain_config(env, rt, ["p0"])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/true"])
+    target = other_document(env.root / "elsewhere" / "target.json", rootfs,
+                            [oci_bind(src, "/data")], ["/bin/true"])
+    given = target.read_bytes()
+    (b / "link.json").symlink_to(target)
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "link.json", "c-link", config=cfg,
+               cwd=b)
+    assert r.returncode == 1
+    assert "c-link" in r.stderr and "symbolic link" in r.stderr
+    assert env.calls() == [] and rt.state("c-link") is None
+    assert target.read_bytes() == given
+    assert sorted(p.name for p in target.parent.iterdir()) == ["target.json"]
+    # Through a symlinked directory: judged, and run.
+    (b / "dirlink").symlink_to(target.parent)
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "dirlink/target.json", "c-dir",
+               config=cfg, cwd=b)
+    assert r.returncode == 0, r.stderr
+    assert [a["request"]["ID"] for a in env.records("attach")] == ["c-dir"]
+    assert target.read_bytes() == given
+
+
 def test_runc_refuses_config_and_nothing_is_left(env, rootfs, rt):
     """runc has no --config: its refusal stands, and a plugin attached meanwhile is detached."""
     if not rt.real.endswith("runc"):
