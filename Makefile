@@ -54,7 +54,7 @@ install: build
 # becomes a regression by copying its file into fuzz/regressions/T/ (replayed by make check).
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= codec matcher bundle adapter config sdk
+FUZZ_TARGETS ?= codec matcher bundle adapter config sdk response
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzz=true -Dtests=disabled \

@@ -8,7 +8,7 @@ PACKAGES=(
     gcc make meson ninja-build pkg-config clang clang-format
     # libraries
     libjansson-dev        # JSON codec
-    libcurl4-openssl-dev  # plugin client (HTTP over unix sockets and TCP)
+    libhttp-parser-dev    # plugin client: reads the plugins' HTTP answers
     libmicrohttpd-dev     # plugin SDK server
     libsystemd-dev        # socket activation in the SDK
     libcmocka-dev         # C unit tests

@@ -35,11 +35,24 @@ void mpp_chain_free(mpp_chain *c);
 /* Attach pass for container id. mounts are the interposable mounts (spec §3), in a stable
  * order; on success their effective_source, effective_consistency and applied stacks are
  * filled. On a denial, or any failure, every plugin already attached is detached (reverse
- * order) before returning -EPERM (denied) or another negative errno; the message names the
+ * order; an Attach that went out and got no valid answer counts as attached: the plugin may
+ * have acted on it) before returning -EPERM (denied) or another negative errno; the message names the
  * plugin and carries its Err, e.g.
  *   mount point plugin "policy" denied /etc -> /host-etc: path /etc is protected */
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err);
+
+/* Called by mpp_chain_attach once for each mount whose EffectiveSource a plugin has just set,
+ * after the plugin's answer is recorded and applied and before any later plugin is asked: the
+ * moment to pin what the path names (mpp/pin.h). index is the mount's position in mounts; the
+ * hook may replace m->effective_source (with the canonical path of what it pinned, say), which is
+ * then what later plugins see and match. A negative return fails the attach pass like a refused
+ * Attach (every attached plugin, this one included, is detached); err says why. */
+typedef int (*mpp_chain_source_hook)(void *userdata, size_t index, mpp_mount *m, const char *plugin,
+                                     mpp_error *err);
+
+/* Install (or, with NULL, remove) the hook for the following attach passes. */
+void mpp_chain_set_source_hook(mpp_chain *c, mpp_chain_source_hook hook, void *userdata);
 
 /* How many plugins the last attach pass asked about a mount (whether or not they attached):
  * when not 0, the mounts were judged and their sources must be what the runtime mounts. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Plugin discovery (spec §1) and the HTTP client (libcurl, unix sockets and TCP). */
+/* Plugin discovery (spec §1) and the HTTP client (HTTP/1.1 over unix sockets and TCP). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,18 +44,7 @@ int mpp_plugin_addr_copy(mpp_plugin_addr *dst, const mpp_plugin_addr *src);
  * "tcp:HOST:PORT". Heap string in *out. */
 int mpp_plugin_identity(const mpp_plugin_addr *a, char **out, mpp_error *err);
 
-/* Start loading libcurl (about 5 ms and 30 libraries here) in a background thread, so that it
- * overlaps what the caller does before its first call (e.g. the real runtime's delete); that
- * call then waits only for what is left. Once per process; does nothing after the first time.
- * A process that forks while it runs must only exec in the child. */
-void mpp_client_preload(void);
-/* Wait until the thread mpp_client_preload() started has loaded libcurl and ended, and join it
- * (nothing if none was started). For a process about to leave with exit(): libcurl's libraries
- * register exit handlers (OpenSSL's cleanup) that must not run beside that thread. A process
- * that never calls it keeps the ended thread's stack until it exits. */
-void mpp_client_preload_wait(void);
-
-/* One client holds one curl handle: use it from one thread at a time. */
+/* One client holds one connection, kept from call to call: use it from one thread at a time. */
 typedef struct mpp_client mpp_client;
 
 typedef struct mpp_client_options {
@@ -69,8 +58,21 @@ void mpp_client_free(mpp_client *c);
 const char *mpp_client_name(const mpp_client *c);
 
 /* POST /ENDPOINT with a JSON body. On any HTTP answer returns 0 with *status and the body
- * (heap, NUL-terminated). Transport failure: negative errno (-ETIMEDOUT, -ECONNREFUSED,
- * -ENOENT, -E2BIG for an answer over the limit, -EIO) with a message naming the plugin. */
+ * (heap, NUL-terminated). Transport failure: negative errno with a message naming the plugin.
+ *
+ * One deadline (timeout_ms) covers the whole call: connecting, sending, reading the answer.
+ * A connect that finds the plugin busy or not there yet (its listen backlog full, refused, no
+ * socket) is retried with a short exponential backoff until the deadline, as Docker's client
+ * does. Once a byte of the request went out it is never sent again; a kept connection that the
+ * plugin closed while idle is replaced before the request is written.
+ *
+ * What a failure says about delivery (the chain relies on it):
+ * - -ENOENT, -ECONNREFUSED, -EAGAIN: no connection could be made (-EAGAIN: the deadline passed
+ *   while the plugin accepted none); NOTHING was sent, the plugin cannot have acted.
+ * - any other negative value (-ETIMEDOUT after connecting, -EIO: closed or reset without a
+ *   whole answer, -EBADMSG: not HTTP, -E2BIG: answer over max_response_bytes or a header over
+ *   the limit, -EPERM: the peer is not root, -ENOMEM, ...): the request MAY have been delivered
+ *   and acted upon. (-EINVAL for a bad endpoint is returned before any I/O.) */
 int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long *status,
                     char **resp, size_t *resp_len, mpp_error *err);
 

@@ -35,7 +35,9 @@ int mpp_gate_open(const char *state_dir, const char *id, int *listen_fd, mpp_err
 int mpp_gate_serve(mpp_chain *chain, const char *state_dir, const char *id, int listen_fd,
                    const char *pid_file, mpp_error *err);
 
-/* At delete: stop a gate still waiting (its pid is in gates/ID/daemon.pid) and remove it. */
+/* At delete: stop a gate still waiting (its pid is in gates/ID/daemon.pid) and remove it. A
+ * gate already tearing down (it blocks SIGTERM once the exit is accepted) is waited for, on the
+ * lock its daemon holds on daemon.pid while it lives: its detach is then the only one. */
 void mpp_gate_close(const char *state_dir, const char *id);
 
 #ifdef __cplusplus

@@ -2,8 +2,9 @@
 #pragma once
 
 /* The whole interposition on one bundle, as mpp-runtime and mpp-hook run it: describe the
- * interposable mounts, run the attach chain, check or create the effective sources, and
- * rewrite the bundle's mounts. */
+ * interposable mounts, pin (and, where asked, create) their sources, run the attach chain with
+ * each EffectiveSource pinned as it is returned, take the pinned objects, and rewrite the
+ * bundle's mounts. */
 
 #include <mpp/chain.h>
 #include <mpp/config.h>

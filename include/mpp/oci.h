@@ -11,6 +11,15 @@
  * "options"; "annotations" is an object of strings) and names the field when one is wrong:
  *   BUNDLE/config.json: mounts[2].destination: expected a string, got integer
  *
+ * Keys are checked as runc (Go's encoding/json) reads them: it ignores case (with Unicode simple
+ * folding: U+017F is "s", U+212A is "k") and takes the last of several. A document in which any
+ * object has a key twice, two keys runc takes for one, or (in an object of the OCI runtime spec:
+ * the top level, root, process, mounts[i], linux, hooks...) a key that runc takes for a field
+ * without being its name is refused, naming it:
+ *   BUNDLE/config.json: mounts[2]: key "Source" is not "source" (runc would read it as "source")
+ * Free-form maps (annotations, linux.sysctl, linux.resources.unified) are exact in Go too: only
+ * a key written twice is refused there.
+ *
  * JSON numbers outside the signed 64-bit range (an "unlimited" uint64 rlimit, for one) cannot be
  * represented by the JSON library and make loading fail with a clear message. */
 
@@ -28,30 +37,44 @@ typedef struct mpp_bundle mpp_bundle;
 
 /* Read BUNDLE_DIR/config.json (a regular file, not a symbolic link). */
 int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err);
-/* The same, for a document elsewhere than BUNDLE_DIR/config.json (crun's create/run --config
- * FILE): path names the file (absolute or relative to the working directory); it is saved back,
- * and its original kept, in the directory that holds it. */
-int mpp_bundle_load_file(const char *path, mpp_bundle **out, mpp_error *err);
+/* The same, for the document of BUNDLE_DIR read from elsewhere (crun's create/run --config
+ * FILE): path names the file (a regular file, not a symbolic link). The bundle directory stays
+ * BUNDLE_DIR: a relative root.path, the copy's origin, and the adapters refer to it, as for
+ * the runtime, whatever directory holds FILE. */
+int mpp_bundle_load_file(const char *bundle_dir, const char *path, mpp_bundle **out,
+                         mpp_error *err);
 
 /* Parse a config.json from memory (e.g. a hook's stdin); origin names it in messages. Such a
  * bundle has no directory: mpp_bundle_save refuses it, mpp_bundle_dump works. */
 int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundle **out,
                      mpp_error *err);
 
-/* Replace BUNDLE_DIR/config.json atomically: a temporary file in the same directory with the
- * original's mode (and owner, when permitted), fsync, rename over, fsync the directory. On
- * failure the original is untouched and no temporary file is left. */
+/* Replace the file the document was loaded from (BUNDLE_DIR/config.json, or
+ * mpp_bundle_load_file's path) atomically: a temporary file in the same directory with the
+ * original's mode (and owner, when permitted), renamed over it. On failure the original is
+ * untouched and no temporary file is left. */
 int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
 
-/* mpp_bundle_save, keeping the file it replaces (as BUNDLE_DIR/.config.json.mpp-orig) for
- * mpp_bundle_restore(): the real runtime reads the rewritten bundle, and the engine's (or the
- * user's) own is put back once it has. The file is kept as it is when it is still the one
- * mpp_bundle_load() read and held no pins; else original is kept (the bundle's text as loaded
- * and unpinned; NULL when nothing was unpinned: the original another mpp-runtime kept then
- * stands). mpp_bundle_restore() puts the kept file back only if config.json is still the file
- * this call wrote. */
-int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err);
-int mpp_bundle_restore(mpp_bundle *b, mpp_error *err);
+/* The runtime's bundle. The real runtime never reads the bundle's own config.json, which its
+ * owner may replace at any time: mpp-runtime gives it a directory of its own as its bundle,
+ * STATE_DIR/bundles/ID/XXXXXX (mpp_bundle_copy_make; 0700, one per create), whose config.json
+ * mpp_bundle_save_copy() writes (0600): the document mpp checked and the plugins judged, with a
+ * relative root.path made absolute (it names the bundle's root file system); nothing else
+ * differs from mpp_bundle_dump(). It stays until the container is deleted (the runtime's delete
+ * and its hooks may read it): mpp_bundle_copy_remove() removes one, mpp_bundle_copies_remove()
+ * all of a container's. */
+int mpp_bundle_copy_make(const char *state_dir, const char *id, char *dir, size_t size,
+                         mpp_error *err);
+int mpp_bundle_save_copy(mpp_bundle *b, const char *dir, mpp_error *err);
+void mpp_bundle_copy_remove(const char *dir);
+/* When dir is such a copy, the engine's bundle directory it was made from (1, heap string in
+ * *origin), else 0. For tools that get the bundle from the runtime's state (mppctl explain). */
+int mpp_bundle_copy_origin(const char *state_dir, const char *dir, char **origin);
+bool mpp_bundle_has_copies(const char *state_dir, const char *id);
+void mpp_bundle_copies_remove(const char *state_dir, const char *id);
+/* The IDs of the containers that have copies (e.g. none of whose mounts a plugin selected, so
+ * no journal names them), as mpp_chain_list() lists journals. */
+int mpp_bundle_copies_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err);
 
 /* The document as compact JSON text (heap string, NUL-terminated). */
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err);
@@ -104,13 +127,14 @@ int mpp_bundle_apply(mpp_bundle *b, const mpp_mount *mounts, const size_t *index
 int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, const char *was,
                                 mpp_error *err);
 
-/* For tools that read a bundle after mpp-runtime pinned it (mppctl explain): each mounts[i]
- * whose source lies in pin_dir gets back the source recorded for it. Plugins never see this: the
- * runtime describes bundles as the engine wrote them. */
+/* For a bundle that names pins (mpp-runtime's copy, read by mppctl explain; or a bundle an
+ * older mpp-runtime rewrote in place and never gave back): each mounts[i] whose source lies in
+ * pin_dir gets back the source recorded for it. */
 int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err); /* how many */
 
 /* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
- * directory (mode 0755, parents too) only if create_source_if_missing; else -ENOENT naming both
+ * directory (mode 0755, parents too, never through a symbolic link: see pin.h) only if
+ * create_source_if_missing; else -ENOENT naming both
  * the original and the effective source. An existing source must resolve to something a bind
  * mount can use (directory, regular file, socket, device, FIFO): a dangling symbolic link is
  * refused (-ENOENT), whatever create_source_if_missing says. A tmpfs mount left unchanged by the

@@ -222,6 +222,10 @@ typedef struct mpp_attach_response {
     mpp_attachment *attachments;
     size_t n_attachments;
     char *err;
+    /* [mpp extension] StateDir: an absolute directory the plugin keeps its state under. Its
+     * emergency Remove and Unmount actions may act on the EffectiveSources it returned, on
+     * this directory, and below them; on nothing else. */
+    char *state_dir;
 } mpp_attach_response;
 
 typedef struct mpp_detach_request {

@@ -220,6 +220,9 @@ int audit_attach(audit *a, const mpp_attach_request *req, mpp_attach_response *r
     audit_log_flush(a);
     pu_log("info", "container %s: auditing %zu mount%s", id, n, n == 1 ? "" : "s");
     resp->success = true;
+    /* Where its emergency actions act: mpp refuses them anywhere else (without it, out of
+     * memory, mpp refuses this answer, and detaches). */
+    resp->state_dir = strdup(a->state_dir);
     return 0;
 }
 

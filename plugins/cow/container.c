@@ -320,6 +320,9 @@ int cow_attach(cow *c, const mpp_attach_request *req, mpp_attach_response *resp,
     pu_log("info", "container %s: %zu copy-on-write mount%s%s", id, selected,
            selected == 1 ? "" : "s", keep ? " (changes kept at detach)" : "");
     resp->success = true;
+    /* Where its emergency actions act: mpp refuses them anywhere else (without it, out of
+     * memory, mpp refuses this answer, and detaches). */
+    resp->state_dir = strdup(c->state_dir);
     return 0;
 }
 

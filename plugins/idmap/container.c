@@ -223,6 +223,9 @@ int idmap_attach(idmap *im, const mpp_attach_request *req, mpp_attach_response *
     }
     pu_log("info", "container %s: %zu idmapped mount%s", id, selected, selected == 1 ? "" : "s");
     resp->success = true;
+    /* Where its emergency actions act: mpp refuses them anywhere else (without it, out of
+     * memory, mpp refuses this answer, and detaches). */
+    resp->state_dir = strdup(im->state_dir);
     return 0;
 }
 

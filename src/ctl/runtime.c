@@ -215,6 +215,10 @@ int ctl_runtime_bundle(const mpp_config *cfg, const char *root, const char *id, 
     const char *b = json_string_value(json_object_get(state, "bundle"));
     if (isempty(b))
         return mpp_error_set(err, -EBADMSG, "the state `%s` printed has no \"bundle\"", cmd);
+    /* mpp-runtime gave the runtime its own copy: the engine's bundle is the one to explain. */
+    _cleanup_free_ char *origin = NULL;
+    if (mpp_bundle_copy_origin(cfg->state_dir, b, &origin) > 0)
+        b = origin;
 
     /* The container may outlive its bundle directory (an engine that cleaned up early, or an
      * administrator): say so rather than "cannot open config.json". */

@@ -13,7 +13,6 @@
 
 #include <mpp/mpp.h>
 
-#include "fast-exit.h"
 #include "hook.h"
 #include "macro.h"
 
@@ -72,5 +71,5 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    exit_without_destructors(run(argc, argv));
+    return run(argc, argv);
 }

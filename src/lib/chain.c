@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -44,6 +46,8 @@ struct mpp_chain {
     size_t n_plugins;
     size_t n_configured;
     size_t consulted; /* plugins the last attach pass asked about a mount */
+    mpp_chain_source_hook source_hook;
+    void *source_hook_data;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_journal *, mpp_journal_close)
@@ -200,11 +204,10 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return 0;
 }
 
-/* Only what must be durable before a plugin is called is synced there: the "attach" record (a
- * plugin may act on the call, so a teardown after a crash must know of it). The others ride on
- * the next sync, on the one that ends the attach pass, or on the journal's removal; losing one
- * in a machine crash costs at most a repeated detach, which plugins must accept. */
-static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err)
+/* Each record is written before the step it protects (the "attach" record before the call: a
+ * plugin may act on it, so a teardown after a crash must know of it). Not synced: state_dir is
+ * runtime state, see journal.h. */
+static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
 {
     _cleanup_free_ char *text = NULL;
     if (!rec)
@@ -212,7 +215,7 @@ static int journal_record(mpp_journal *j, json_t *rec, bool sync, mpp_error *err
     int r = mpp_json_dump(rec, &text, err);
     if (r < 0)
         return r;
-    return mpp_journal_append(j, text, sync, err);
+    return mpp_journal_append(j, text, err);
 }
 
 static const char *mount_source(const mpp_mount *m)
@@ -229,6 +232,47 @@ static bool source_path_acceptable(const char *s)
     int n = mpp_path_clean(s, clean, sizeof(clean));
     return n > 0 && strcmp(clean, s) == 0;
 }
+
+/* ---- The scope of emergency actions (begin) ----
+ * A plugin's emergency Remove and Unmount may act only on what it made for this container: the
+ * EffectiveSources it returned for the container's mounts, the StateDir its attach answer
+ * declared, and what lies below them. Checked on the answer at attach, and again when the
+ * actions run (against the journal's copy), where paths below a root are resolved from a
+ * descriptor of the root without following any symlink. */
+
+static bool scope_root_acceptable(const char *r)
+{
+    return !isempty(r) && source_path_acceptable(r) && strcmp(r, "/") != 0;
+}
+
+/* The shortest of roots that path (absolute and clean) is, or lies below: the one that leaves
+ * the most of the path to be resolved without symlinks. NULL when none. */
+static const char *scope_root_of(const char *path, const char *const *roots, size_t n_roots)
+{
+    const char *best = NULL;
+    for (size_t i = 0; i < n_roots; i++) {
+        size_t n = strlen(roots[i]);
+        if (strncmp(path, roots[i], n) == 0 && (path[n] == '\0' || path[n] == '/') &&
+            (!best || n < strlen(best)))
+            best = roots[i];
+    }
+    return best;
+}
+
+static bool action_acts_on_path(const mpp_action *a)
+{
+    return a->kind == MPP_ACTION_REMOVE || a->kind == MPP_ACTION_UNMOUNT;
+}
+
+/* Whether an action's path is one it may act on, given the roots. */
+static bool action_in_scope(const mpp_action *a, const char *const *roots, size_t n_roots)
+{
+    const char *path = strempty(a->arg);
+    return !action_acts_on_path(a) || (source_path_acceptable(path) && strcmp(path, "/") != 0 &&
+                                       scope_root_of(path, roots, n_roots));
+}
+
+/* ---- The scope of emergency actions (end of the attach side) ---- */
 
 static int mount_apply_changes(mpp_mount *m, const char *plugin, const mpp_changes *ch)
 {
@@ -269,7 +313,7 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
         return r;
     _cleanup_(json_decrefp) json_t *begin =
         json_pack("{s:s, s:s, s:I}", "op", "begin", "id", id, "mounts", (json_int_t)n_mounts);
-    r = journal_record(j, begin, false, err);
+    r = journal_record(j, begin, err);
     if (r < 0) {
         mpp_journal_remove(j, NULL);
         return r;
@@ -277,6 +321,13 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
     mpp_fault_point("begin");
     *out = TAKE_PTR(j);
     return 0;
+}
+
+/* The client's contract: -ENOENT, -ECONNREFUSED and -EAGAIN mean no connection was made and
+ * nothing was sent; any other failure may come after the request reached the plugin. */
+static bool request_may_have_arrived(int r)
+{
+    return r != -ENOENT && r != -ECONNREFUSED && r != -EAGAIN;
 }
 
 /* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
@@ -306,9 +357,8 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     c->consulted++;
 
     /* The journal exists from the first selected plugin on: a container that no plugin selects
-     * costs no file and no fsync. */
+     * costs no file. */
     if (!*jj) {
-        mpp_client_preload(); /* while the journal syncs */
         r = journal_begin(c, id, n_mounts, jj, err);
         if (r < 0)
             return r;
@@ -331,7 +381,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             json_array_append_new(json_object_get(rec, "sent"), mj) < 0)
             return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    r = journal_record(j, rec, true, err);
+    r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("attach-sent");
@@ -347,6 +397,10 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     mpp_error call_err = {0};
     r = mpp_client_attach(p->client, &req, &resp, &status, &call_err);
     if (r < 0 || !resp.success) {
+        /* Sent without a valid answer: the plugin may have done its work, so it stays
+         * possibly attached (journaled as sent) and gets its detach; only a refusal it
+         * answered, or a request that never left, is "refused". */
+        bool unanswered = r < 0 && request_may_have_arrived(r);
         if (r < 0)
             r = mpp_error_set(err, r, "mount point plugin \"%s\" failed on %s: %s", p->name, what,
                               call_err.msg);
@@ -354,11 +408,11 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             r = mpp_error_set(err, -EPERM, "mount point plugin \"%s\" denied %s: %s", p->name, what,
                               isempty(resp.err) ? "no reason given" : resp.err);
         mpp_attach_response_clear(&resp);
-        json_t *ref = json_pack("{s:s, s:I, s:s}", "op", "refused", "clock", (json_int_t)clock,
-                                "error", err->msg);
+        json_t *ref = json_pack("{s:s, s:I, s:s}", "op", unanswered ? "unanswered" : "refused",
+                                "clock", (json_int_t)clock, "error", err->msg);
         mpp_error jerr = {0};
-        if (journal_record(j, ref, false, &jerr) == 0)
-            mpp_fault_point("attach-refused");
+        if (journal_record(j, ref, &jerr) == 0)
+            mpp_fault_point(unanswered ? "attach-unanswered" : "attach-refused");
         json_decref(ref);
         return r;
     }
@@ -372,10 +426,32 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     const char *bad = NULL;
+    /* The roots its emergency actions may act on (see "The scope of emergency actions"). */
+    _cleanup_free_ const char **roots = calloc(n_sel + 1, sizeof(*roots));
+    size_t n_roots = 0;
+    if (!roots) {
+        mpp_attach_response_clear(&resp);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (scope_root_acceptable(resp.state_dir))
+        roots[n_roots++] = resp.state_dir;
+    if (!isempty(resp.state_dir) &&
+        json_object_set_new(done, "state_dir", json_string(resp.state_dir)) < 0) {
+        mpp_attach_response_clear(&resp);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++)
+        if (resp.attachments[k].attach &&
+            scope_root_acceptable(resp.attachments[k].changes.effective_source))
+            roots[n_roots++] = resp.attachments[k].changes.effective_source;
+    const mpp_action *bad_action = NULL;
     for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++) {
         mpp_attachment *a = &resp.attachments[k];
         if (!a->attach)
             continue;
+        for (size_t e = 0; e < a->n_emergency && !bad_action; e++)
+            if (!action_in_scope(&a->emergency[e], roots, n_roots))
+                bad_action = &a->emergency[e];
         if (!isempty(a->changes.effective_source) &&
             !source_path_acceptable(a->changes.effective_source) && !bad)
             bad = a->changes.effective_source;
@@ -387,7 +463,7 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             return mpp_error_set(err, -ENOMEM, "out of memory");
         }
     }
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0) {
         mpp_attach_response_clear(&resp);
         return r;
@@ -403,6 +479,25 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
         mpp_attach_response_clear(&resp);
         return r;
     }
+    if (!isempty(resp.state_dir) && !scope_root_acceptable(resp.state_dir)) {
+        r = mpp_error_set(err, -EINVAL,
+                          "mount point plugin \"%s\" answered an invalid StateDir \"%s\" for %s: "
+                          "it must be an absolute, clean path other than /",
+                          p->name, resp.state_dir, what);
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
+    if (bad_action) {
+        r = mpp_error_set(err, -EPERM,
+                          "mount point plugin \"%s\" answered an emergency %s of \"%s\" for %s: "
+                          "refused, emergency actions may only act on the EffectiveSources the "
+                          "plugin returned for this container, on its StateDir, and below them "
+                          "(absolute, clean paths)",
+                          p->name, mpp_action_kind_to_string(bad_action->kind),
+                          strempty(bad_action->arg), what);
+        mpp_attach_response_clear(&resp);
+        return r;
+    }
     for (size_t k = 0; k < n_sel && k < resp.n_attachments; k++) {
         if (!resp.attachments[k].attach)
             continue;
@@ -411,9 +506,23 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
             mpp_attach_response_clear(&resp);
             return mpp_error_set(err, r, "out of memory");
         }
+        /* A new EffectiveSource is pinned before a later plugin judges it. */
+        if (c->source_hook && !isempty(resp.attachments[k].changes.effective_source)) {
+            r = c->source_hook(c->source_hook_data, sel[k], &mounts[sel[k]], p->name, err);
+            if (r < 0) {
+                mpp_attach_response_clear(&resp);
+                return r;
+            }
+        }
     }
     mpp_attach_response_clear(&resp);
     return 0;
+}
+
+void mpp_chain_set_source_hook(mpp_chain *c, mpp_chain_source_hook hook, void *userdata)
+{
+    c->source_hook = hook;
+    c->source_hook_data = userdata;
 }
 
 size_t mpp_chain_consulted(const mpp_chain *c)
@@ -458,6 +567,10 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                              "container %s already has mount point plugin state in %s (an "
                              "earlier teardown did not finish: run `mppctl recover %s`)",
                              id, path, id);
+    /* No mount that any plugin could be shown (only /proc, /dev, /sys and the like): nothing
+     * to ask, not even the patterns. */
+    if (n_mounts == 0)
+        return 0;
 
     for (size_t i = 0; i < c->n_configured; i++) {
         r = plugin_patterns(c, &c->plugins[i], err);
@@ -489,6 +602,11 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
                 size_t len = strlen(err->msg);
                 snprintf(err->msg + len, sizeof(err->msg) - len, "; and tearing down: %s", extra);
             }
+            if (u >= 0 && !t.complete) {
+                size_t len = strlen(err->msg);
+                snprintf(err->msg + len, sizeof(err->msg) - len,
+                         " (the teardown is incomplete: run `mppctl recover %s`)", id);
+            }
             mpp_teardown_clear(&t);
             return r;
         }
@@ -503,15 +621,102 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
         mpp_jstate_clear(&st);
         if (!attached)
             return mpp_journal_remove(j, err);
-        /* The answers (changes, emergency actions) are durable before the container runs. */
-        return mpp_journal_sync(j, err);
     }
     return 0;
 }
 
-/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. */
-static int run_action(const mpp_action *a, const char *plugin, bool *halt, char **error,
-                      char **warning)
+/* ---- The scope of emergency actions: the run side ---- */
+
+static int openat2_fd(int dfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+    int fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+#define SCOPE_RESOLVE (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+/* Remove or unmount path, which is root or lies below it. Below root nothing is followed: the
+ * path is resolved from a descriptor of root with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, so a
+ * symlink swapped into any component (e.g. by the container, which writes in its mounts) is
+ * refused rather than followed. The way to root itself is resolved as any path: the plugin
+ * named it, and a container sees only what lies below its mounts' sources. Returns 0 when done
+ * or when there is nothing to do (absent; not a mount point), -ELOOP for a symlink on the way
+ * or at the end, other negative errno on failure. */
+static int scoped_action(mpp_action_kind kind, const char *root, const char *path)
+{
+    const char *rel = path + strlen(root);
+    while (*rel == '/')
+        rel++;
+    char dir[PATH_MAX];
+    const char *name;
+    _cleanup_close_ int dfd = -1;
+    if (*rel == '\0') {
+        /* The root itself: found by its name in its parent, which is not followed. */
+        const char *slash = strrchr(root, '/');
+        name = slash + 1;
+        size_t n = slash == root ? 1 : (size_t)(slash - root);
+        if (n >= sizeof(dir))
+            return -ENAMETOOLONG;
+        memcpy(dir, root, n);
+        dir[n] = '\0';
+        dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return errno == ENOENT ? 0 : -errno;
+    } else {
+        _cleanup_close_ int rfd = open(root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0)
+            return errno == ENOENT ? 0 : -errno;
+        const char *slash = strrchr(rel, '/');
+        name = slash ? slash + 1 : rel;
+        if (!slash) {
+            dfd = TAKE_FD(rfd);
+        } else {
+            size_t n = (size_t)(slash - rel);
+            if (n >= sizeof(dir))
+                return -ENAMETOOLONG;
+            memcpy(dir, rel, n);
+            dir[n] = '\0';
+            dfd = openat2_fd(rfd, dir, O_PATH | O_DIRECTORY, SCOPE_RESOLVE);
+            if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
+        }
+    }
+
+    if (kind == MPP_ACTION_REMOVE) {
+        /* Not recursive: a plugin's answer must not make root delete a tree. unlinkat never
+         * follows the last component. */
+        int r = unlinkat(dfd, name, 0);
+        if (r < 0 && errno == EISDIR)
+            r = unlinkat(dfd, name, AT_REMOVEDIR);
+        return r < 0 && errno != ENOENT ? -errno : 0;
+    }
+
+    /* Unmount exactly the mount found at that path: through its descriptor, so that nothing
+     * swapped in after the lookup can redirect the unmount. */
+    _cleanup_close_ int fd = openat2_fd(dfd, name, O_PATH | O_NOFOLLOW, SCOPE_RESOLVE);
+    if (fd < 0)
+        return fd == -ENOENT ? 0 : fd;
+    struct statx stx;
+    if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_TYPE, &stx) < 0)
+        return -errno;
+    if (S_ISLNK(stx.stx_mode))
+        return -ELOOP;
+    if (!(stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT))
+        return -EOPNOTSUPP;
+    if (!(stx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+        return 0; /* not a mount point: nothing to unmount */
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    if (umount2(proc, MNT_DETACH) < 0 && errno != EINVAL)
+        return -errno;
+    return 0;
+}
+
+/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. roots are
+ * what its Remove and Unmount may act on (see "The scope of emergency actions"). */
+static int run_action(const mpp_action *a, const char *plugin, const char *const *roots,
+                      size_t n_roots, bool *halt, char **error, char **warning)
 {
     char *msg = NULL;
     int r = 0;
@@ -519,26 +724,30 @@ static int run_action(const mpp_action *a, const char *plugin, bool *halt, char 
     case MPP_ACTION_REMOVE:
     case MPP_ACTION_UNMOUNT: {
         const char *path = strempty(a->arg);
+        const char *kind = a->kind == MPP_ACTION_REMOVE ? "removal" : "unmount";
         if (!source_path_acceptable(path) || strcmp(path, "/") == 0) {
             r = asprintf(&msg, "plugin \"%s\": emergency %s of invalid path \"%s\" refused", plugin,
                          mpp_action_kind_to_string(a->kind), path);
             break;
         }
-        if (a->kind == MPP_ACTION_UNMOUNT) {
-            if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL &&
-                errno != ENOENT)
-                r = asprintf(&msg, "plugin \"%s\": emergency unmount of %s failed: %m", plugin,
-                             path);
-        } else {
-            /* Not recursive: a plugin's answer must not make root delete a tree. Neither call
-             * follows a symlink in the last component. */
-            int rr = unlink(path);
-            if (rr < 0 && errno == EISDIR)
-                rr = rmdir(path);
-            if (rr < 0 && errno != ENOENT)
-                r = asprintf(&msg, "plugin \"%s\": emergency removal of %s failed: %m", plugin,
-                             path);
+        const char *root = scope_root_of(path, roots, n_roots);
+        if (!root) {
+            r = asprintf(&msg,
+                         "plugin \"%s\": emergency %s of %s refused: it is neither an "
+                         "EffectiveSource the plugin returned for this container nor its StateDir, "
+                         "nor below one",
+                         plugin, kind, path);
+            break;
         }
+        int rr = scoped_action(a->kind, root, path);
+        if (rr == -ELOOP)
+            r = asprintf(&msg,
+                         "plugin \"%s\": emergency %s of %s refused: a symbolic link is on the way "
+                         "below %s (or at its end)",
+                         plugin, kind, path, root);
+        else if (rr < 0)
+            r = asprintf(&msg, "plugin \"%s\": emergency %s of %s failed: %s", plugin, kind, path,
+                         strerror(-rr));
         break;
     }
     case MPP_ACTION_WARNING:
@@ -643,7 +852,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
 
     _cleanup_(json_decrefp) json_t *rec =
         json_pack("{s:s, s:I}", "op", "detach", "clock", (json_int_t)jp->clock);
-    int r = journal_record(j, rec, false, err);
+    int r = journal_record(j, rec, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-sent");
@@ -671,6 +880,8 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     const char *outcome = "ok";
     _cleanup_free_ char *error = NULL, *warning = NULL;
     bool halt = false, retry = false;
+    _cleanup_free_ const char **roots = NULL;
+    size_t n_roots = 0;
 
     r = detach_call(c, p, &req, &resp, &call_err);
     if (r == 0 && resp.success) {
@@ -682,8 +893,17 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
                      isempty(resp.err) ? "no reason given" : resp.err) < 0)
             error = NULL;
     } else {
-        /* Unreachable: its emergency actions stand in for it, mount by mount. */
+        /* Unreachable: its emergency actions stand in for it, mount by mount, on what it made
+         * for this container (checked again: the journal is only a file). */
         outcome = "emergency";
+        roots = calloc(jp->n_entries + 1, sizeof(*roots));
+        if (!roots)
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+        if (scope_root_acceptable(jp->state_dir))
+            roots[n_roots++] = jp->state_dir;
+        for (size_t e = 0; e < jp->n_entries; e++)
+            if (scope_root_acceptable(jp->entries[e].changes.effective_source))
+                roots[n_roots++] = jp->entries[e].changes.effective_source;
         if (teardown_warn(t,
                           "mount point plugin \"%s\" could not be reached for its detach "
                           "(%s): its emergency actions ran in its place",
@@ -707,7 +927,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
             }
             for (size_t k = 0; k < je->n_emergency && !halt; k++) {
                 char *w = NULL;
-                if (run_action(&je->emergency[k], p->name, &halt, &error, &w) < 0)
+                if (run_action(&je->emergency[k], p->name, roots, n_roots, &halt, &error, &w) < 0)
                     return mpp_error_set(err, -ENOMEM, "out of memory");
                 if (w) {
                     if (teardown_warn(t, "%s", w) < 0) {
@@ -728,7 +948,7 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     if (!done || (error && json_object_set_new(done, "error", json_string(error)) < 0) ||
         (warning && json_object_set_new(done, "warning", json_string(warning)) < 0))
         return mpp_error_set(err, -ENOMEM, "out of memory");
-    r = journal_record(j, done, false, err);
+    r = journal_record(j, done, err);
     if (r < 0)
         return r;
     mpp_fault_point("detach-answered");
@@ -752,7 +972,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
         return r;
     if (st.halted && (flags & MPP_DETACH_RESUME)) {
         _cleanup_(json_decrefp) json_t *rec = json_pack("{s:s}", "op", "resume");
-        r = journal_record(j, rec, false, err);
+        r = journal_record(j, rec, err);
         if (r < 0)
             goto out;
         st.halted = false;
@@ -776,7 +996,7 @@ static int unwind(mpp_chain *c, mpp_journal *j, const char *id, int exit_status,
     t->n_errors = st2.n_errors;
     st2.n_errors = 0;
     mpp_jstate_clear(&st2);
-    r = t->complete ? mpp_journal_remove(j, err) : mpp_journal_sync(j, err);
+    r = t->complete ? mpp_journal_remove(j, err) : 0;
 out:
     (void)id;
     mpp_jstate_clear(&st);

@@ -1,23 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP client that talks to plugins (spec §1), with libcurl. One easy handle per client, so
- * that successive calls reuse the connection (keep-alive). A client is not thread-safe. */
-#include <curl/curl.h>
+/* The HTTP client that talks to plugins (spec §1). It writes its requests itself (a POST with
+ * a JSON body) and reads the answers with http-parser (http-response.c). One connection per
+ * client, kept for the next call (keep-alive). A client is not thread-safe. */
 #include <errno.h>
-#include <pthread.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mpp/client.h>
 #include <mpp/codec.h>
 #include <mpp/config.h>
 
-#include "curl-dl.h"
+#include "http-response.h"
 #include "macro.h"
 
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
@@ -26,16 +31,14 @@
 #define EP_ATTACH "/MountPointPlugin.MountPointAttach"
 #define EP_DETACH "/MountPointPlugin.MountPointDetach"
 #define SNIPPET_MAX 200
+/* A busy plugin is asked again after 1 ms, then 2, 4... up to this, until the call's deadline. */
+#define CONNECT_BACKOFF_MAX_MS 64
 
 struct mpp_client {
     mpp_plugin_addr addr;
-    CURL *curl;
-    struct curl_slist *headers;
     unsigned timeout_ms;
     size_t max_response_bytes;
-    char errbuf[CURL_ERROR_SIZE];
-    curl_socket_t sock;   /* the unix socket of the current connection */
-    char peer_error[256]; /* why its peer was refused */
+    int fd; /* the kept connection, or -1 */
 };
 
 const char *mpp_client_name(const mpp_client *c)
@@ -43,14 +46,18 @@ const char *mpp_client_name(const mpp_client *c)
     return c ? strempty(c->addr.name) : "";
 }
 
+static void client_disconnect(mpp_client *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+}
+
 void mpp_client_free(mpp_client *c)
 {
     if (!c)
         return;
-    if (c->curl)
-        sym_curl_easy_cleanup(c->curl);
-    if (c->headers)
-        sym_curl_slist_free_all(c->headers);
+    client_disconnect(c);
     mpp_plugin_addr_clear(&c->addr);
     free(c);
 }
@@ -64,6 +71,15 @@ static void describe_addr(const mpp_client *c, char *buf, size_t size)
         snprintf(buf, size, "unix socket %s", strempty(c->addr.path));
     else
         snprintf(buf, size, "tcp://%s", strempty(c->addr.host_port));
+}
+
+/* It becomes the Host header: printable, no space, no line break. */
+static bool host_port_printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+            return false;
+    return true;
 }
 
 int mpp_client_new(const mpp_plugin_addr *addr, const mpp_client_options *opts, mpp_client **out,
@@ -82,12 +98,16 @@ int mpp_client_new(const mpp_plugin_addr *addr, const mpp_client_options *opts, 
     } else if (addr->kind == MPP_ADDR_TCP) {
         if (isempty(addr->host_port))
             return mpp_error_set(err, -EINVAL, "plugin \"%s\": no TCP address", name);
+        if (!host_port_printable(addr->host_port) || !strrchr(addr->host_port, ':'))
+            return mpp_error_set(err, -EINVAL, "plugin \"%s\": invalid TCP address \"%s\"", name,
+                                 addr->host_port);
     } else
         return mpp_error_set(err, -EINVAL, "plugin \"%s\": unknown address kind", name);
 
     _cleanup_(mpp_client_freep) mpp_client *c = calloc(1, sizeof(*c));
     if (!c)
         return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
+    c->fd = -1;
     if (mpp_plugin_addr_copy(&c->addr, addr) < 0)
         return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
     c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : MPP_DEFAULT_CALL_TIMEOUT_MS;
@@ -98,44 +118,268 @@ int mpp_client_new(const mpp_plugin_addr *addr, const mpp_client_options *opts, 
     return 0;
 }
 
-struct sink {
-    char *buf;
-    size_t len;
-    size_t cap;
-    size_t max;
-    bool too_big;
-    bool nomem;
-};
-
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *userdata)
+static uint64_t now_ms(void)
 {
-    struct sink *s = userdata;
-    size_t n = size * nmemb;
-
-    /* Returning less than n makes curl abort the transfer with CURLE_WRITE_ERROR. */
-    if (n > s->max - s->len) {
-        s->too_big = true;
-        return 0;
-    }
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(s->buf, cap);
-        if (!grown) {
-            s->nomem = true;
-            return 0;
-        }
-        s->buf = grown;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, data, n);
-    s->len += n;
-    s->buf[s->len] = '\0';
-    return n;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Endpoints are pasted into the URL: allow only what the protocol's names use. */
+/* Milliseconds left before the deadline, for poll(). */
+static int time_left(uint64_t deadline)
+{
+    uint64_t now = now_ms();
+    if (now >= deadline)
+        return 0;
+    uint64_t left = deadline - now;
+    return left > INT32_MAX ? INT32_MAX : (int)left;
+}
+
+/* Wait until fd is ready for events. 0 when ready, -ETIMEDOUT at the deadline. */
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+    for (;;) {
+        int left = time_left(deadline);
+        if (left == 0)
+            return -ETIMEDOUT;
+        struct pollfd pfd = {.fd = fd, .events = events};
+        int n = poll(&pfd, 1, left);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* One attempt. A unix socket connects at once or fails: EAGAIN when the plugin's listen
+ * backlog is full, ECONNREFUSED when nobody listens, ENOENT when there is no socket. */
+static int connect_unix_once(const mpp_client *c, int *out)
+{
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, c->addr.path, strlen(c->addr.path) + 1);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return errno == EINTR ? -EAGAIN : -errno;
+    *out = TAKE_FD(fd);
+    return 0;
+}
+
+/* One attempt at every address the name has. -ETIMEDOUT: a connection still in progress at the
+ * deadline (nothing was sent on it). */
+static int connect_tcp_once(const mpp_client *c, uint64_t deadline, int *out, mpp_error *err)
+{
+    const char *hp = c->addr.host_port;
+    const char *colon = strrchr(hp, ':');
+    _cleanup_free_ char *host = NULL;
+    if (hp[0] == '[' && colon > hp && colon[-1] == ']')
+        host = strndup(hp + 1, (size_t)(colon - hp - 2));
+    else
+        host = strndup(hp, (size_t)(colon - hp));
+    if (!host)
+        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
+
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int g = getaddrinfo(host, colon + 1, &hints, &res);
+    if (g != 0)
+        return mpp_error_set(err, -EADDRNOTAVAIL, "plugin \"%s\": cannot resolve tcp://%s: %s",
+                             c->addr.name, hp, gai_strerror(g));
+    int r = -ECONNREFUSED;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        _cleanup_close_ int fd =
+            socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0) {
+            r = -errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            if (errno != EINPROGRESS && errno != EINTR) {
+                r = -errno;
+                continue;
+            }
+            r = wait_fd(fd, POLLOUT, deadline);
+            if (r < 0)
+                break;
+            int soerr = 0;
+            socklen_t sl = sizeof(soerr);
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+                soerr = errno;
+            if (soerr != 0) {
+                r = -soerr;
+                continue;
+            }
+        }
+        /* Requests are written whole; do not let Nagle hold the last segment back. */
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        *out = TAKE_FD(fd);
+        r = 0;
+        break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+/* Discovery checked the socket file's owner, but a file is not a process: the process at the
+ * other end must be root (or our own user). For a listening socket the kernel reports who
+ * called listen(). Checked once per connection: its peer cannot change. */
+static int check_peer(const mpp_client *c, int fd, mpp_error *err)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return mpp_error_set(err, -EPERM, "plugin \"%s\": cannot tell who listens on %s: %m",
+                             c->addr.name, c->addr.path);
+    if (cred.uid != 0 && cred.uid != geteuid())
+        return mpp_error_set(err, -EPERM,
+                             "plugin \"%s\": the process listening on %s (pid %d) runs as uid "
+                             "%u, not root: refused",
+                             c->addr.name, c->addr.path, (int)cred.pid, (unsigned)cred.uid);
+    return 0;
+}
+
+static bool connect_retryable(int r)
+{
+    return r == -EAGAIN || r == -ECONNREFUSED || r == -ENOENT;
+}
+
+static int connect_failed(const mpp_client *c, int r, mpp_error *err)
+{
+    const char *name = c->addr.name;
+    char where[256];
+    describe_addr(c, where, sizeof(where));
+    switch (r) {
+    case -ENOENT:
+        return mpp_error_set(err, -ENOENT,
+                             "plugin \"%s\": cannot connect to %s: it does not exist (is the "
+                             "plugin running?)",
+                             name, where);
+    case -ECONNREFUSED:
+        return mpp_error_set(err, -ECONNREFUSED,
+                             "plugin \"%s\": cannot connect to %s: %s (is the plugin running?)",
+                             name, where, strerror(ECONNREFUSED));
+    case -EAGAIN:
+    case -ETIMEDOUT:
+        /* Nothing was sent: say so with EAGAIN, not with a timeout that may have delivered. */
+        return mpp_error_set(err, -EAGAIN,
+                             "plugin \"%s\": cannot connect to %s within %u ms: it accepts no "
+                             "connection (too busy?)",
+                             name, where, c->timeout_ms);
+    default:
+        return mpp_error_set(err, r, "plugin \"%s\": cannot connect to %s: %s", name, where,
+                             strerror(-r));
+    }
+}
+
+/* Connect, retrying what a busy or starting plugin answers (a full backlog, a refusal, no
+ * socket yet) with a short exponential backoff until the deadline, as Docker's client does. */
+static int client_connect(mpp_client *c, uint64_t deadline, mpp_error *err)
+{
+    unsigned backoff = 1;
+    int fd = -1, r, last = 0;
+    for (;;) {
+        mpp_error cerr = {0};
+        r = c->addr.kind == MPP_ADDR_UNIX ? connect_unix_once(c, &fd)
+                                          : connect_tcp_once(c, deadline, &fd, &cerr);
+        if (r == 0)
+            break;
+        if (cerr.code) {
+            *err = cerr;
+            return r;
+        }
+        /* An attempt cut by the deadline tells less than the refusals before it. */
+        if (r == -ETIMEDOUT && last)
+            r = last;
+        last = r;
+        int left = time_left(deadline);
+        if (!connect_retryable(r) || left == 0)
+            return connect_failed(c, r, err);
+        (void)poll(NULL, 0, (int)backoff < left ? (int)backoff : left);
+        backoff = backoff * 2 > CONNECT_BACKOFF_MAX_MS ? CONNECT_BACKOFF_MAX_MS : backoff * 2;
+    }
+    if (c->addr.kind == MPP_ADDR_UNIX) {
+        r = check_peer(c, fd, err);
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    }
+    c->fd = fd;
+    return 0;
+}
+
+/* A kept connection is idle between calls: anything readable on it (the plugin closed it, or
+ * sent what nobody asked for) means it cannot carry the next request. */
+static bool kept_connection_usable(const mpp_client *c)
+{
+    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* Write the request whole. *sent counts the bytes the kernel took. */
+static int send_all(int fd, struct iovec *iov, size_t n_iov, uint64_t deadline, size_t *sent)
+{
+    *sent = 0;
+    while (n_iov > 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = n_iov};
+        ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                return -errno;
+            int r = wait_fd(fd, POLLOUT, deadline);
+            if (r < 0)
+                return r;
+            continue;
+        }
+        *sent += (size_t)w;
+        size_t left = (size_t)w;
+        while (n_iov > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n_iov--;
+        }
+        if (n_iov > 0) {
+            iov->iov_base = (char *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
+    }
+    return 0;
+}
+
+/* Read until the answer is complete. Returns 1, or negative (-ETIMEDOUT, or what
+ * mpp_http_response_feed returns, with *why) . */
+static int receive_answer(int fd, mpp_http_response *resp, uint64_t deadline, const char **why)
+{
+    char buf[16384];
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                int r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0)
+                    return r;
+                continue;
+            }
+            if (errno != ECONNRESET) {
+                *why = strerror(errno);
+                return -errno;
+            }
+            n = 0; /* reset by the peer: it closed the connection, as for EOF */
+        }
+        int r = mpp_http_response_feed(resp, buf, (size_t)n, why);
+        if (r != 0)
+            return r;
+    }
+}
+
+/* Endpoints are pasted into the request line: allow only what the protocol's names use. */
 static bool endpoint_ok(const char *ep)
 {
     if (isempty(ep))
@@ -144,233 +388,132 @@ static bool endpoint_ok(const char *ep)
            strlen(ep);
 }
 
-static int map_curl_error(mpp_client *c, CURLcode rc, const struct sink *s, const char *ep,
-                          mpp_error *err)
-{
-    const char *name = c->addr.name;
-    char where[256];
-    describe_addr(c, where, sizeof(where));
-
-    switch (rc) {
-    case CURLE_WRITE_ERROR:
-        if (s->too_big)
-            return mpp_error_set(err, -E2BIG,
-                                 "plugin \"%s\": answer to %s is larger than %zu bytes", name, ep,
-                                 s->max);
-        if (s->nomem)
-            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": answer to %s: out of memory", name,
-                                 ep);
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        return mpp_error_set(err, -ETIMEDOUT, "plugin \"%s\" did not answer %s within %u ms", name,
-                             ep, c->timeout_ms);
-    case CURLE_ABORTED_BY_CALLBACK:
-        if (c->peer_error[0])
-            return mpp_error_set(err, -EPERM, "plugin \"%s\": %s", name, c->peer_error);
-        break;
-    case CURLE_COULDNT_CONNECT: {
-        long os_errno = 0;
-        sym_curl_easy_getinfo(c->curl, CURLINFO_OS_ERRNO, &os_errno);
-        struct stat st;
-        if (c->addr.kind == MPP_ADDR_UNIX &&
-            (os_errno == ENOENT || (stat(c->addr.path, &st) < 0 && errno == ENOENT)))
-            return mpp_error_set(err, -ENOENT,
-                                 "plugin \"%s\": cannot connect to %s: it does not exist (is the "
-                                 "plugin running?)",
-                                 name, where);
-        return mpp_error_set(
-            err, -ECONNREFUSED, "plugin \"%s\": cannot connect to %s: %s (is the plugin running?)",
-            name, where, os_errno ? strerror((int)os_errno) : "connection refused");
-    }
-    case CURLE_GOT_NOTHING:
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-        /* The plugin went away mid-call (crashed, or closed the socket). */
-        return mpp_error_set(
-            err, -EIO, "plugin \"%s\" closed the connection without an answer to %s", name, ep);
-    case CURLE_PARTIAL_FILE:
-        return mpp_error_set(
-            err, -EIO, "plugin \"%s\" closed the connection in the middle of its answer to %s",
-            name, ep);
-    default:
-        break;
-    }
-    return mpp_error_set(err, -EIO, "plugin \"%s\": %s at %s: %s", name, ep, where,
-                         c->errbuf[0] ? c->errbuf : sym_curl_easy_strerror(rc));
-}
-
-/* Discovery checked the socket file's owner, but a file is not a process: before each request,
- * the process at the other end must be root (or our own user). For a listening socket the
- * kernel reports who called listen(). */
-static int note_socket(void *data, curl_socket_t fd, curlsocktype purpose)
-{
-    mpp_client *c = data;
-    if (purpose == CURLSOCKTYPE_IPCXN)
-        c->sock = fd;
-    return CURL_SOCKOPT_OK;
-}
-
-static int check_peer(void *data, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
-                      int conn_local_port)
-{
-    (void)conn_primary_ip;
-    (void)conn_local_ip;
-    (void)conn_primary_port;
-    (void)conn_local_port;
-    mpp_client *c = data;
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    c->peer_error[0] = '\0';
-    if (c->sock < 0 || getsockopt(c->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-        snprintf(c->peer_error, sizeof(c->peer_error), "cannot tell who listens on %s: %s",
-                 c->addr.path, c->sock < 0 ? "no socket" : strerror(errno));
-        return CURL_PREREQFUNC_ABORT;
-    }
-    if (cred.uid != 0 && cred.uid != geteuid()) {
-        snprintf(c->peer_error, sizeof(c->peer_error),
-                 "the process listening on %s (pid %d) runs as uid %u, not root: refused",
-                 c->addr.path, (int)cred.pid, (unsigned)cred.uid);
-        return CURL_PREREQFUNC_ABORT;
-    }
-    return CURL_PREREQFUNC_OK;
-}
-
-static int client_setup_curl(mpp_client *c, mpp_error *err)
-{
-    const char *name = strempty(c->addr.name);
-    int r = mpp_dlopen_curl(err);
-    if (r < 0)
-        return mpp_error_prefix(err, "plugin \"%s\"", c->addr.name);
-
-    c->sock = CURL_SOCKET_BAD;
-    c->curl = sym_curl_easy_init();
-    if (!c->curl)
-        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": cannot create a curl handle", name);
-
-    /* An empty "Expect:" stops curl from sending Expect: 100-continue on larger bodies. */
-    const char *const headers[] = {"Accept: " MEDIA_TYPE, "Content-Type: " MEDIA_TYPE, "Expect:"};
-    for (size_t i = 0; i < ELEMENTSOF(headers); i++) {
-        struct curl_slist *l = sym_curl_slist_append(c->headers, headers[i]);
-        if (!l)
-            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
-        c->headers = l;
-    }
-
-    CURLcode rc = CURLE_OK;
-#define SETOPT(opt, val)                                                                           \
-    do {                                                                                           \
-        if (rc == CURLE_OK)                                                                        \
-            rc = sym_curl_easy_setopt(c->curl, opt, val);                                          \
-    } while (0)
-    SETOPT(CURLOPT_NOSIGNAL, 1L);
-    SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
-    SETOPT(CURLOPT_PROTOCOLS_STR, "http");
-    SETOPT(CURLOPT_REDIR_PROTOCOLS_STR, "http");
-    SETOPT(CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(CURLOPT_NOPROXY, "*");
-    SETOPT(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
-    SETOPT(CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
-    SETOPT(CURLOPT_HTTPHEADER, c->headers);
-    SETOPT(CURLOPT_USERAGENT, "mpp/0.1.0");
-    SETOPT(CURLOPT_POST, 1L);
-    if (c->addr.kind == MPP_ADDR_UNIX) {
-        SETOPT(CURLOPT_UNIX_SOCKET_PATH, c->addr.path);
-        SETOPT(CURLOPT_SOCKOPTFUNCTION, note_socket);
-        SETOPT(CURLOPT_SOCKOPTDATA, c);
-        SETOPT(CURLOPT_PREREQFUNCTION, check_peer);
-        SETOPT(CURLOPT_PREREQDATA, c);
-    }
-#undef SETOPT
-    if (rc != CURLE_OK)
-        return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl: %s", c->addr.name,
-                             sym_curl_easy_strerror(rc));
-    return 0;
-}
-
-/* The curl handle is made on the first call: a client that is never called (its plugin
- * selected nothing) costs no libcurl at all. */
-static int client_ensure_curl(mpp_client *c, mpp_error *err)
-{
-    if (c->curl)
-        return 0;
-    int r = client_setup_curl(c, err);
-    if (r < 0 && mpp_dlopen_curl(NULL) == 0) {
-        if (c->curl)
-            sym_curl_easy_cleanup(c->curl);
-        if (c->headers)
-            sym_curl_slist_free_all(c->headers);
-        c->curl = NULL;
-        c->headers = NULL;
-    }
-    return r;
-}
-
 int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long *status,
                     char **resp, size_t *resp_len, mpp_error *err)
 {
+    uint64_t deadline = now_ms() + c->timeout_ms;
     *resp = NULL;
     if (resp_len)
         *resp_len = 0;
     if (status)
         *status = 0;
 
-    int r = client_ensure_curl(c, err);
-    if (r < 0)
-        return r;
+    const char *name = c->addr.name;
     if (!endpoint_ok(endpoint))
-        return mpp_error_set(err, -EINVAL, "plugin \"%s\": invalid endpoint \"%s\"", c->addr.name,
+        return mpp_error_set(err, -EINVAL, "plugin \"%s\": invalid endpoint \"%s\"", name,
                              strempty(endpoint));
     const char *ep = endpoint[0] == '/' ? endpoint + 1 : endpoint;
     if (!body)
         body = "";
+    size_t body_len = strlen(body);
 
-    _cleanup_free_ char *url = NULL;
-    int n = c->addr.kind == MPP_ADDR_UNIX ? asprintf(&url, "http://plugin/%s", ep)
-                                          : asprintf(&url, "http://%s/%s", c->addr.host_port, ep);
-    if (n < 0)
-        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
-    _cleanup_free_ char *display = NULL;
-    if (asprintf(&display, "/%s", ep) < 0)
-        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
-
-    struct sink s = {.max = c->max_response_bytes};
-    _cleanup_free_ char *sink_buf = NULL;
-    c->errbuf[0] = '\0';
-
-    CURLcode rc = sym_curl_easy_setopt(c->curl, CURLOPT_URL, url);
-    if (rc == CURLE_OK)
-        rc = sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
-    if (rc == CURLE_OK)
-        rc = sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    if (rc == CURLE_OK)
-        rc = sym_curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
-    if (rc == CURLE_OK)
-        rc = sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &s);
-    if (rc != CURLE_OK)
-        return mpp_error_set(err, -EINVAL, "plugin \"%s\": cannot configure curl for %s: %s",
-                             c->addr.name, display, sym_curl_easy_strerror(rc));
-
-    rc = sym_curl_easy_perform(c->curl);
-    sink_buf = s.buf;
-    /* The sink lives on this stack frame: do not leave curl pointing at it. */
-    sym_curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, NULL);
-    sym_curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, NULL);
-    if (rc != CURLE_OK)
-        return map_curl_error(c, rc, &s, display, err);
-
-    long code = 0;
-    sym_curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &code);
-    if (!sink_buf) {
-        sink_buf = strdup("");
-        if (!sink_buf)
-            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", c->addr.name);
+    _cleanup_free_ char *head = NULL;
+    int hlen = asprintf(&head,
+                        "POST /%s HTTP/1.1\r\n"
+                        "Host: %s\r\n"
+                        "User-Agent: mpp/0.1.0\r\n"
+                        "Accept: " MEDIA_TYPE "\r\n"
+                        "Content-Type: " MEDIA_TYPE "\r\n"
+                        "Content-Length: %zu\r\n"
+                        "\r\n",
+                        ep, c->addr.kind == MPP_ADDR_UNIX ? "plugin" : c->addr.host_port, body_len);
+    if (hlen < 0) {
+        head = NULL;
+        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
     }
+    char display[256];
+    snprintf(display, sizeof(display), "/%s", ep);
+
+    /* Before any byte goes out, a kept connection is checked; a new one is made if it cannot
+     * be used (see client.h on what may be retried). */
+    bool reused = c->fd >= 0;
+    if (reused && !kept_connection_usable(c)) {
+        client_disconnect(c);
+        reused = false;
+    }
+    int r;
+    if (c->fd < 0 && (r = client_connect(c, deadline, err)) < 0)
+        return r;
+
+    struct iovec iov[2] = {{.iov_base = head, .iov_len = (size_t)hlen},
+                           {.iov_base = (char *)body, .iov_len = body_len}};
+    size_t sent = 0;
+    r = send_all(c->fd, iov, body_len ? 2 : 1, deadline, &sent);
+    if (r < 0 && reused && sent == 0 && (r == -EPIPE || r == -ECONNRESET)) {
+        /* The plugin closed the kept connection before a byte of this request reached it:
+         * nothing was delivered, so a new connection may carry it. */
+        client_disconnect(c);
+        if ((r = client_connect(c, deadline, err)) < 0)
+            return r;
+        iov[0] = (struct iovec){.iov_base = head, .iov_len = (size_t)hlen};
+        iov[1] = (struct iovec){.iov_base = (char *)body, .iov_len = body_len};
+        r = send_all(c->fd, iov, body_len ? 2 : 1, deadline, &sent);
+    }
+    if (r < 0) {
+        client_disconnect(c);
+        if (r == -ETIMEDOUT)
+            return mpp_error_set(err, -ETIMEDOUT, "plugin \"%s\" did not answer %s within %u ms",
+                                 name, display, c->timeout_ms);
+        if (r == -EPIPE || r == -ECONNRESET)
+            return mpp_error_set(err, -EIO,
+                                 "plugin \"%s\" closed the connection without an answer to %s",
+                                 name, display);
+        return mpp_error_set(err, r, "plugin \"%s\": cannot send %s: %s", name, display,
+                             strerror(-r));
+    }
+
+    _cleanup_(mpp_http_response_clear) mpp_http_response answer;
+    mpp_http_response_init(&answer, c->max_response_bytes, MPP_HTTP_MAX_HEADER_BYTES);
+    const char *why = NULL;
+    r = receive_answer(c->fd, &answer, deadline, &why);
+    if (r < 0) {
+        client_disconnect(c);
+        char where[256];
+        describe_addr(c, where, sizeof(where));
+        switch (r) {
+        case -ETIMEDOUT:
+            return mpp_error_set(err, -ETIMEDOUT, "plugin \"%s\" did not answer %s within %u ms",
+                                 name, display, c->timeout_ms);
+        case -E2BIG:
+            if (answer.header_too_big)
+                return mpp_error_set(err, -E2BIG,
+                                     "plugin \"%s\": answer to %s has a header larger than %u "
+                                     "bytes",
+                                     name, display, MPP_HTTP_MAX_HEADER_BYTES);
+            return mpp_error_set(err, -E2BIG,
+                                 "plugin \"%s\": answer to %s is larger than %zu bytes", name,
+                                 display, c->max_response_bytes);
+        case -EIO:
+            if (!answer.started)
+                return mpp_error_set(err, -EIO,
+                                     "plugin \"%s\" closed the connection without an answer to %s",
+                                     name, display);
+            return mpp_error_set(
+                err, -EIO, "plugin \"%s\" closed the connection in the middle of its answer to %s",
+                name, display);
+        case -EBADMSG:
+            return mpp_error_set(err, -EBADMSG,
+                                 "plugin \"%s\": answer to %s from %s is not valid HTTP: %s", name,
+                                 display, where, strempty(why));
+        case -ENOMEM:
+            return mpp_error_set(err, -ENOMEM, "plugin \"%s\": answer to %s: out of memory", name,
+                                 display);
+        default:
+            return mpp_error_set(err, r, "plugin \"%s\": reading the answer to %s from %s: %s",
+                                 name, display, where, strempty(why));
+        }
+    }
+    if (!answer.keep_alive)
+        client_disconnect(c);
+
+    char *out = answer.body ? TAKE_PTR(answer.body) : strdup("");
+    if (!out)
+        return mpp_error_set(err, -ENOMEM, "plugin \"%s\": out of memory", name);
     if (status)
-        *status = code;
+        *status = (long)answer.status;
     if (resp_len)
-        *resp_len = s.len;
-    *resp = TAKE_PTR(sink_buf);
+        *resp_len = answer.len;
+    *resp = out;
     return 0;
 }
 

@@ -16,6 +16,10 @@
  * invalid UTF-8, truncated JSON → -EBADMSG); origin names the document in the message
  * ("attach response of plugin x: line 1 column 7: ..."). *out is a new reference. */
 int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **out, mpp_error *err);
+/* mpp_json_parse, refusing an object with a key twice (-EBADMSG): for documents another program
+ * reads too, which might take the other one. */
+int mpp_json_parse_unique(const char *text, size_t len, const char *origin, json_t **out,
+                          mpp_error *err);
 /* Object → struct. `where` is the field path prefix for messages ("Mounts[2]"); may be "". */
 int mpp_mount_from_json(const json_t *j, const char *where, mpp_mount *out, mpp_error *err);
 int mpp_changes_from_json(const json_t *j, const char *where, mpp_changes *out, mpp_error *err);

@@ -741,6 +741,8 @@ static int dec_attach_response(dec *d, const json_t *v, void *out)
                             a->n_attachments);
     if (r >= 0)
         r = dec_field(d, v, "Err", dec_string, &a->err);
+    if (r >= 0)
+        r = dec_field(d, v, "StateDir", dec_string, &a->state_dir);
     return r;
 }
 
@@ -841,6 +843,10 @@ static int parse_error(const json_error_t *je, const char *origin, mpp_error *er
     case json_error_invalid_utf8:
         what = "invalid UTF-8: ";
         break;
+    case json_error_duplicate_key:
+        /* Readers differ on which one counts (Go's takes the last): refused, not guessed. */
+        what = "a key appears twice in one object: ";
+        break;
     case json_error_premature_end_of_input:
         what = "truncated JSON: ";
         break;
@@ -855,7 +861,8 @@ static int parse_error(const json_error_t *je, const char *origin, mpp_error *er
                          what, je->text);
 }
 
-int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **out, mpp_error *err)
+static int json_parse_flags(const char *text, size_t len, size_t flags, const char *origin,
+                            json_t **out, mpp_error *err)
 {
     *out = NULL;
     if (isempty(origin))
@@ -872,7 +879,7 @@ int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **ou
         return mpp_error_set(err, -EBADMSG, "%s: empty document", origin);
 
     json_error_t je;
-    json_t *j = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    json_t *j = json_loadb(text, len, JSON_DECODE_ANY | flags, &je);
     if (!j)
         return parse_error(&je, origin, err);
     switch (check_limits(j, 0)) {
@@ -887,6 +894,17 @@ int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **ou
     }
     *out = j;
     return 0;
+}
+
+int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **out, mpp_error *err)
+{
+    return json_parse_flags(text, len, 0, origin, out, err);
+}
+
+int mpp_json_parse_unique(const char *text, size_t len, const char *origin, json_t **out,
+                          mpp_error *err)
+{
+    return json_parse_flags(text, len, JSON_REJECT_DUPLICATES, origin, out, err);
 }
 
 int mpp_json_dump(const json_t *j, char **out, mpp_error *err)
@@ -1537,7 +1555,8 @@ int mpp_encode_attach_response(const mpp_attach_response *in, char **out, mpp_er
     for (size_t i = 0; ok && i < in->n_attachments; i++)
         ok = append(list, attachment_to_json(&in->attachments[i])) == 0;
     ok = ok && put(o, "Success", json_boolean(in->success)) == 0 &&
-         put_opt(o, "Attachments", TAKE_PTR(list)) == 0 && put_str_opt(o, "Err", in->err) == 0;
+         put_opt(o, "Attachments", TAKE_PTR(list)) == 0 && put_str_opt(o, "Err", in->err) == 0 &&
+         put_str_opt(o, "StateDir", in->state_dir) == 0;
     return encode_doc(ok ? TAKE_PTR(o) : NULL, "attach response", out, err);
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -74,15 +75,20 @@ int mpp_gate_open(const char *state_dir, const char *id, int *listen_fd, mpp_err
     return 0;
 }
 
-static pid_t read_pid(const char *path)
+static pid_t read_pid_fd(int fd)
 {
     char buf[32] = {0};
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+    if (fd < 0 || pread(fd, buf, sizeof(buf) - 1, 0) <= 0)
         return -1;
     char *end;
     long v = strtol(buf, &end, 10);
     return (v > 1 && v < INT_MAX && (*end == '\0' || *end == '\n')) ? (pid_t)v : -1;
+}
+
+static pid_t read_pid(const char *path)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    return read_pid_fd(fd);
 }
 
 static bool pid_alive(pid_t pid)
@@ -121,7 +127,8 @@ static void reply(int fd, const char *what)
 {
     char line[160];
     int n = snprintf(line, sizeof(line), GATE_PROTOCOL " %s\n", what);
-    if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) < 0) {
+    /* No SIGPIPE: mpp-init may have been killed (delete --force) while we tore down. */
+    if (n > 0 && (size_t)n < sizeof(line) && send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0) {
         /* the peer went away: nothing to tell it */
     }
 }
@@ -185,6 +192,12 @@ static int handle(mpp_chain *chain, const char *state_dir, const char *id, int f
         return 0;
     }
 
+    /* From here on the teardown is ours to finish: a delete that stops the gate now (SIGTERM,
+     * mpp_gate_close) waits for it on daemon.pid's lock rather than detach a second time. */
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    sigprocmask(SIG_BLOCK, &term, NULL);
     mpp_teardown t = {0};
     int r = mpp_chain_detach(chain, id, status, 0, &t, err);
     int verdict = status;
@@ -237,8 +250,15 @@ void mpp_gate_close(const char *state_dir, const char *id)
     if (!mpp_container_id_valid(id) ||
         mpp_gate_path(state_dir, id, "daemon.pid", path, sizeof(path)) < 0)
         return;
-    pid_t daemon = read_pid(path);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    pid_t daemon = read_pid_fd(fd);
     if (daemon > 0)
         kill(daemon, SIGTERM);
+    /* The daemon holds this lock while it lives. A gate waiting for the exit dies of the
+     * signal at once; one tearing down ignores it and is waited for, so that the plugins get
+     * its detach (with the exit status) and no second one. */
+    if (fd >= 0)
+        while (flock(fd, LOCK_SH) < 0 && errno == EINTR)
+            ;
     remove_gate_dir(state_dir, id);
 }

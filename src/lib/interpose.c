@@ -25,6 +25,11 @@ static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_
     }
 }
 
+static int pin_effective(void *pins, size_t k, mpp_mount *m, const char *plugin, mpp_error *err)
+{
+    return mpp_pins_effective(pins, k, m, plugin, err);
+}
+
 int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
                          const char *pin_dir, mpp_pins **pins, mpp_error *err)
 {
@@ -43,15 +48,17 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
         return r;
     }
 
+    /* Each EffectiveSource is pinned as a plugin returns it, before the next one judges it. */
+    mpp_chain_set_source_hook(chain, pin_effective, p);
     r = mpp_chain_attach(chain, o->container_id, mounts, n, err);
+    mpp_chain_set_source_hook(chain, NULL, NULL);
     if (r < 0)
         name_given_sources(p, mounts, n, err);
     bool judged = mpp_chain_consulted(chain) > 0 ||
                   mpp_container_has_state(mpp_chain_config(chain)->state_dir, o->container_id);
     if (r >= 0 && judged) {
-        r = mpp_sources_prepare(mounts, n, err);
-        if (r >= 0)
-            r = mpp_pins_take(p, mounts, n, pin_dir, err);
+        /* Sources were created (CreateSourceIfMissing) and checked as they were pinned. */
+        r = mpp_pins_take(p, mounts, n, pin_dir, err);
         if (r >= 0)
             r = mpp_bundle_apply(b, mounts, index, n, err);
         for (size_t k = 0; r >= 0 && k < n; k++)

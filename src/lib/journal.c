@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The per-container journal: durable JSON lines, and their replay into the attached stacks. */
+/* The per-container journal: JSON lines in order, and their replay into the attached stacks. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -86,14 +86,6 @@ int mpp_state_dir_ensure(const char *path, mpp_error *err)
     return 0;
 }
 
-static int fsync_dir(const char *path)
-{
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) < 0)
-        return -errno;
-    return 0;
-}
-
 static void journal_free(mpp_journal *j)
 {
     if (!j)
@@ -169,14 +161,12 @@ int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out,
     }
     if (flock(j->fd, LOCK_EX) < 0)
         return mpp_error_set(err, -errno, "cannot lock journal %s: %m", j->path);
-    /* The directory entries must be durable before any record in the file matters. */
-    if (fsync_dir(j->dir) < 0 || fsync_dir(containers) < 0)
-        return mpp_error_set(err, -errno, "cannot sync %s: %m", j->dir);
     *out = TAKE_PTR(j);
     return 0;
 }
 
-/* Drop a torn last line (a write cut short by a crash) so that appends start on a clean line. */
+/* Drop a torn last line (a write cut short, or a tail of zeroes: whatever has no newline after
+ * it) so that appends start on a clean line. */
 static int journal_trim(mpp_journal *j, mpp_error *err)
 {
     struct stat st;
@@ -196,7 +186,7 @@ static int journal_trim(mpp_journal *j, mpp_error *err)
             break;
         end--;
     }
-    if (end != st.st_size && (ftruncate(j->fd, end) < 0 || fdatasync(j->fd) < 0))
+    if (end != st.st_size && ftruncate(j->fd, end) < 0)
         return mpp_error_set(err, -errno, "cannot trim torn record in journal %s: %m", j->path);
     return 0;
 }
@@ -260,14 +250,7 @@ int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal
     return 0;
 }
 
-int mpp_journal_sync(mpp_journal *j, mpp_error *err)
-{
-    if (fdatasync(j->fd) < 0)
-        return mpp_error_set(err, -errno, "cannot sync journal %s: %m", j->path);
-    return 0;
-}
-
-int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error *err)
+int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err)
 {
     size_t len = strlen(record);
     _cleanup_free_ char *line = malloc(len + 2);
@@ -285,7 +268,7 @@ int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error 
         }
         done += (size_t)w;
     }
-    return sync ? mpp_journal_sync(j, err) : 0;
+    return 0;
 }
 
 void mpp_strv_free(char **v, size_t n)
@@ -361,6 +344,7 @@ int mpp_journal_remove(mpp_journal *j, mpp_error *err)
 static void jplugin_clear(mpp_jplugin *p)
 {
     free(p->name);
+    free(p->state_dir);
     for (size_t i = 0; i < p->n_entries; i++) {
         mpp_changes_clear(&p->entries[i].changes);
         for (size_t k = 0; k < p->entries[i].n_emergency; k++)
@@ -453,6 +437,11 @@ static int replay_attached(mpp_jplugin *p, json_t *rec, const char *where, mpp_e
         return mpp_error_set(err, -EBADMSG, "%s: malformed attached record", where);
     size_t n = json_array_size(entries);
     p->state = n > 0 ? MPP_JP_ATTACHED : MPP_JP_REFUSED;
+    json_t *sd = json_object_get(rec, "state_dir");
+    if (sd && !json_is_string(sd))
+        return mpp_error_set(err, -EBADMSG, "%s: malformed state_dir", where);
+    if (sd && !(p->state_dir = strdup(json_string_value(sd))))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
     if (n == 0)
         return 0;
     p->entries = calloc(n, sizeof(*p->entries));
@@ -538,6 +527,10 @@ int mpp_jstate_load(mpp_journal *j, mpp_jstate *st, mpp_error *err)
             r = replay_attached(p, rec, where, err);
         } else if (strcmp(op, "refused") == 0) {
             p->state = MPP_JP_REFUSED;
+        } else if (strcmp(op, "unanswered") == 0) {
+            /* The call failed after it may have reached the plugin: still possibly attached. */
+            if (p->state != MPP_JP_SENT)
+                r = mpp_error_set(err, -EBADMSG, "%s: unanswered after an answer", where);
         } else if (strcmp(op, "detach") == 0) {
             if (p->state == MPP_JP_SENT)
                 r = entries_from_sent(p, err);

@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The per-container journal: state_dir/ID/journal, JSON lines, each made durable (written in one
- * write(), then fdatasync) before the step it records can have an effect. Replaying it gives the
- * plugins still attached, so that a teardown in any later process finishes the unwind.
+/* The per-container journal: state_dir/ID/journal, JSON lines, each written (in one write())
+ * before the step it records can have an effect. Replaying it gives the plugins still attached,
+ * so that a teardown in any later process finishes the unwind. Nothing is synced: state_dir is
+ * runtime state like /run/runc, safe against the death of any process (the page cache keeps
+ * what was written), not against a power loss, after which no container it describes exists
+ * (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no record.
  *
  * Records (the "op" key):
  *   begin      {id, mounts: N}
  *   attach     {clock, plugin, mounts: [index...], sent: [MountPoint...]}   before the call
- *   attached   {clock, entries: [{mount, changes, emergency}...]}           Attach: true only
- *   refused    {clock, error}                                              denied or failed
+ *   attached   {clock, entries: [{mount, changes, emergency}...], state_dir?}  Attach: true only
+ *   refused    {clock, error}                        denied, or the request never left
+ *   unanswered {clock, error}                        sent, no valid answer: possibly attached
  *   detach     {clock}                                                     before the call
  *   detached   {clock, outcome, error?, halt?}                             after it
  *   resume     {}                                                          recover after a halt
- * An "attach" with neither "attached" nor "refused" after it counts as attached to every mount
- * it was sent (the process died while the plugin may have acted on it). */
+ * An "attach" with neither "attached" nor "refused" after it (none, or "unanswered") counts as
+ * attached to every mount it was sent (the process died, or the call failed, while the plugin
+ * may have acted on it). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,11 +44,9 @@ int mpp_journal_open(const char *state_dir, const char *id, mpp_journal **out, m
 int mpp_journal_open_readonly(const char *state_dir, const char *id, mpp_journal **out, bool *busy,
                               mpp_error *err);
 
-/* Append one record (a JSON object text without newline), in one write(). With sync, it and
- * every record before it are durable on return (fdatasync). A record a process kill cuts off
- * is still read back (the page cache survives a kill); sync guards against a machine crash. */
-int mpp_journal_append(mpp_journal *j, const char *record, bool sync, mpp_error *err);
-int mpp_journal_sync(mpp_journal *j, mpp_error *err);
+/* Append one record (a JSON object text without newline), in one write(). Once it returns, a
+ * process kill cannot lose it (the page cache survives a kill). */
+int mpp_journal_append(mpp_journal *j, const char *record, mpp_error *err);
 
 /* Read every complete line. *lines is a heap array of heap strings. */
 int mpp_journal_lines(mpp_journal *j, char ***lines, size_t *n, mpp_error *err);
@@ -82,6 +85,7 @@ typedef struct mpp_jplugin {
     mpp_jplugin_state state;
     bool detach_was_sent; /* a "detach" record exists */
     mpp_jentry *entries;  /* what it attached (SENT: every mount sent, no changes) */
+    char *state_dir;      /* the StateDir of its attach answer: a root for emergency actions */
     size_t n_entries;
     mpp_mount *sent; /* the mounts as it saw them, parallel to the "mounts" index list */
     size_t *sent_index;

@@ -1,38 +1,35 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* OCI bundles: load, check, dump and atomically save config.json; write effective sources back;
  * check or create the effective sources. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include <mpp/chain.h>
 #include <mpp/codec.h>
 #include <mpp/gate.h>
 #include <mpp/oci.h>
 #include <mpp/pattern.h>
 
 #include "adapter.h"
+#include "journal.h"
 #include "codec-json.h"
 #include "macro.h"
+#include "pin-internal.h"
 
 struct mpp_bundle {
     json_t *root;
     char *dir;    /* NULL for a parsed bundle */
     char *path;   /* dir/config.json, or NULL */
     char *origin; /* names the document in messages */
-    /* The files are held open, not remembered by inode number: a number is reused as soon as
-     * its file is gone, and another mpp-runtime's rewrite of the same bundle would then pass
-     * for the file read (and be kept as the original) or for our own (and be restored over). */
-    int loaded_fd;   /* the file read, or -1 */
-    bool was_pinned; /* mpp_bundle_unpin() found pins */
-    int saved_fd;    /* the file mpp_bundle_save() put in place, or -1 */
 };
 
 void mpp_bundle_free(mpp_bundle *b)
@@ -40,16 +37,250 @@ void mpp_bundle_free(mpp_bundle *b)
     if (!b)
         return;
     json_decref(b->root);
-    if (b->loaded_fd >= 0)
-        close(b->loaded_fd);
-    if (b->saved_fd >= 0)
-        close(b->saved_fd);
     free(b->dir);
     free(b->path);
     free(b->origin);
     free(b);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_bundle *, mpp_bundle_free)
+
+/* Keys as runc reads them. Go's encoding/json matches an object key to a struct field ignoring
+ * case, by Unicode simple case folding, and when several keys match one field the last wins;
+ * crun and jansson read exact keys. So {"Source": "/etc"} or a "source" after another is mounted
+ * by runc and never seen by a plugin. Of the simple folds (Go's unicode.SimpleFold orbits), only
+ * two reach an ASCII letter: U+017F LATIN SMALL LETTER LONG S (s) and U+212A KELVIN SIGN (k);
+ * U+0130 and U+0131 (Turkish dotted/dotless i) fold to nothing in Go. Every OCI field name is
+ * ASCII, so folding ASCII case and those two is all that can make a key reach a field. */
+static char *go_fold(const char *key)
+{
+    size_t len = strlen(key);
+    char *out = malloc(len + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p;) {
+        if (p[0] == 0xc5 && p[1] == 0xbf) { /* ſ */
+            *o++ = 's';
+            p += 2;
+        } else if (p[0] == 0xe2 && p[1] == 0x84 && p[2] == 0xaa) { /* K */
+            *o++ = 'k';
+            p += 3;
+        } else {
+            *o++ = (char)(*p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p);
+            p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The objects of the OCI runtime spec whose fields mpp or a runtime reads, and the free-form
+ * maps (Go map[string]string: exact keys, where case differences are distinct keys). */
+typedef struct schema schema;
+typedef struct schema_child {
+    const char *key;
+    const schema *s;
+    bool array; /* an array of such objects */
+} schema_child;
+struct schema {
+    const char *const *keys; /* NULL: any key (still no two that fold together) */
+    const schema_child *children;
+    bool free_form;
+};
+
+static const schema free_form = {.free_form = true};
+static const char *const mapping_keys[] = {"containerID", "hostID", "size", NULL};
+static const schema mapping = {.keys = mapping_keys};
+static const char *const mount_keys[] = {"destination", "type",        "source", "options",
+                                         "uidMappings", "gidMappings", NULL};
+static const schema_child mount_children[] = {
+    {"uidMappings", &mapping, true}, {"gidMappings", &mapping, true}, {NULL, NULL, false}};
+static const schema mount = {.keys = mount_keys, .children = mount_children};
+static const char *const root_keys[] = {"path", "readonly", NULL};
+static const schema root_s = {.keys = root_keys};
+static const char *const user_keys[] = {"uid", "gid", "umask", "additionalGids", "username", NULL};
+static const schema user_s = {.keys = user_keys};
+static const char *const caps_keys[] = {"bounding",  "effective", "inheritable",
+                                        "permitted", "ambient",   NULL};
+static const schema caps_s = {.keys = caps_keys};
+static const char *const rlimit_keys[] = {"type", "hard", "soft", NULL};
+static const schema rlimit_s = {.keys = rlimit_keys};
+static const char *const process_keys[] = {"terminal",
+                                           "consoleSize",
+                                           "user",
+                                           "args",
+                                           "commandLine",
+                                           "env",
+                                           "cwd",
+                                           "capabilities",
+                                           "rlimits",
+                                           "noNewPrivileges",
+                                           "apparmorProfile",
+                                           "oomScoreAdj",
+                                           "selinuxLabel",
+                                           "ioPriority",
+                                           "scheduler",
+                                           "execCPUAffinity",
+                                           NULL};
+static const schema_child process_children[] = {{"user", &user_s, false},
+                                                {"capabilities", &caps_s, false},
+                                                {"rlimits", &rlimit_s, true},
+                                                {NULL, NULL, false}};
+static const schema process_s = {.keys = process_keys, .children = process_children};
+static const char *const hook_keys[] = {"path", "args", "env", "timeout", NULL};
+static const schema hook_s = {.keys = hook_keys};
+static const char *const hooks_keys[] = {
+    "prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+    NULL};
+static const schema_child hooks_children[] = {{"prestart", &hook_s, true},
+                                              {"createRuntime", &hook_s, true},
+                                              {"createContainer", &hook_s, true},
+                                              {"startContainer", &hook_s, true},
+                                              {"poststart", &hook_s, true},
+                                              {"poststop", &hook_s, true},
+                                              {NULL, NULL, false}};
+static const schema hooks_s = {.keys = hooks_keys, .children = hooks_children};
+static const char *const namespace_keys[] = {"type", "path", NULL};
+static const schema namespace_s = {.keys = namespace_keys};
+static const char *const device_keys[] = {"type",     "path", "major", "minor",
+                                          "fileMode", "uid",  "gid",   NULL};
+static const schema device_s = {.keys = device_keys};
+static const schema_child resources_children[] = {{"unified", &free_form, false},
+                                                  {NULL, NULL, false}};
+static const schema resources_s = {.children = resources_children};
+static const char *const linux_keys[] = {
+    "namespaces", "uidMappings",       "gidMappings", "timeOffsets", "devices",     "cgroupsPath",
+    "resources",  "rootfsPropagation", "seccomp",     "sysctl",      "maskedPaths", "readonlyPaths",
+    "mountLabel", "intelRdt",          "personality", NULL};
+static const schema_child linux_children[] = {{"namespaces", &namespace_s, true},
+                                              {"uidMappings", &mapping, true},
+                                              {"gidMappings", &mapping, true},
+                                              {"devices", &device_s, true},
+                                              {"resources", &resources_s, false},
+                                              {"sysctl", &free_form, false},
+                                              {NULL, NULL, false}};
+static const schema linux_s = {.keys = linux_keys, .children = linux_children};
+static const char *const top_keys[] = {
+    "ociVersion",  "process", "root",    "hostname", "domainname", "mounts", "hooks",
+    "annotations", "linux",   "solaris", "windows",  "vm",         "zos",    NULL};
+static const schema_child top_children[] = {{"process", &process_s, false},
+                                            {"root", &root_s, false},
+                                            {"mounts", &mount, true},
+                                            {"hooks", &hooks_s, false},
+                                            {"annotations", &free_form, false},
+                                            {"linux", &linux_s, false},
+                                            {NULL, NULL, false}};
+static const schema top = {.keys = top_keys, .children = top_children};
+
+typedef struct folded_key {
+    const char *key;
+    char *fold;
+} folded_key;
+
+static int folded_cmp(const void *a, const void *b)
+{
+    const folded_key *x = a, *y = b;
+    int c = strcmp(x->fold, y->fold);
+    return c ? c : strcmp(x->key, y->key);
+}
+
+typedef struct folded_keys {
+    folded_key *v;
+    size_t n;
+} folded_keys;
+
+static void folded_keys_done(folded_keys *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        free(f->v[i].fold);
+    free(f->v);
+}
+
+static int check_keys(const json_t *obj, const schema *s, const char *origin, const char *where,
+                      mpp_error *err)
+{
+    size_t n = json_object_size(obj);
+    if (n == 0 || s->free_form)
+        return 0; /* exact duplicates were refused when parsing */
+    _cleanup_(folded_keys_done) folded_keys f = {.v = calloc(n, sizeof(folded_key))};
+    if (!f.v)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    const char *k;
+    json_t *val;
+    json_object_foreach((json_t *)obj, k, val)
+    {
+        f.v[f.n].key = k;
+        if (!(f.v[f.n++].fold = go_fold(k)))
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    const char *sep = *where ? ": " : "";
+    for (size_t i = 0; s->keys && i < n; i++)
+        for (const char *const *known = s->keys; *known; known++) {
+            if (strcmp(f.v[i].key, *known) == 0)
+                break;
+            _cleanup_free_ char *kf = go_fold(*known);
+            if (!kf)
+                return mpp_error_set(err, -ENOMEM, "out of memory");
+            if (strcmp(kf, f.v[i].fold) == 0)
+                return mpp_error_set(err, -EBADMSG,
+                                     "%s: %s%skey \"%s\" is not \"%s\" (runc would read it as "
+                                     "\"%s\")",
+                                     origin, where, sep, f.v[i].key, *known, *known);
+        }
+    qsort(f.v, n, sizeof(*f.v), folded_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(f.v[i - 1].fold, f.v[i].fold) == 0)
+            return mpp_error_set(err, -EBADMSG,
+                                 "%s: %s%skeys \"%s\" and \"%s\" are one key to runc (it ignores "
+                                 "case)",
+                                 origin, where, sep, f.v[i - 1].key, f.v[i].key);
+    return 0;
+}
+
+/* Every object of the document, with where it is ("mounts[2]", "process.user"). */
+static int check_folds(const json_t *j, const schema *s, const char *origin, char *where,
+                       size_t size, mpp_error *err)
+{
+    size_t len = strlen(where);
+    if (json_is_array(j)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(j, i, e)
+        {
+            snprintf(where + len, size - len, "[%zu]", i);
+            int r = check_folds(e, s, origin, where, size, err);
+            where[len] = '\0';
+            if (r < 0)
+                return r;
+        }
+        return 0;
+    }
+    if (!json_is_object(j))
+        return 0;
+    static const schema any = {0};
+    if (!s)
+        s = &any;
+    int r = check_keys(j, s, origin, where, err);
+    if (r < 0)
+        return r;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)j, k, v)
+    {
+        const schema_child *c = s->children;
+        while (c && c->key && strcmp(c->key, k) != 0)
+            c++;
+        const schema *cs = c && c->key ? c->s : s->free_form ? &free_form : NULL;
+        /* An array of objects is checked element by element with the element's schema. */
+        if (c && c->key && !c->array && json_is_array(v))
+            cs = NULL;
+        snprintf(where + len, size - len, "%s%s", len ? "." : "", k);
+        r = check_folds(v, cs, origin, where, size, err);
+        where[len] = '\0';
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
 
 /* Only what mpp reads is checked; the rest of the document is the real runtime's business. A
  * null "mounts" or "annotations" is accepted as absent (Go encodes a nil slice or map so). */
@@ -58,6 +289,10 @@ static int bundle_validate(const json_t *root, const char *origin, mpp_error *er
     if (!json_is_object(root))
         return mpp_error_set(err, -EBADMSG, "%s: expected a JSON object at the top level, got %s",
                              origin, mpp_json_type_name(root));
+    char where[512] = "";
+    int r = check_folds(root, &top, origin, where, sizeof(where), err);
+    if (r < 0)
+        return r;
 
     const json_t *ann = json_object_get(root, "annotations");
     if (ann && !json_is_null(ann)) {
@@ -132,7 +367,6 @@ static int bundle_new(json_t *root, const char *origin, const char *dir, const c
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     b->root = root;
-    b->loaded_fd = b->saved_fd = -1;
     int fail = 0;
     b->origin = strdup_or_null(origin, &fail);
     b->dir = strdup_or_null(dir, &fail);
@@ -150,7 +384,7 @@ int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundl
     if (!origin)
         origin = "config.json";
     json_t *root = NULL;
-    int r = mpp_json_parse(json, len, origin, &root, err);
+    int r = mpp_json_parse_unique(json, len, origin, &root, err);
     if (r < 0)
         return r;
     r = bundle_validate(root, origin, err);
@@ -173,7 +407,8 @@ static int open_json_file(const char *path, mpp_error *err)
     return fd;
 }
 
-static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_error *err)
+static int json_load_fd(int fd, const char *path, size_t max, bool unique, json_t **out,
+                        mpp_error *err)
 {
     *out = NULL;
     struct stat st;
@@ -215,7 +450,8 @@ static int json_load_fd(int fd, const char *path, size_t max, json_t **out, mpp_
     if (len > max)
         return mpp_error_set(err, -E2BIG, "%s is too large (more than %zu bytes)", path, max);
     buf[len] = '\0';
-    return mpp_json_parse(buf, len, path, out, err);
+    return unique ? mpp_json_parse_unique(buf, len, path, out, err)
+                  : mpp_json_parse(buf, len, path, out, err);
 }
 
 int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *err)
@@ -224,17 +460,17 @@ int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *er
     _cleanup_close_ int fd = open_json_file(path, err);
     if (fd < 0)
         return fd;
-    return json_load_fd(fd, path, max, out, err);
+    return json_load_fd(fd, path, max, false, out, err);
 }
 
-/* The document at path, saved back (and kept) in dir, which holds it. */
+/* The document at path, of the bundle directory dir (which need not hold it). */
 static int bundle_load_at(const char *dir, const char *path, mpp_bundle **out, mpp_error *err)
 {
     json_t *root = NULL;
     _cleanup_close_ int fd = open_json_file(path, err);
     if (fd < 0)
         return fd;
-    int r = json_load_fd(fd, path, MPP_CODEC_MAX_INPUT, &root, err);
+    int r = json_load_fd(fd, path, MPP_CODEC_MAX_INPUT, true, &root, err);
     if (r < 0)
         return r;
     r = bundle_validate(root, path, err);
@@ -242,10 +478,7 @@ static int bundle_load_at(const char *dir, const char *path, mpp_bundle **out, m
         json_decref(root);
         return r;
     }
-    r = bundle_new(root, path, dir, path, out, err);
-    if (r >= 0)
-        (*out)->loaded_fd = TAKE_FD(fd);
-    return r;
+    return bundle_new(root, path, dir, path, out, err);
 }
 
 int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
@@ -259,17 +492,14 @@ int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
     return bundle_load_at(bundle_dir, path, out, err);
 }
 
-int mpp_bundle_load_file(const char *path, mpp_bundle **out, mpp_error *err)
+int mpp_bundle_load_file(const char *bundle_dir, const char *path, mpp_bundle **out, mpp_error *err)
 {
     *out = NULL;
-    const char *slash = path ? strrchr(path, '/') : NULL;
-    if (!slash || slash[1] == '\0')
-        return mpp_error_set(err, -EINVAL, "config file %s: expected the path of a file",
-                             path ? path : "(none)");
-    _cleanup_free_ char *dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-    if (!dir)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    return bundle_load_at(dir, path, out, err);
+    if (isempty(bundle_dir))
+        return mpp_error_set(err, -EINVAL, "no bundle directory given");
+    if (isempty(path))
+        return mpp_error_set(err, -EINVAL, "bundle %s: no config file given", bundle_dir);
+    return bundle_load_at(bundle_dir, path, out, err);
 }
 
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err)
@@ -309,134 +539,6 @@ static void tmpfile_guard_done(tmpfile_guard *g)
     }
 }
 
-#define KEPT_NAME ".config.json.mpp-orig"
-
-/* Whether path names the very file fd holds open. */
-static bool is_file_at(int fd, const char *path)
-{
-    struct stat a, b;
-    return fd >= 0 && fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
-}
-
-/* Keeping and restoring are each done under a lock on the bundle directory, so that one
- * mpp-runtime's restore never falls between another's keeping and saving. */
-static int lock_bundle_dir(const mpp_bundle *b, mpp_error *err)
-{
-    int fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return mpp_error_set(err, -errno, "cannot open bundle directory %s: %m", b->dir);
-    while (flock(fd, LOCK_EX) < 0)
-        if (errno != EINTR) {
-            int e = errno;
-            close(fd);
-            return mpp_error_set(err, -e, "cannot lock bundle directory %s: %s", b->dir,
-                                 strerror(e));
-        }
-    return fd;
-}
-
-/* Whether the file fd holds says what the file read said: then it is the same document, put
- * back meanwhile by another mpp-runtime. */
-static bool same_as_read(const mpp_bundle *b, int fd)
-{
-    mpp_error ignored = {0};
-    _cleanup_(json_decrefp) json_t *now = NULL, *read = NULL;
-    /* loaded_fd was read to its end once already. */
-    if (json_load_fd(fd, b->path, MPP_CODEC_MAX_INPUT, &now, &ignored) < 0 || b->loaded_fd < 0 ||
-        lseek(b->loaded_fd, 0, SEEK_SET) < 0 ||
-        json_load_fd(b->loaded_fd, b->path, MPP_CODEC_MAX_INPUT, &read, &ignored) < 0)
-        return false;
-    return json_equal(now, read);
-}
-
-int mpp_bundle_save_keeping(mpp_bundle *b, const char *original, mpp_error *err)
-{
-    if (!b->path)
-        return mpp_bundle_save(b, err);
-    _cleanup_close_ int lock = lock_bundle_dir(b, err);
-    if (lock < 0)
-        return lock;
-    _cleanup_free_ char *kept = NULL;
-    if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    /* Linked under a name of ours, then renamed over whatever is there: a leftover of a run
-     * that could not restore it is older than what the engine wrote, and another mpp-runtime
-     * may be doing the same in this bundle right now. */
-    _cleanup_free_ char *tmp = NULL;
-    if (asprintf(&tmp, "%s.%d", kept, (int)getpid()) < 0)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    unlink(tmp);
-    /* What goes back when the runtime has read ours, byte for byte where possible:
-     * - the file read, when it is still in place and was not another mpp-runtime's rewrite;
-     * - else the one kept already, by another mpp-runtime whose rewrite is (or was) in place:
-     *   a rewrite in place always has its original kept beside it;
-     * - else, when the file changed since it was read, what is there now: with nothing kept,
-     *   that is an original given back meanwhile;
-     * - else (a rewrite left in place without its original) the text it stood for. */
-    bool read_in_place = is_file_at(b->loaded_fd, b->path);
-    _cleanup_close_ int opened = -1;
-    int link_fd = -1;
-    const char *text = NULL;
-    if (!b->was_pinned && read_in_place)
-        link_fd = b->loaded_fd;
-    else if (access(kept, F_OK) == 0)
-        ; /* that one stands */
-    else if (!read_in_place) {
-        opened = open_json_file(b->path, err);
-        if (opened < 0)
-            return opened;
-        /* A rewrite read is gone with nothing kept: what replaced it is the original its
-         * mpp-runtime gave back. Else it must say what was read. */
-        if (!b->was_pinned && !same_as_read(b, opened))
-            return mpp_error_set(err, -ESTALE, "%s changed since it was read", b->path);
-        link_fd = opened;
-    } else if (original)
-        text = original;
-    else
-        return mpp_error_set(err, -ESTALE, "%s: no original of it is left to keep", b->path);
-    bool keep = link_fd >= 0 || text;
-    if (text) {
-        _cleanup_close_ int fd =
-            open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
-        int w = fd < 0 ? -errno : write_all(fd, text, strlen(text));
-        if (w < 0 || rename(tmp, kept) < 0) {
-            int e = w < 0 ? -w : errno;
-            unlink(tmp);
-            return mpp_error_set(err, -e, "cannot keep the original of %s as %s: %s", b->path, kept,
-                                 strerror(e));
-        }
-    } else if (link_fd >= 0 &&
-               (linkat(link_fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0 || rename(tmp, kept) < 0)) {
-        int e = errno;
-        unlink(tmp);
-        return mpp_error_set(err, -e, "cannot keep %s as %s: %s", b->path, kept, strerror(e));
-    }
-    int r = mpp_bundle_save(b, err);
-    if (r < 0 && keep)
-        unlink(kept);
-    return r;
-}
-
-int mpp_bundle_restore(mpp_bundle *b, mpp_error *err)
-{
-    if (!b->path)
-        return 0;
-    _cleanup_free_ char *kept = NULL;
-    if (asprintf(&kept, "%s/" KEPT_NAME, b->dir) < 0)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    _cleanup_close_ int lock = lock_bundle_dir(b, err);
-    if (lock < 0)
-        return lock;
-    /* Another mpp-runtime started a container from this same bundle meanwhile and put its own
-     * in place: its runtime may not have read it yet, so it is that one's to restore. */
-    if (!is_file_at(b->saved_fd, b->path))
-        return 0;
-    if (rename(kept, b->path) < 0 && errno != ENOENT)
-        return mpp_error_set(err, -errno, "cannot put %s back as %s: %m", kept, b->path);
-    return 0;
-}
-
 int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
 {
     if (!b->path)
@@ -453,14 +555,18 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
     if (!S_ISREG(st.st_mode))
         return mpp_error_set(err, -EINVAL, "%s is no longer a regular file", b->path);
 
+    /* Beside the file it replaces (a --config file need not be in the bundle directory). */
+    const char *slash = strrchr(b->path, '/');
+    int dir_len = slash ? (int)(slash - b->path) : 1;
+    const char *dir = slash ? b->path : ".";
     _cleanup_(tmpfile_guard_done) tmpfile_guard tmp = {0};
-    if (asprintf(&tmp.path, "%s/.config.json.mpp-XXXXXX", b->dir) < 0) {
+    if (asprintf(&tmp.path, "%.*s/.config.json.mpp-XXXXXX", dir_len, dir) < 0) {
         tmp.path = NULL;
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     _cleanup_close_ int fd = mkostemp(tmp.path, O_CLOEXEC);
     if (fd < 0) {
-        r = mpp_error_set(err, -errno, "cannot create a temporary file in %s: %m", b->dir);
+        r = mpp_error_set(err, -errno, "cannot create a temporary file %s: %m", tmp.path);
         free(tmp.path);
         tmp.path = NULL;
         return r;
@@ -473,19 +579,243 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
     r = write_all(fd, text, strlen(text));
     if (r < 0)
         return mpp_error_set(err, r, "cannot write %s: %s", tmp.path, strerror(-r));
-    if (fsync(fd) < 0)
-        return mpp_error_set(err, -errno, "cannot sync %s: %m", tmp.path);
+    /* Not synced: a power loss ends the container, and engines write the bundle anew. */
     if (rename(tmp.path, b->path) < 0)
         return mpp_error_set(err, -errno, "cannot rename %s to %s: %m", tmp.path, b->path);
     free(tmp.path);
     tmp.path = NULL;
-    if (b->saved_fd >= 0)
-        close(b->saved_fd);
-    b->saved_fd = TAKE_FD(fd);
+    return 0;
+}
 
-    _cleanup_close_ int dfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) < 0)
-        return mpp_error_set(err, -errno, "cannot sync directory %s: %m", b->dir);
+static int copies_dir(const char *state_dir, const char *id, char *buf, size_t size)
+{
+    if (!mpp_container_id_valid(id))
+        return -EINVAL;
+    int n = snprintf(buf, size, "%s/bundles/%s", state_dir, id);
+    return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* A directory of ours that no one else can enter. */
+static int private_dir(const char *dir, mpp_error *err)
+{
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        return mpp_error_set(err, -errno, "cannot create %s: %m", dir);
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return mpp_error_set(err, -errno, "cannot check %s: %m", dir);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0077))
+        return mpp_error_set(err, -EPERM,
+                             "%s must be a directory of ours that no one else can enter "
+                             "(mode 0700)",
+                             dir);
+    return 0;
+}
+
+int mpp_bundle_copy_make(const char *state_dir, const char *id, char *dir, size_t size,
+                         mpp_error *err)
+{
+    char bundles[PATH_MAX], per_id[PATH_MAX];
+    int r = copies_dir(state_dir, id, per_id, sizeof(per_id));
+    if (r < 0 || snprintf(dir, size, "%s/XXXXXX", per_id) >= (int)size)
+        return mpp_error_set(err, r < 0 ? r : -ENAMETOOLONG,
+                             "container %s: no place for the runtime's bundle under %s",
+                             strempty(id), state_dir);
+    snprintf(bundles, sizeof(bundles), "%s/bundles", state_dir);
+    r = mpp_state_dir_ensure(bundles, err);
+    if (r < 0)
+        return r;
+    r = private_dir(per_id, err);
+    if (r < 0)
+        return r;
+    /* One per create: two creates of one ID (one of which the runtime refuses) never share. */
+    if (!mkdtemp(dir))
+        return mpp_error_set(err, -errno, "cannot create a directory in %s: %m", per_id);
+    return 0;
+}
+
+/* The bundle directory as an absolute path (as the runtime would have made it). */
+static int absolute_dir(const mpp_bundle *b, char **out, mpp_error *err)
+{
+    char cwd[PATH_MAX];
+    if (b->dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+        return mpp_error_set(err, -errno, "cannot get the working directory: %m");
+    if (asprintf(out, "%s%s%s", b->dir[0] == '/' ? "" : cwd, b->dir[0] == '/' ? "" : "/", b->dir) <
+        0) {
+        *out = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* A relative root.path is relative to the bundle: the copy lives elsewhere, so it names the
+ * bundle's root file system by its absolute path. */
+static int absolute_root(mpp_bundle *b, const char *dir, mpp_error *err)
+{
+    json_t *root = json_object_get(b->root, "root");
+    const char *path = json_string_value(json_object_get(root, "path"));
+    if (!path || path[0] == '/')
+        return 0;
+    _cleanup_free_ char *abs = NULL;
+    if (asprintf(&abs, "%s/%s", dir, path) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (json_object_set_new(root, "path", json_string(abs)) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* dir/name, whole or not at all. */
+static int write_at(int dfd, const char *dir, const char *name, const char *text, mpp_error *err)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof(tmp), "%s.%d", name, (int)getpid());
+    unlinkat(dfd, tmp, 0);
+    _cleanup_close_ int fd =
+        openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return mpp_error_set(err, -errno, "cannot create %s/%s: %m", dir, tmp);
+    int r = write_all(fd, text, strlen(text));
+    if (r < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+        int e = r < 0 ? -r : errno;
+        unlinkat(dfd, tmp, 0);
+        return mpp_error_set(err, -e, "cannot write %s/%s: %s", dir, name, strerror(e));
+    }
+    return 0;
+}
+
+int mpp_bundle_save_copy(mpp_bundle *b, const char *dir, mpp_error *err)
+{
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (dfd < 0 || fstat(dfd, &st) < 0)
+        return mpp_error_set(err, -errno, "cannot open %s: %m", dir);
+    if (st.st_uid != geteuid() || (st.st_mode & 0077))
+        return mpp_error_set(err, -EPERM,
+                             "%s must be a directory of ours that no one else can enter "
+                             "(mode 0700)",
+                             dir);
+    _cleanup_free_ char *bundle_dir = NULL;
+    _cleanup_free_ char *text = NULL;
+    if (!b->dir)
+        return mpp_error_set(err, -EINVAL, "%s was not loaded from a bundle directory", b->origin);
+    int r = absolute_dir(b, &bundle_dir, err);
+    if (r >= 0)
+        r = absolute_root(b, bundle_dir, err);
+    if (r >= 0)
+        r = mpp_bundle_dump(b, &text, err);
+    /* Written whole, then renamed into place: a runtime never reads half of it. "origin" names
+     * the engine's bundle, for mppctl explain. */
+    if (r >= 0)
+        r = write_at(dfd, dir, "origin", bundle_dir, err);
+    if (r >= 0)
+        r = write_at(dfd, dir, "config.json", text, err);
+    return r;
+}
+
+int mpp_bundle_copy_origin(const char *state_dir, const char *dir, char **origin)
+{
+    *origin = NULL;
+    char bundles[PATH_MAX];
+    int n = snprintf(bundles, sizeof(bundles), "%s/bundles/", state_dir);
+    if (n < 0 || (size_t)n >= sizeof(bundles) || strncmp(dir, bundles, (size_t)n) != 0)
+        return 0;
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/origin", dir) < 0)
+        return -ENOMEM;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[PATH_MAX];
+    ssize_t k = read(fd, buf, sizeof(buf) - 1);
+    if (k <= 0)
+        return 0;
+    buf[k] = '\0';
+    *origin = strdup(buf);
+    return *origin ? 1 : -ENOMEM;
+}
+
+static void remove_copy_at(int pfd, const char *name)
+{
+    _cleanup_close_ int dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd >= 0) {
+        unlinkat(dfd, "config.json", 0);
+        unlinkat(dfd, "origin", 0);
+    }
+    unlinkat(pfd, name, AT_REMOVEDIR);
+}
+
+void mpp_bundle_copy_remove(const char *dir)
+{
+    char parent[PATH_MAX];
+    const char *slash = strrchr(dir, '/');
+    if (!slash || snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dir), dir) < 0)
+        return;
+    _cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pfd < 0)
+        return;
+    remove_copy_at(pfd, slash + 1);
+    rmdir(parent); /* fails while another create of the same ID has one */
+}
+
+bool mpp_bundle_has_copies(const char *state_dir, const char *id)
+{
+    char dir[PATH_MAX];
+    return copies_dir(state_dir, id, dir, sizeof(dir)) == 0 && access(dir, F_OK) == 0;
+}
+
+void mpp_bundle_copies_remove(const char *state_dir, const char *id)
+{
+    char dir[PATH_MAX];
+    if (copies_dir(state_dir, id, dir, sizeof(dir)) < 0)
+        return;
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            remove_copy_at(dirfd(d), e->d_name);
+    closedir(d);
+    rmdir(dir);
+}
+
+int mpp_bundle_copies_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s/bundles", state_dir) >= (int)sizeof(dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : mpp_error_set(err, -errno, "cannot read %s: %m", dir);
+    char **v = NULL;
+    size_t count = 0;
+    struct dirent *e;
+    int r = 0;
+    while ((e = readdir(d))) {
+        if (!mpp_container_id_valid(e->d_name))
+            continue;
+        char **nv = realloc(v, (count + 1) * sizeof(*nv));
+        if (!nv || !(nv[count] = strdup(e->d_name))) {
+            v = nv ? nv : v;
+            r = mpp_error_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        count++;
+    }
+    closedir(d);
+    if (r < 0) {
+        mpp_strv_free(v, count);
+        return r;
+    }
+    *ids = v;
+    *n = count;
     return 0;
 }
 
@@ -669,39 +999,7 @@ int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err)
             return mpp_error_set(err, -ENOMEM, "out of memory");
         n++;
     }
-    if (n > 0)
-        b->was_pinned = true;
     return n;
-}
-
-/* mkdir -p, each directory created with mode 0755 whatever the umask. */
-static int mkdir_parents(const char *path, mpp_error *err)
-{
-    _cleanup_free_ char *p = strdup(path);
-    if (!p)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != '\0')
-            continue;
-        char saved = *s;
-        *s = '\0';
-        if (mkdir(p, 0755) == 0) {
-            _cleanup_close_ int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0 || fchmod(fd, 0755) < 0)
-                return mpp_error_set(err, -errno, "cannot set the mode of %s: %m", p);
-        } else if (errno != EEXIST) {
-            return mpp_error_set(err, -errno, "cannot create directory %s: %m", p);
-        }
-        *s = saved;
-        if (saved == '\0')
-            break;
-    }
-    struct stat st;
-    if (stat(path, &st) < 0)
-        return mpp_error_set(err, -errno, "cannot create directory %s: %m", path);
-    if (!S_ISDIR(st.st_mode))
-        return mpp_error_set(err, -ENOTDIR, "cannot create directory %s: not a directory", path);
-    return 0;
 }
 
 static bool tmpfs_unchanged(const mpp_mount *m)
@@ -759,10 +1057,12 @@ int mpp_sources_prepare(const mpp_mount *mounts, size_t n, mpp_error *err)
                                  "source %s), and this mount does not create a missing source",
                                  dst, eff, by, strempty(m->source));
         }
-        int r = mkdir_parents(eff, err);
-        if (r < 0)
+        /* Never through a symbolic link: see pin.h. */
+        int fd = mpp_mkdir_nofollow(eff, err);
+        if (fd < 0)
             return mpp_error_prefix(err, "mount %s: creating effective source (original source %s)",
                                     dst, strempty(m->source));
+        close(fd);
     }
     return 0;
 }

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +16,20 @@
 
 #include <linux/openat2.h>
 
+#include <mpp/pattern.h>
 #include <mpp/pin.h>
 
 #include "macro.h"
+#include "pin-internal.h"
 
 typedef struct pin {
-    int fd;   /* O_PATH: the object judged */
-    int tree; /* detached clone of it, to be attached at path */
+    int fd;       /* the object judged (O_PATH, or a directory mpp created), or -1 */
+    int error;    /* when fd is -1 and judged is set: why (-ENOENT: missing) */
+    char *failed; /* with error: what failed, when it says more than strerror */
+    int tree;     /* detached clone of fd, to be attached at path */
     bool is_dir;
+    char *judged; /* the path the plugins were last given for this mount: what fd stands for */
+    char *by;     /* the plugin whose EffectiveSource that is; NULL for the source */
     char *path;
     char *given; /* the source as written, when it was not canonical */
 } pin;
@@ -39,6 +47,72 @@ static int open_source(const char *path)
     struct open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_NO_MAGICLINKS};
     int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
     return fd < 0 ? -errno : fd;
+}
+
+/* One existing component, never through a symbolic link. */
+static int open_component(int dfd, const char *name, int flags)
+{
+    /* No O_NOFOLLOW: RESOLVE_NO_SYMLINKS refuses a link (ELOOP), and says so. */
+    struct open_how how = {.flags = (uint64_t)flags | O_DIRECTORY | O_CLOEXEC,
+                           .resolve =
+                               RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_BENEATH};
+    int fd = (int)syscall(SYS_openat2, dfd, name, &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+int mpp_mkdir_nofollow(const char *path, mpp_error *err)
+{
+    char clean[PATH_MAX];
+    if (!path || path[0] != '/' || mpp_path_clean(path, clean, sizeof(clean)) < 0 ||
+        strcmp(clean, path) != 0)
+        return mpp_error_set(err, -EINVAL,
+                             "cannot create directory %s: not an absolute, clean path",
+                             strempty(path));
+    _cleanup_close_ int dfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return mpp_error_set(err, -errno, "cannot open /: %m");
+    for (const char *p = path + 1; *p;) {
+        size_t len = strcspn(p, "/");
+        int at = (int)(p - path + (ptrdiff_t)len); /* the prefix walked so far, for messages */
+        char name[NAME_MAX + 1];
+        if (len > NAME_MAX)
+            return mpp_error_set(err, -ENAMETOOLONG,
+                                 "cannot create directory %s: %.*s: name too long", path, at, path);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        p += len + (p[len] == '/');
+
+        int fd = open_component(dfd, name, O_PATH);
+        if (fd == -ENOENT) {
+            bool made = mkdirat(dfd, name, 0755) == 0;
+            if (!made && errno != EEXIST)
+                return mpp_error_set(err, -errno, "cannot create directory %.*s: %m", at, path);
+            /* Readable, to set the mode of what we made; whatever a racer put there instead is
+             * refused unless it is a directory reached without a link. */
+            fd = open_component(dfd, name, O_RDONLY);
+            if (fd >= 0 && made && fchmod(fd, 0755) < 0) {
+                int e = -errno;
+                close(fd);
+                return mpp_error_set(err, e, "cannot set the mode of %.*s: %s", at, path,
+                                     strerror(-e));
+            }
+        }
+        if (fd == -ELOOP)
+            return mpp_error_set(err, -ELOOP,
+                                 "cannot create directory %s: %.*s is a symbolic link (a missing "
+                                 "source is only created through real directories)",
+                                 path, at, path);
+        if (fd == -ENOTDIR)
+            return mpp_error_set(err, -ENOTDIR,
+                                 "cannot create directory %s: %.*s is not a directory", path, at,
+                                 path);
+        if (fd < 0)
+            return mpp_error_set(err, fd, "cannot create directory %s: cannot open %.*s: %s", path,
+                                 at, path, strerror(-fd));
+        close(dfd);
+        dfd = fd;
+    }
+    return TAKE_FD(dfd);
 }
 
 static bool is_tmpfs(const mpp_mount *m)
@@ -69,6 +143,9 @@ void mpp_pins_free(mpp_pins *p)
             close(p->v[k].fd);
         if (p->v[k].tree >= 0)
             close(p->v[k].tree);
+        free(p->v[k].failed);
+        free(p->v[k].judged);
+        free(p->v[k].by);
         free(p->v[k].path);
         free(p->v[k].given);
     }
@@ -78,6 +155,58 @@ void mpp_pins_free(mpp_pins *p)
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
+
+/* Pin what path names now, for a mount whose source (by NULL) or EffectiveSource (given by
+ * plugin by) it is: the object is opened once, and *canon (heap) is the path that names it, for
+ * the plugins to judge. A path that cannot be opened is recorded as such, never opened again: a
+ * missing one is created first when the mount says CreateSourceIfMissing, without following
+ * any link; a failure to create it is returned for an EffectiveSource (the plugin that gave it
+ * is asked to make sense), and recorded for a source (the mount may be selected by no plugin). */
+static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *by, char **canon,
+                    mpp_error *err)
+{
+    const char *dst = strempty(m->destination);
+    *canon = NULL;
+    if (pn->fd >= 0)
+        close(pn->fd);
+    pn->fd = -1;
+    pn->error = 0;
+    free(pn->failed);
+    free(pn->judged);
+    free(pn->by);
+    pn->failed = pn->judged = pn->by = NULL;
+    if (!(pn->judged = strdup(path)) || (by && !(pn->by = strdup(by))))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+
+    int fd = open_source(path);
+    if (fd == -ENOENT && m->create_source_if_missing) {
+        mpp_error cerr = {0};
+        fd = mpp_mkdir_nofollow(path, &cerr);
+        if (fd < 0 && by)
+            return mpp_error_set(err, fd,
+                                 "mount %s: effective source %s given by plugin \"%s\": %s", dst,
+                                 path, by, cerr.msg);
+        if (fd < 0 && !(pn->failed = strdup(cerr.msg)))
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    if (fd < 0) {
+        pn->error = fd;
+        return 0;
+    }
+    pn->fd = fd;
+
+    char buf[PATH_MAX];
+    int r = canonical_path(fd, buf, sizeof(buf));
+    if (r < 0)
+        return mpp_error_set(err, r, "mount %s: %ssource %s has no canonical path: %s", dst,
+                             by ? "effective " : "", path, strerror(-r));
+    if (strcmp(buf, path) != 0) {
+        free(pn->judged);
+        if (!(pn->judged = strdup(buf)) || !(*canon = strdup(buf)))
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    return 0;
+}
 
 int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err)
 {
@@ -91,43 +220,61 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
     for (size_t k = 0; k < n; k++) {
         mpp_mount *m = &mounts[k];
         if (is_tmpfs(m) || isempty(m->source) || m->source[0] != '/')
-            continue; /* not a path; mpp_sources_prepare() refuses what must be one */
-        int fd = open_source(m->source);
-        /* Missing: it may be created once the plugins have answered. Unopenable (a magic
-         * link, say): a mount no plugin selects is none of mpp's business, and one that is
-         * selected fails in mpp_pins_take(). */
-        if (fd < 0)
-            continue;
-        p->v[k].fd = fd;
-
-        char canon[PATH_MAX];
-        int r = canonical_path(fd, canon, sizeof(canon));
+            continue; /* not a path: mpp_pins_take() refuses what must be one */
+        /* Missing, or unopenable (a magic link, say): a mount no plugin selects is none of
+         * mpp's business, and one that is selected fails in mpp_pins_take(). */
+        char *canon = NULL;
+        int r = pin_path(&p->v[k], m, m->source, NULL, &canon, err);
         if (r < 0)
-            return mpp_error_set(err, r, "mount %s: source %s has no canonical path: %s",
-                                 strempty(m->destination), m->source, strerror(-r));
-        if (strcmp(canon, m->source) == 0)
+            return r;
+        if (!canon)
             continue;
         /* The plugins judge the path that names the object, not one of its aliases: a policy
          * on /etc must see /etc when the source is a link to it. */
-        char *s = strdup(canon), *e = strdup(canon);
-        if (!s || !e) {
-            free(s);
-            free(e);
+        char *e = strdup(canon);
+        if (!e) {
+            free(canon);
             return mpp_error_set(err, -ENOMEM, "out of memory");
         }
         free(m->effective_source);
         p->v[k].given = m->source;
-        m->source = s;
+        m->source = canon;
         m->effective_source = e;
     }
     *out = TAKE_PTR(p);
     return 0;
 }
 
-static bool same_object(int fd, const char *path)
+int mpp_pins_effective(mpp_pins *p, size_t k, mpp_mount *m, const char *plugin, mpp_error *err)
 {
+    if (!p || k >= p->n)
+        return mpp_error_set(err, -EINVAL, "mount %s: no pin for mount %zu",
+                             strempty(m->destination), k);
+    pin *pn = &p->v[k];
+    const char *eff = m->effective_source;
+    if (isempty(eff) || eff[0] != '/')
+        return mpp_error_set(err, -EINVAL,
+                             "mount %s: effective source \"%s\" given by plugin \"%s\" is not an "
+                             "absolute path",
+                             strempty(m->destination), strempty(eff), strempty(plugin));
+    /* The same path again: what was pinned under it is what was judged. */
+    if (pn->fd >= 0 && pn->judged && strcmp(pn->judged, eff) == 0)
+        return 0;
+    char *canon = NULL;
+    int r = pin_path(pn, m, eff, strempty(plugin), &canon, err);
+    if (r < 0 || !canon)
+        return r;
+    free(m->effective_source);
+    m->effective_source = canon;
+    return 0;
+}
+
+/* Whether path names the object fd holds, resolved as the runtime will resolve it. */
+static bool still_names(int fd, const char *path)
+{
+    _cleanup_close_ int now = open_source(path);
     struct stat a, b;
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+    return now >= 0 && fstat(fd, &a) == 0 && fstat(now, &b) == 0 && a.st_dev == b.st_dev &&
            a.st_ino == b.st_ino;
 }
 
@@ -163,6 +310,7 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
         const char *dst = strempty(m->destination);
         const char *eff = !isempty(m->effective_source) ? m->effective_source : m->source;
         bool unchanged = eff && m->source && strcmp(eff, m->source) == 0;
+        const char *what = unchanged ? "source" : "effective source";
         if (is_tmpfs(m) && unchanged)
             continue;
         if (isempty(eff) || eff[0] != '/')
@@ -170,23 +318,31 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
                                  "mount %s: effective source \"%s\" is not an "
                                  "absolute path",
                                  dst, strempty(eff));
-        if (!unchanged || pn->fd < 0) {
-            /* Redirected by a plugin, or created since resolve: open what the path names now. */
-            if (pn->fd >= 0)
-                close(pn->fd);
-            pn->fd = open_source(eff);
-            if (pn->fd < 0)
-                return mpp_error_set(err, pn->fd, "mount %s: cannot open %ssource %s: %s", dst,
-                                     unchanged ? "" : "effective ", eff, strerror(-pn->fd));
-        } else if (!dir && !same_object(pn->fd, eff)) {
+        /* Never opened here: only what was pinned when the plugins were given it. */
+        if (!pn->judged || strcmp(pn->judged, eff) != 0)
             return mpp_error_set(err, -ESTALE,
-                                 "mount %s: source %s was replaced while the plugins were "
+                                 "mount %s: %s %s is not what was pinned when the plugins judged "
+                                 "it: refusing to mount it",
+                                 dst, what, eff);
+        if (pn->fd < 0 && pn->failed)
+            return mpp_error_set(err, pn->error, "mount %s: %s", dst, pn->failed);
+        if (pn->fd < 0 && pn->error == -ENOENT)
+            return mpp_error_set(err, -ENOENT,
+                                 "mount %s: effective source %s%s%s%s does not exist (original "
+                                 "source %s), and this mount does not create a missing source",
+                                 dst, eff, pn->by ? " given by plugin \"" : "", strempty(pn->by),
+                                 pn->by ? "\"" : "", strempty(m->source));
+        if (pn->fd < 0)
+            return mpp_error_set(err, pn->error, "mount %s: cannot open %s %s: %s", dst, what, eff,
+                                 strerror(-pn->error));
+        if (!dir && !still_names(pn->fd, eff))
+            return mpp_error_set(err, -ESTALE,
+                                 "mount %s: %s %s was replaced while the plugins were "
                                  "consulted: refusing to mount what they did not see",
-                                 dst, eff);
-        }
+                                 dst, what, eff);
         struct stat st;
         if (fstat(pn->fd, &st) < 0)
-            return mpp_error_set(err, -errno, "mount %s: cannot check source %s: %m", dst, eff);
+            return mpp_error_set(err, -errno, "mount %s: cannot check %s %s: %m", dst, what, eff);
         pn->is_dir = S_ISDIR(st.st_mode);
         if (!dir)
             continue;
@@ -196,8 +352,8 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
         pn->tree = (int)open_tree(
             pn->fd, "", AT_EMPTY_PATH | AT_RECURSIVE | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
         if (pn->tree < 0)
-            return mpp_error_set(err, -errno, "mount %s: cannot clone the mount of source %s: %m",
-                                 dst, eff);
+            return mpp_error_set(err, -errno, "mount %s: cannot clone the mount of %s %s: %m", dst,
+                                 what, eff);
         if (asprintf(&pn->path, "%s/%zu", dir, k) < 0) {
             pn->path = NULL;
             return mpp_error_set(err, -ENOMEM, "out of memory");

@@ -217,6 +217,7 @@ void mpp_attach_response_clear(mpp_attach_response *r)
         mpp_attachment_clear(&r->attachments[i]);
     free(r->attachments);
     free(r->err);
+    free(r->state_dir);
     memset(r, 0, sizeof(*r));
 }
 

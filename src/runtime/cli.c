@@ -236,7 +236,6 @@ static int parse_option(int argc, char **argv, int *i, const option_spec *opts, 
 int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
 {
     memset(cli, 0, sizeof(*cli));
-    cli->config_index = -1;
     cli->pass = calloc((size_t)argc + 1, sizeof(char *));
     if (!cli->pass)
         return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -304,7 +303,6 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
             positional_only = true;
             continue;
         }
-        int at = cli->n_pass - 1;
         const option_spec *o;
         const char *value;
         int r = parse_option(argc, argv, &i, opts, strict, false, cmd, &o, &value, cli, err);
@@ -314,14 +312,20 @@ int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err)
             continue;
         const char *name = o->name;
         size_t len = strlen(name);
-        if (create_like && is(name, len, "bundle"))
+        /* The value's word, or "--name=value", is the last one passed. */
+        int at = cli->n_pass - 1;
+        if (create_like && is(name, len, "bundle")) {
             cli->bundle = value;
-        else if (create_like && is(name, len, "pid-file"))
+            cli->bundle_index = at;
+        } else if (create_like && is(name, len, "pid-file")) {
             cli->pid_file = value;
-        else if (create_like && is(name, len, "config")) {
+            cli->pid_file_index = at;
+        } else if (create_like && is(name, len, "console-socket")) {
+            cli->console_socket = value;
+            cli->console_socket_index = at;
+        } else if (create_like && is(name, len, "config")) {
             cli->config = value;
-            cli->config_attached = at == cli->n_pass - 1;
-            cli->config_index = cli->n_pass - 1;
+            cli->config_index = at;
         } else if (strcmp(cmd, "run") == 0 && is(name, len, "detach"))
             cli->detach = true;
         else if (strcmp(cmd, "run") == 0 && is(name, len, "keep"))

@@ -25,14 +25,18 @@ typedef struct runtime_cli {
     const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
     const char *pid_file;   /* create/run --pid-file */
     const char *config;     /* create/run --config/-f FILE (crun), else NULL */
-    int config_index;       /* where config's value is in pass[] (-1: none) */
-    bool config_attached;   /* given as --config=FILE: pass[config_index] is that whole word */
     int command_index;      /* where the subcommand is in pass[] */
     bool detach;            /* run --detach/-d */
     bool keep;              /* run --keep (runc): the container stays after it exits */
     bool force;             /* delete --force/-f */
     bool regex;             /* delete --regex/-r (crun): id is a POSIX extended regex */
     bool help;              /* --help, --version…: the runtime only prints */
+    /* create/run --console-socket; where create/run's --bundle, --pid-file, --console-socket
+     * and --config are in pass[]: the value's word, or the whole "--name=value" word (then
+     * pass[i] is not the value); 0 when not given. For mpp to replace them in the real
+     * runtime's argv. */
+    const char *console_socket;
+    int bundle_index, pid_file_index, console_socket_index, config_index;
 } runtime_cli;
 
 /* Parse argv. Returns 0, or -EINVAL (an option lacks its value, is unknown or is written in a

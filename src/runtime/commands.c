@@ -83,13 +83,90 @@ static int run_real(char **real_argv, mpp_pins *pins)
     return 1;
 }
 
-/* The runtime has read the rewritten bundle (its pins mean nothing outside the namespace it
- * ran in): the engine's or the user's own config.json goes back, e.g. for the next run. */
-static void restore_bundle(mpp_bundle *b)
+/* The real runtime's argv, with strings of its own. */
+typedef struct runtime_argv {
+    char **v;
+    char *owned[4];
+} runtime_argv;
+
+static void runtime_argv_done(runtime_argv *a)
 {
-    mpp_error err = {0};
-    if (mpp_bundle_restore(b, &err) < 0)
-        runtime_warning("%s", err.msg);
+    free(a->v);
+    for (size_t i = 0; i < ELEMENTSOF(a->owned); i++)
+        free(a->owned[i]);
+}
+
+/* A relative --pid-file or --console-socket (pass[index], its value) made absolute: crun takes
+ * it relative to the bundle, which is no longer the engine's; runc relative to the working
+ * directory, as the exit gate does, and so does mpp. */
+static int absolute_arg(const runtime_cli *cli, char **v, int index, const char *value,
+                        const char *cwd, char **owned)
+{
+    if (index <= 0 || !value || value[0] == '/' || value[0] == '\0')
+        return 0;
+    const char *arg = cli->pass[index];
+    int n = arg == value ? asprintf(owned, "%s/%s", cwd, value)
+                         : asprintf(owned, "%.*s%s/%s", (int)(value - arg), arg, cwd, value);
+    if (n < 0) {
+        *owned = NULL;
+        return -ENOMEM;
+    }
+    v[index + 1] = *owned;
+    return 0;
+}
+
+/* The real runtime's argv with mpp's copy as the bundle: in place of the engine's --bundle, or
+ * after the subcommand when the engine gave none (the working directory). crun's --config FILE
+ * becomes --config config.json, which crun reads as BUNDLE/config.json: the copy, not FILE.
+ * (The option stays, so that a runtime without it, runc, still refuses it.) */
+static int argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
+                            runtime_argv *out)
+{
+    size_t n = 0;
+    while (real_argv[n])
+        n++;
+    char **v = out->v = calloc(n + 3, sizeof(char *));
+    if (!v)
+        return -ENOMEM;
+    memcpy(v, real_argv, n * sizeof(char *));
+    if (cli->config_index > 0) {
+        const char *arg = cli->pass[cli->config_index];
+        size_t i = (size_t)cli->config_index + 1;
+        if (arg == cli->config)
+            v[i] = (char *)"config.json";
+        else if (asprintf(&out->owned[3], "%.*sconfig.json", (int)(cli->config - arg), arg) >= 0)
+            v[i] = out->owned[3];
+        else {
+            out->owned[3] = NULL;
+            return -ENOMEM;
+        }
+    }
+    if (cli->pid_file_index > 0 || cli->console_socket_index > 0) {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return -errno;
+        int r = absolute_arg(cli, v, cli->pid_file_index, cli->pid_file, cwd, &out->owned[1]);
+        if (r >= 0)
+            r = absolute_arg(cli, v, cli->console_socket_index, cli->console_socket, cwd,
+                             &out->owned[2]);
+        if (r < 0)
+            return r;
+    }
+    if (cli->bundle_index > 0) {
+        size_t i = (size_t)cli->bundle_index + 1;
+        if (cli->pass[cli->bundle_index] == cli->bundle)
+            v[i] = (char *)dir;
+        else if (asprintf(&out->owned[0], "--bundle=%s", dir) >= 0)
+            v[i] = out->owned[0];
+        else
+            return -ENOMEM;
+        return 0;
+    }
+    size_t cmd = (size_t)cli->command_index + 1;
+    memmove(v + cmd + 3, v + cmd + 1, (n - cmd - 1) * sizeof(char *));
+    v[cmd + 1] = (char *)"--bundle";
+    v[cmd + 2] = (char *)dir;
+    return 0;
 }
 
 static void report_teardown(const char *id, const mpp_teardown *t)
@@ -123,13 +200,13 @@ static bool teardown(mpp_chain *chain, const char *id, int exit_status)
 /* crun's create/run --config FILE names the document the runtime reads instead of
  * BUNDLE/config.json. crun finds it so: "config.json" itself is the bundle's; any other name is
  * resolved (realpath) in the working directory, before crun enters the bundle. mpp judges that
- * file, and the runtime is given the path mpp resolved, so that both read the same file. As
- * for BUNDLE/config.json, the file itself must not be a symbolic link (mpp writes beside it):
- * only its directory is resolved. *word is the new argv word, the caller's to free. */
-static int load_document(const runtime_cli *cli, const char *bundle_dir, char **real_argv,
-                         char **word, mpp_bundle **out, mpp_error *err)
+ * file as the bundle's document: its copy is what the runtime reads (argv_with_bundle), and a
+ * relative root.path in it still names a directory of the bundle, as crun reads it. As for
+ * BUNDLE/config.json, the file itself must not be a symbolic link: only its directory is
+ * resolved. */
+static int load_document(const runtime_cli *cli, const char *bundle_dir, mpp_bundle **out,
+                         mpp_error *err)
 {
-    *word = NULL;
     if (!cli->config || strcmp(cli->config, "config.json") == 0)
         return mpp_bundle_load(bundle_dir, out, err);
     const char *slash = strrchr(cli->config, '/');
@@ -149,18 +226,25 @@ static int load_document(const runtime_cli *cli, const char *bundle_dir, char **
         path = NULL;
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
-    int r = mpp_bundle_load_file(path, out, err);
+    int r = mpp_bundle_load_file(bundle_dir, path, out, err);
     if (r < 0)
         return mpp_error_prefix(err, "container %s", cli->id);
-    if (cli->config_attached ? asprintf(word, "--config=%s", path) < 0 : !(*word = strdup(path))) {
-        *word = NULL;
-        return mpp_error_set(err, -ENOMEM, "out of memory");
-    }
-    real_argv[1 + cli->config_index] = *word;
     return 0;
 }
 
 static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *id);
+
+/* Whether the runtime's create or run left a container for a delete. A failed create (or
+ * detached run) leaves none; a foreground run deletes its own, except runc's run --keep, which
+ * leaves the exited container whatever its status. */
+static bool container_left(const runtime_cli *cli, char **real_argv, int status, bool run)
+{
+    if (run && !cli->detach && !cli->keep)
+        return false;
+    if (status == 0)
+        return true;
+    return cli->keep && runtime_knows(cli, real_argv, cli->id);
+}
 
 int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, bool run)
 {
@@ -180,9 +264,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
-    _cleanup_free_ char *config_word = NULL;
-    if (mpp_chain_new(cfg, &chain, &err) < 0 ||
-        load_document(cli, bundle_dir, real_argv, &config_word, &bundle, &err) < 0) {
+    if (mpp_chain_new(cfg, &chain, &err) < 0 || load_document(cli, bundle_dir, &bundle, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -196,12 +278,10 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("state directory %s: path too long", cfg->state_dir);
         return 1;
     }
-    /* A bundle another mpp-runtime is running (the same bundle for several containers) names
-     * its pins: start from the sources they stand for. What is mounted is still only what
-     * is judged now. */
-    _cleanup_free_ char *original = NULL;
-    int unpinned = mpp_bundle_unpin(bundle, pin_dir, &err);
-    if (unpinned < 0 || (unpinned > 0 && mpp_bundle_dump(bundle, &original, &err) < 0)) {
+    /* A bundle an older mpp-runtime rewrote in place and could not give back names its pins:
+     * start from the sources they stand for. (Whatever the annotations say, what is mounted
+     * is what is judged now.) */
+    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -210,39 +290,58 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("%s", err.msg);
         return 1;
     }
-    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for. Be
-     * the real runtime, as fast as without mpp; with the judged sources pinned if plugins
-     * were consulted. */
-    if (!mpp_container_has_state(cfg->state_dir, cli->id)) {
-        if (!pins)
-            exec_real(real_argv);
-        if (mpp_bundle_save_keeping(bundle, original, &err) < 0) {
+    /* The runtime reads mpp's copy of what was judged, never the bundle's config.json: its
+     * owner could replace that file before the runtime reads it, with mounts no plugin saw.
+     * Also when no plugin selected anything: the replacement could hold one a plugin would
+     * select. */
+    char copy[PATH_MAX];
+    _cleanup_(runtime_argv_done) runtime_argv ra = {0};
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (mpp_bundle_copy_make(cfg->state_dir, cli->id, copy, sizeof(copy), &err) < 0) {
+        runtime_error("%s", err.msg);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    int r = argv_with_bundle(cli, real_argv, copy, &ra);
+    if (r < 0) {
+        runtime_error("cannot build the runtime's arguments: %s", strerror(-r));
+        mpp_bundle_copy_remove(copy);
+        if (state)
+            teardown(chain, cli->id, -1);
+        return 1;
+    }
+    /* No plugin holds anything: no teardown will follow, so there is nothing to stay for but
+     * the copy, which goes if there is no container to delete. */
+    if (!state) {
+        if (mpp_bundle_save_copy(bundle, copy, &err) < 0) {
             runtime_error("%s", err.msg);
+            mpp_bundle_copy_remove(copy);
             return 1;
         }
-        int status = run_real(real_argv, pins);
-        restore_bundle(bundle);
+        int status = run_real(ra.v, pins);
+        if (!container_left(cli, real_argv, status, run))
+            mpp_bundle_copy_remove(copy);
         return status;
     }
 
     _cleanup_(exit_gate_clear) exit_gate gate = {.listen_fd = -1};
     if ((exit_gate_wanted(cfg, bundle, cli->id) &&
-         exit_gate_prepare(cli, cfg, bundle, real_argv, &gate, &err) < 0) ||
-        mpp_bundle_save_keeping(bundle, original, &err) < 0 ||
+         exit_gate_prepare(cli, cfg, bundle, ra.v, &gate, &err) < 0) ||
+        mpp_bundle_save_copy(bundle, copy, &err) < 0 ||
         (gate.on && exit_gate_start(cfg, cli->id, &gate, &err) < 0)) {
         runtime_error("%s", err.msg);
-        restore_bundle(bundle);
+        mpp_bundle_copy_remove(copy);
         exit_gate_abort(cfg, cli->id, &gate);
         teardown(chain, cli->id, -1);
         return 1;
     }
 
-    int status = run_real(gate.on ? gate.argv : real_argv, pins);
-    restore_bundle(bundle);
+    int status = run_real(gate.on ? gate.argv : ra.v, pins);
     if (!run || cli->detach || cli->keep) {
-        /* A failed create (or detached run) leaves no container: nothing will call delete.
-         * runc's run --keep leaves the exited container for a delete, whatever its status. */
-        if (status != 0 && !(cli->keep && runtime_knows(cli, real_argv, cli->id))) {
+        /* A container left is deleted later, and torn down then. */
+        if (!container_left(cli, real_argv, status, run)) {
+            mpp_bundle_copy_remove(copy);
             exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
         }
@@ -250,6 +349,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     }
     /* Foreground run: the container has exited and the real runtime has deleted it. A gate
      * that gave no verdict waits for nothing now; its teardown is ours. */
+    mpp_bundle_copy_remove(copy);
     exit_gate_abort(cfg, cli->id, &gate);
     bool failed = teardown(chain, cli->id, status);
     return mpp_exit_status_after_teardown(status, failed);
@@ -295,11 +395,43 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *
     return !(WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 127);
 }
 
+/* The IDs of the containers mpp holds something for: a journal, or a copy of the bundle. */
+static int held_ids(const mpp_config *cfg, char ***ids, size_t *n, mpp_error *err)
+{
+    char **copies = NULL;
+    size_t n_copies = 0;
+    int r = mpp_chain_list(cfg->state_dir, ids, n, err);
+    if (r < 0)
+        return r;
+    r = mpp_bundle_copies_list(cfg->state_dir, &copies, &n_copies, err);
+    char **v = r < 0 ? NULL : realloc(*ids, (*n + n_copies + 1) * sizeof(char *));
+    if (!v) {
+        mpp_strv_free(*ids, *n);
+        mpp_strv_free(copies, n_copies);
+        *ids = NULL;
+        *n = 0;
+        return r < 0 ? r : mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    *ids = v;
+    for (size_t k = 0; k < n_copies; k++) {
+        bool seen = false;
+        for (size_t j = 0; j < *n && !seen; j++)
+            seen = strcmp(v[j], copies[k]) == 0;
+        if (seen)
+            free(copies[k]);
+        else
+            v[(*n)++] = copies[k];
+    }
+    free(copies);
+    return 0;
+}
+
 /* crun's delete --regex RE deletes every container of its state root whose ID RE matches
  * (regcomp REG_EXTENDED | REG_NOSUB, regexec: anywhere in the ID), each failure a warning. The
- * containers mpp holds a journal for that RE matches, that the runtime knew before and no
- * longer knows after, are the ones it deleted: each gets its teardown. A container of another
- * runtime root (unknown to this one) is left alone. runc has no --regex: its error stands. */
+ * containers mpp holds a journal or a bundle copy for that RE matches, that the runtime knew
+ * before and no longer knows after, are the ones it deleted: each gets its teardown and loses
+ * its copy. A container of another runtime root (unknown to this one) is left alone. runc has
+ * no --regex: its error stands. */
 static int delete_matching(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
     regex_t re;
@@ -308,7 +440,7 @@ static int delete_matching(const runtime_cli *cli, const mpp_config *cfg, char *
     char **ids = NULL;
     size_t n = 0;
     mpp_error err = {0};
-    if (mpp_chain_list(cfg->state_dir, &ids, &n, &err) < 0) {
+    if (held_ids(cfg, &ids, &n, &err) < 0) {
         regfree(&re);
         runtime_error("delete --regex %s: %s", cli->id, err.msg);
         return 1;
@@ -330,19 +462,23 @@ static int delete_matching(const runtime_cli *cli, const mpp_config *cfg, char *
         exec_real(real_argv);
     }
 
-    mpp_client_preload();
     int status = run_real(real_argv, NULL);
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
-    if (mpp_chain_new(cfg, &chain, &err) < 0) {
-        runtime_error("%s", err.msg);
-        mpp_strv_free(ids, n);
-        return 1;
-    }
     for (size_t k = 0; k < n; k++) {
         if (!known[k] || runtime_knows(cli, real_argv, ids[k]))
             continue;
+        /* After the runtime's delete: it and its poststop hooks read the bundle. */
+        mpp_bundle_copies_remove(cfg->state_dir, ids[k]);
         if (has_gate(cfg, ids[k]))
             mpp_gate_close(cfg->state_dir, ids[k]);
+        if (!mpp_container_has_state(cfg->state_dir, ids[k]))
+            continue;
+        if (!chain && mpp_chain_new(cfg, &chain, &err) < 0) {
+            /* Its journal stays, for mppctl recover. */
+            runtime_error("teardown of container %s: %s", ids[k], err.msg);
+            status = 1;
+            continue;
+        }
         teardown(chain, ids[k], -1);
     }
     mpp_strv_free(ids, n);
@@ -354,16 +490,20 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
     if (cli->regex)
         return delete_matching(cli, cfg, real_argv);
     bool gate = has_gate(cfg, cli->id);
-    if (!gate && !mpp_container_has_state(cfg->state_dir, cli->id))
+    bool copies = mpp_bundle_has_copies(cfg->state_dir, cli->id);
+    bool state = mpp_container_has_state(cfg->state_dir, cli->id);
+    if (!gate && !state && !copies)
         exec_real(real_argv);
 
-    /* The plugins are called once the runtime is done: libcurl loads meanwhile. */
-    mpp_client_preload();
     int status = run_real(real_argv, NULL);
     if (status != 0 && !cli->force && runtime_knows(cli, real_argv, cli->id)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }
+    /* After the runtime's delete: it and its poststop hooks read the bundle. */
+    mpp_bundle_copies_remove(cfg->state_dir, cli->id);
+    if (!gate && !state)
+        return status;
     /* A gate still waiting means the container never reached it (killed, or never started):
      * its teardown is ours now. */
     if (gate)

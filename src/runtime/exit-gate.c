@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "exit-gate.h"
@@ -76,6 +77,16 @@ int exit_gate_prepare(const runtime_cli *cli, const mpp_config *cfg, mpp_bundle 
 
 int exit_gate_start(const mpp_config *cfg, const char *id, exit_gate *g, mpp_error *err)
 {
+    /* daemon.pid is locked before the fork and the lock lives in the daemon's copy of the
+     * descriptor: whoever stops the gate (mpp_gate_close) waits on it for the daemon to be
+     * gone, e.g. for a teardown in progress to finish rather than start a second one. */
+    char path[PATH_MAX], buf[32];
+    mpp_gate_path(cfg->state_dir, id, "daemon.pid", path, sizeof(path));
+    _cleanup_close_ int lock_fd =
+        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+        return mpp_error_set(err, -errno, "exit gate: cannot create and lock %s: %m", path);
+
     pid_t pid = fork();
     if (pid < 0)
         return mpp_error_set(err, -errno, "exit gate: cannot fork: %m");
@@ -89,9 +100,13 @@ int exit_gate_start(const mpp_config *cfg, const char *id, exit_gate *g, mpp_err
             dup2(nul, STDOUT_FILENO);
             dup2(nul, STDERR_FILENO);
         }
-        if (g->listen_fd > 3)
-            close_range(3, (unsigned)g->listen_fd - 1, 0);
-        close_range((unsigned)g->listen_fd + 1, ~0U, 0);
+        int lo = g->listen_fd < lock_fd ? g->listen_fd : lock_fd;
+        int hi = g->listen_fd < lock_fd ? lock_fd : g->listen_fd;
+        if (lo > 3)
+            close_range(3, (unsigned)lo - 1, 0);
+        if (hi > lo + 1)
+            close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+        close_range((unsigned)hi + 1, ~0U, 0);
 
         mpp_error derr = {0};
         mpp_chain *chain = NULL;
@@ -106,12 +121,8 @@ int exit_gate_start(const mpp_config *cfg, const char *id, exit_gate *g, mpp_err
     close(g->listen_fd);
     g->listen_fd = -1;
 
-    char path[PATH_MAX], buf[32];
-    mpp_gate_path(cfg->state_dir, id, "daemon.pid", path, sizeof(path));
     int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-    _cleanup_close_ int fd =
-        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || write(fd, buf, (size_t)n) != n)
+    if (write(lock_fd, buf, (size_t)n) != n)
         return mpp_error_set(err, -errno, "exit gate: cannot write %s: %m", path);
     return 0;
 }

@@ -10,7 +10,6 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "fast-exit.h"
 #include "log.h"
 #include "macro.h"
 
@@ -67,5 +66,5 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    exit_without_destructors(run(argc, argv));
+    return run(argc, argv);
 }

@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -55,6 +57,7 @@ typedef enum fault_kind {
     FAULT_NOT_MOUNTPOINT,
     FAULT_CRASH_AFTER,
     FAULT_DRIP,
+    FAULT_DROP,
 } fault_kind;
 
 typedef struct fault {
@@ -72,10 +75,12 @@ typedef struct plugin {
     const char *patterns; /* JSON, decoded afresh for every answer */
     attach_mode attach;
     const char *attach_arg;
-    const char **only; /* --attach-only destinations */
+    const char **only;         /* --attach-only destinations */
+    const char *run_on_attach; /* shell command run before an attach is answered */
     size_t n_only;
     mpp_action *emergency;
     size_t n_emergency;
+    const char *state_dir; /* StateDir of attach answers */
     detach_mode detach;
     const char *detach_arg;
     fault faults[MAX_FAULTS];
@@ -94,14 +99,22 @@ static void usage(FILE *f)
           "  --attach MODE        yes | no | deny:MSG | redirect:DIR | redirect-id:DIR |\n"
           "                       consistency:C (redirect-id: to DIR/ID, made if missing)\n"
           "  --attach-only DEST   attach only mounts with this Destination (repeatable)\n"
-          "  --emergency JSON     EmergencyDetach array put on every attachment\n"
+          "  --emergency JSON     EmergencyDetach array put on every attachment; the\n"
+          "                       text EFFECTIVE in it stands for the attachment's\n"
+          "                       EffectiveSource (e.g. with redirect-id)\n"
+          "  --state-dir DIR      StateDir of every attach answer\n"
           "  --detach MODE        ok | recoverable:MSG | fatal:MSG\n"
           "  --fault PHASE:KIND   PHASE: activate|properties|attach|detach; KIND: hang | crash |\n"
           "                       crash-after | garbage | too-few | too-many | http500:MSG |\n"
-          "                       slow:MS | drip:MS | huge:BYTES | not-mountpoint (repeatable)\n"
+          "                       slow:MS | drip:MS | huge:BYTES | not-mountpoint | drop\n"
+          "                       (repeatable)\n"
           "                       crash: exit before answering; crash-after: answer in full,\n"
           "                       then exit; slow: wait before answering; drip: send the\n"
-          "                       answer one byte every MS milliseconds\n"
+          "                       answer one byte every MS milliseconds; drop: close the\n"
+          "                       connection without an answer, and go on serving\n"
+          "  --run-on-attach CMD  run sh -c CMD (MPP_TEST_ID: the container) before answering an\n"
+          "                       attach: a race made at a known step; if CMD fails, the\n"
+          "                       attach is denied\n"
           "  --pidfile FILE       write the pid once listening\n"
           "Without --socket, the socket comes from socket activation.\n",
           f);
@@ -192,6 +205,36 @@ static int container_dir(const plugin *p, const char *id, char **out)
     return 0;
 }
 
+/* Replace each EFFECTIVE in *arg by the attachment's EffectiveSource. */
+static int expand_effective(char **arg, const char *effective)
+{
+    static const char key[] = "EFFECTIVE";
+    if (!*arg || !effective || !strstr(*arg, key))
+        return 0;
+    size_t n = 0;
+    for (const char *q = strstr(*arg, key); q; q = strstr(q + strlen(key), key))
+        n++;
+    char *out = malloc(strlen(*arg) + n * strlen(effective) + 1);
+    if (!out)
+        return -ENOMEM;
+    char *o = out;
+    for (const char *q = *arg;;) {
+        const char *hit = strstr(q, key);
+        size_t len = hit ? (size_t)(hit - q) : strlen(q);
+        memcpy(o, q, len);
+        o += len;
+        if (!hit)
+            break;
+        strcpy(o, effective);
+        o += strlen(effective);
+        q = hit + strlen(key);
+    }
+    *o = '\0';
+    free(*arg);
+    *arg = out;
+    return 0;
+}
+
 static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
 {
     a->attach = true;
@@ -217,9 +260,40 @@ static int fill_attachment(const plugin *p, const char *id, mpp_attachment *a)
             if (r < 0)
                 return r;
             a->n_emergency = i + 1;
+            r = expand_effective(&a->emergency[i].arg, a->changes.effective_source);
+            if (r < 0)
+                return r;
         }
     }
     return 0;
+}
+
+extern char **environ;
+
+/* sh -c cmd, with MPP_TEST_ID set; 0 when it exits 0. */
+static int run_command(const char *cmd, const char *id)
+{
+    _cleanup_free_ char *idvar = NULL;
+    if (asprintf(&idvar, "MPP_TEST_ID=%s", id ? id : "") < 0)
+        return -ENOMEM;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    _cleanup_free_ char **envp = calloc(n + 2, sizeof(*envp));
+    if (!envp)
+        return -ENOMEM;
+    memcpy(envp, environ, n * sizeof(*envp));
+    envp[n] = idvar;
+    char *argv[] = {"/bin/sh", "-c", (char *)cmd, NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
+    if (r != 0)
+        return -r;
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -errno;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
 }
 
 static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_response *resp,
@@ -233,6 +307,12 @@ static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_r
         if (r < 0)
             return r;
         log_call(p, MPP_PLUGIN_CALL_ATTACH, json);
+    }
+
+    if (p->run_on_attach && run_command(p->run_on_attach, req->id) < 0) {
+        resp->success = false;
+        resp->err = strdup("--run-on-attach command failed");
+        return resp->err ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
     }
 
     bool any = false;
@@ -250,6 +330,8 @@ static int on_attach(void *userdata, const mpp_attach_request *req, mpp_attach_r
     if (has_fault(p, MPP_PLUGIN_CALL_ATTACH, FAULT_TOO_MANY))
         n++;
     resp->success = true;
+    if (p->state_dir && !(resp->state_dir = strdup(p->state_dir)))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
     if (n == 0)
         return 0;
     resp->attachments = calloc(n, sizeof(*resp->attachments));
@@ -397,6 +479,8 @@ static int on_answer(void *userdata, mpp_plugin_call call, unsigned *status, cha
             break;
         case FAULT_CRASH:
             _exit(3);
+        case FAULT_DROP:
+            return -ECONNABORTED;
         case FAULT_GARBAGE:
             *status = 200;
             if (set_body(body, strdup("this is not json{")) < 0)
@@ -516,6 +600,7 @@ static int parse_fault(plugin *p, const char *spec)
         {"slow", FAULT_SLOW, true},
         {"huge", FAULT_HUGE, true},
         {"not-mountpoint", FAULT_NOT_MOUNTPOINT, false},
+        {"drop", FAULT_DROP, false},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(kinds); i++)
@@ -650,7 +735,9 @@ static int parse_args(plugin *p, int argc, char **argv)
         OPT_EMERGENCY,
         OPT_DETACH,
         OPT_FAULT,
-        OPT_PIDFILE
+        OPT_PIDFILE,
+        OPT_STATE_DIR,
+        OPT_RUN_ON_ATTACH,
     };
     static const struct option options[] = {
         {"socket", required_argument, NULL, 's'},
@@ -663,6 +750,8 @@ static int parse_args(plugin *p, int argc, char **argv)
         {"detach", required_argument, NULL, OPT_DETACH},
         {"fault", required_argument, NULL, OPT_FAULT},
         {"pidfile", required_argument, NULL, OPT_PIDFILE},
+        {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+        {"run-on-attach", required_argument, NULL, OPT_RUN_ON_ATTACH},
         {"help", no_argument, NULL, 'h'},
         {0},
     };
@@ -709,6 +798,12 @@ static int parse_args(plugin *p, int argc, char **argv)
             break;
         case OPT_PIDFILE:
             p->pidfile = optarg;
+            break;
+        case OPT_STATE_DIR:
+            p->state_dir = optarg;
+            break;
+        case OPT_RUN_ON_ATTACH:
+            p->run_on_attach = optarg;
             break;
         case 'h':
             usage(stdout);

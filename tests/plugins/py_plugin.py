@@ -7,7 +7,10 @@ on a unix socket. Its behaviour is chosen on the command line, like mpp-test-plu
 
     py_plugin.py --socket PATH --name NAME --log FILE [--patterns JSON]
                  [--attach yes|no|deny:MSG|redirect:DIR] [--detach ok|recoverable:MSG|fatal:MSG]
-                 [--pidfile FILE]
+                 [--pidfile FILE] [--backlog N] [--accept-delay-ms MS]
+
+--backlog sets listen()'s backlog; --accept-delay-ms makes it accept one connection at a time
+that long apart: together, a busy plugin whose backlog overflows.
 
 Every call appends one JSON line to FILE:
     {"plugin": NAME, "call": "activate"|"properties"|"attach"|"detach", "pid": PID,
@@ -22,6 +25,7 @@ import socketserver
 import stat
 import sys
 import threading
+import time
 
 MEDIA_TYPE = "application/vnd.docker.plugins.v1.2+json"
 MAX_BODY = 16 * 1024 * 1024
@@ -128,9 +132,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    accept_delay = 0.0
+
+    def get_request(self):
+        if self.accept_delay:
+            time.sleep(self.accept_delay)
+        return super().get_request()
 
 
-def listen(path):
+def listen(path, backlog):
     # Replace a stale socket, never anything else.
     try:
         if stat.S_ISSOCK(os.lstat(path).st_mode):
@@ -139,7 +149,14 @@ def listen(path):
         pass
     old = os.umask(0o177)  # born 0600
     try:
-        server = Server(path, Handler)
+        server = Server(path, Handler, bind_and_activate=False)
+        server.request_queue_size = backlog
+        try:
+            server.server_bind()
+            server.server_activate()  # listen(request_queue_size)
+        except BaseException:
+            server.server_close()
+            raise
     finally:
         os.umask(old)
     os.chmod(path, 0o600)
@@ -155,6 +172,8 @@ def main():
     ap.add_argument("--attach", default="yes")
     ap.add_argument("--detach", default="ok")
     ap.add_argument("--pidfile")
+    ap.add_argument("--backlog", type=int, default=5)  # socketserver's own default
+    ap.add_argument("--accept-delay-ms", type=float, default=0.0)
     args = ap.parse_args()
     if args.attach.partition(":")[0] not in ("yes", "no", "deny", "redirect"):
         ap.error(f"--attach {args.attach}: expected yes, no, deny:MSG or redirect:DIR")
@@ -165,7 +184,8 @@ def main():
     except ValueError as e:
         ap.error(f"--patterns: {e}")
 
-    server = listen(args.socket)
+    server = listen(args.socket, args.backlog)
+    server.accept_delay = args.accept_delay_ms / 1000
     server.plugin = Plugin(args)
     # shutdown() waits for serve_forever() to return: call it from another thread.
     stop = lambda *_: threading.Thread(target=server.shutdown).start()  # noqa: E731

@@ -1,6 +1,7 @@
 """mppctl, the administrator's tool: each command's text and --json output against real state
 made by the chain driver and by mpp-runtime around real containers."""
 import json
+from pathlib import Path
 import os
 import re
 import subprocess
@@ -582,8 +583,8 @@ def test_help(env):
 
 
 def test_explain_by_id_while_a_foreground_run_holds_the_pinned_bundle(env, rootfs, rt):
-    """During `run` the bundle names the pins (state_dir/pins/K); explain gives the sources
-    they stand for, recorded by mpp-runtime."""
+    """During `run` the runtime's bundle (mpp's copy) names the pins (state_dir/pins/K); explain
+    by ID explains the engine's bundle, which is never rewritten."""
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
@@ -595,7 +596,9 @@ def test_explain_by_id_while_a_foreground_run_holds_the_pinned_bundle(env, rootf
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: rt.state("r1") == "running", what="running")
-        pinned = json.loads((b / "config.json").read_text())
+        assert (b / "config.json").read_bytes() == given
+        copy = json.loads(rt.run(False, "state", "r1").stdout)["bundle"]
+        pinned = json.loads((Path(copy) / "config.json").read_text())
         assert [m["source"] for m in pinned["mounts"] if m["destination"] == "/data"] == \
             [str(env.state_dir / "pins/0")]
         doc = ctl_json(env, "explain", "r1", "--root", root)

@@ -6,8 +6,12 @@ import json
 import os
 import subprocess
 import threading
+import uuid
+from pathlib import Path
 
-from mpp import BUILD, make_bundle, mount_changes, mount_table, oci_bind, wait_for
+import pytest
+
+from mpp import BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, wait_for
 
 HOOK = BUILD / "src/hook/mpp-hook"
 
@@ -271,3 +275,231 @@ def test_submounts_of_a_source_come_with_rbind(env, rootfs, rt):
         assert (r.returncode, r.stdout) == (0, "top\nsubmount\n"), r.stderr
     finally:
         subprocess.run(["umount", str(src / "sub")], check=True)
+
+
+# Races at each step of the chain. A plugin's --run-on-attach makes the racer's move while that
+# plugin is answering, i.e. after the plugins before it judged the mount and before mpp goes on:
+# deterministic, not timing-based. The protected directory is a fake /etc under the test's
+# directory (with a MARKER file) or the real /etc (with its shadow file); a policy-like plugin
+# refuses any mount whose source or effective source lies under it.
+
+PEEK = ["/bin/sh", "-c", "test -e /data/MARKER && echo LEAK-marker; "
+                         "test -e /data/shadow && echo LEAK-shadow; cat /data/f"]
+
+
+def protected(env, target):
+    if target == "etc":
+        assert os.path.exists("/etc/shadow")
+        return Path("/etc")
+    t = env.root / "prot" / "etc"
+    t.mkdir(parents=True)
+    (t / "MARKER").write_text("protected\n")
+    (t / "shadow").write_text("secret\n")
+    return t
+
+
+def policy(env, target):
+    pats = [{"Source": [{"PathPrefix": str(target)}]},
+            {"EffectiveSource": [{"PathPrefix": str(target)}]}]
+    env.plugin("policy", "--patterns", json.dumps(pats), "--attach", f"deny:{target} is protected")
+
+
+def unique_id():
+    """Runtimes name a container's cgroups after its ID, machine-wide: tests that others run at
+    the same time must not share one."""
+    return f"pin-{uuid.uuid4().hex[:12]}"
+
+
+def run_peek(env, rt, rootfs, src, cid):
+    b = make_bundle(env.root / f"b-{cid}", rootfs, PEEK, [oci_bind(src, "/data")])
+    return rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
+
+
+def nothing_left(env, before, cid):
+    # By root and by the pins' own name: other tests on the machine mount and unmount too.
+    assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp-pins",)) == \
+        (set(), set())
+    assert not env.cstate(cid).exists()
+    pins = env.state_dir / "pins"
+    assert not pins.exists() or list(pins.iterdir()) == []
+
+
+@pytest.mark.parametrize("target", ["fake", "etc"])
+@pytest.mark.parametrize("where", ["source", "redirect"])
+def test_missing_path_planted_while_a_later_plugin_answers(env, rootfs, rt, where, target):
+    """A source (or a plugin's EffectiveSource) that does not exist when it is judged stays
+    missing: a link planted there while a later plugin answers is never opened."""
+    prot = protected(env, target)
+    src = tree(env.root / "src", "original\n")
+    missing = env.root / "missing"
+    plugins = []
+    if where == "redirect":
+        env.plugin("p0", "--attach", f"redirect:{missing}")
+        plugins.append("p0")
+    policy(env, prot)
+    env.plugin("late", "--run-on-attach", f"ln -s '{prot}' '{missing}'")
+    env.write_config(plugins + ["policy", "late"], runtime=rt.real)
+    before = mount_table()
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, missing if where == "source" else src, cid)
+    assert os.path.islink(missing), "nothing was planted: the test proves nothing"
+    assert "LEAK" not in r.stdout, r.stdout
+    assert r.returncode == 1
+    by = ' given by plugin "p0"' if where == "redirect" else ""
+    orig = missing if where == "source" else src
+    assert f"mount /data: effective source {missing}{by} does not exist (original source " \
+        f"{orig}), and this mount does not create a missing source" in r.stderr, r.stderr
+    sent = env.records("attach")[-1]["request"]["Mounts"][0]
+    assert sent["EffectiveSource"] == str(missing)
+    assert env.calls(("attach", "detach")) == \
+        (["p0:attach"] if plugins else []) + ["late:attach", "late:detach"] + \
+        (["p0:detach"] if plugins else [])
+    nothing_left(env, before, cid)
+
+
+def swap_command(victim, target):
+    return f"mv '{victim}' '{victim}.orig' && ln -s '{target}' '{victim}'"
+
+
+@pytest.mark.parametrize("target", ["fake", "etc"])
+@pytest.mark.parametrize("part", ["whole", "parent"])
+def test_redirect_target_swapped_after_the_policy_judged_it(env, rootfs, rt, part, target):
+    """A plugin's EffectiveSource is pinned when it is handed on: swapping it (or one of its
+    parent directories) for a link once the policy judged it changes nothing."""
+    prot = protected(env, target)
+    src = tree(env.root / "src", "original\n")
+    if part == "whole":
+        red = tree(env.root / "red", "redirected\n")
+        victim, link_to = red, prot
+    else:
+        (env.root / "red").mkdir()
+        red = tree(env.root / "red" / "etc", "redirected\n")
+        victim, link_to = env.root / "red", prot.parent
+    env.plugin("p0", "--attach", f"redirect:{red}")
+    policy(env, prot)
+    env.plugin("late", "--run-on-attach", swap_command(victim, link_to))
+    env.write_config(["p0", "policy", "late"], runtime=rt.real)
+    before = mount_table()
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, src, cid)
+    assert os.path.islink(victim), "nothing was swapped: the test proves nothing"
+    assert os.path.realpath(red) == str(prot)
+    assert "LEAK" not in r.stdout, r.stdout
+    assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
+    assert env.records("attach")[-1]["request"]["Mounts"][0]["EffectiveSource"] == str(red)
+    assert env.calls(("attach", "detach")) == \
+        ["p0:attach", "late:attach", "late:detach", "p0:detach"]
+    nothing_left(env, before, cid)
+
+
+@pytest.mark.parametrize("target", ["fake", "etc"])
+def test_redirect_to_a_link_is_judged_where_it_leads(env, rootfs, rt, target):
+    """The plugin after a redirect sees the canonical path of what was pinned: a redirect to a
+    link to the protected directory is refused by the policy, as the protected path."""
+    prot = protected(env, target)
+    src = tree(env.root / "src", "original\n")
+    link = env.root / "innocent"
+    os.symlink(prot, link)
+    env.plugin("p0", "--attach", f"redirect:{link}")
+    policy(env, prot)
+    env.write_config(["p0", "policy"], runtime=rt.real)
+    before = mount_table()
+    cid = unique_id()
+    r = run_peek(env, rt, rootfs, src, cid)
+    assert "LEAK" not in r.stdout, r.stdout
+    assert r.returncode == 1
+    assert f'mount point plugin "policy" denied {src} -> /data: {prot} is protected' in r.stderr, \
+        r.stderr
+    assert env.records("attach")[-1]["request"]["Mounts"][0]["EffectiveSource"] == str(prot)
+    assert env.calls(("attach", "detach")) == ["p0:attach", "policy:attach", "p0:detach"]
+    nothing_left(env, before, cid)
+
+
+def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env, rootfs, rt):
+    """mpp-hook's final check covers a plugin's EffectiveSource too: it must still name the
+    object pinned when the plugin gave it."""
+    prot = protected(env, "fake")
+    src = tree(env.root / "src", "original\n")
+    red = tree(env.root / "red", "redirected\n")
+    env.plugin("p0", "--attach", f"redirect:{red}")
+    env.plugin("late", "--run-on-attach", swap_command(red, prot))
+    env.write_config(["p0", "late"])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", "c1"],
+                       input=(b / "config.json").read_text(), capture_output=True, text=True)
+    assert r.returncode not in (86, 87), r.stderr
+    assert os.path.islink(red)
+    assert r.returncode != 0, r.stdout
+    assert f"mount /data: effective source {red} was replaced while the plugins were " \
+        "consulted" in r.stderr, r.stderr
+    assert env.calls(("attach", "detach")) == \
+        ["p0:attach", "late:attach", "late:detach", "p0:detach"]
+    assert not env.cstate("c1").exists()
+
+
+# CreateSourceIfMissing comes from the engine: mpp-runtime is run as Docker runs it (a --root
+# under .../moby, and Docker's records of the container in /var/lib/docker), in a private mount
+# namespace where /var/lib/docker is the test's own directory.
+
+def run_as_docker(env, rt, rootfs, src, args, cid):
+    droot = env.root / "docker"
+    rec = droot / "containers" / cid
+    rec.mkdir(parents=True)
+    (rec / "config.v2.json").write_text("{}")
+    (rec / "hostconfig.json").write_text(json.dumps({"Binds": [f"{src}:/data"]}))
+    b = make_bundle(env.root / f"b-{cid}", rootfs, args, [oci_bind(src, "/data")])
+    cmd = [MPP_RUNTIME, f"--mpp-config={env.config}", "--root",
+           str(env.root / "moby" / os.path.basename(rt.real)), "run", "--bundle", str(b), cid]
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        'mount --bind "$0" /var/lib/docker && exec "$@"', str(droot)] + cmd,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode not in (86, 87), f"sanitizer report: {r.stderr}"
+    return r
+
+
+def test_missing_source_is_created_before_any_plugin_judges_it(env, rootfs, rt):
+    new = env.root / "vol" / "new"
+    env.plugin("p0", "--run-on-attach", f"test -d '{new}' && echo seen > '{new}/f'")
+    env.write_config(["p0"], runtime=rt.real)
+    before = mount_table()
+    cid = unique_id()
+    r = run_as_docker(env, rt, rootfs, new, ["/bin/cat", "/data/f"], cid)
+    assert (r.returncode, r.stdout) == (0, "seen\n"), r.stderr
+    sent = env.records("attach")[0]["request"]["Mounts"][0]
+    assert (sent["Source"], sent.get("CreateSourceIfMissing")) == (str(new), True)
+    for d in (new, new.parent):
+        assert os.lstat(d).st_mode & 0o7777 == 0o755
+    nothing_left(env, before, cid)
+
+
+@pytest.mark.parametrize("where", ["source", "redirect"])
+def test_missing_source_is_not_created_through_a_link(env, rootfs, rt, where):
+    """A link planted in a parent of a missing source (or of a plugin's missing EffectiveSource)
+    before the chain: nothing is created where it points, and the start is refused."""
+    prot = protected(env, "fake")
+    os.symlink(prot, env.root / "vol")
+    new = env.root / "vol" / "new"
+    src = new
+    plugins = []
+    if where == "redirect":
+        src = tree(env.root / "src", "original\n")
+        env.plugin("p0", "--attach", f"redirect:{new}")
+        plugins.append("p0")
+    policy(env, prot)
+    env.plugin("late")
+    env.write_config(plugins + ["policy", "late"], runtime=rt.real)
+    before = mount_table()
+    cid = unique_id()
+    r = run_as_docker(env, rt, rootfs, src, PEEK, cid)
+    assert not (prot / "new").exists(), "created through the link"
+    assert "LEAK" not in r.stdout, r.stdout
+    assert r.returncode == 1
+    assert f"cannot create directory {new}: {env.root / 'vol'} is a symbolic link" in r.stderr, \
+        r.stderr
+    if where == "redirect":
+        # Refused as p0 answered: no later plugin was asked.
+        assert f'mount /data: effective source {new} given by plugin "p0": ' in r.stderr
+        assert env.calls(("attach", "detach")) == ["p0:attach", "p0:detach"]
+    else:
+        assert env.calls(("attach", "detach")) == ["late:attach", "late:detach"]
+    nothing_left(env, before, cid)

@@ -292,8 +292,11 @@ static void test_fields(void **state)
     assert_string_equal(p.cli.bundle, "/b");
     assert_string_equal(p.cli.pid_file, "p.pid");
     assert_null(p.cli.config);
-    assert_int_equal(p.cli.config_index, -1);
+    assert_int_equal(p.cli.config_index, 0);
     assert_int_equal(p.cli.command_index, 5);
+    assert_int_equal(p.cli.bundle_index, 7);
+    assert_int_equal(p.cli.pid_file_index, 9);
+    assert_int_equal(p.cli.console_socket_index, 0);
     assert_pass(&p, "--root /r --log=/l --log-format json create --bundle /b --pid-file p.pid ID");
     done(&p);
 
@@ -305,30 +308,52 @@ static void test_fields(void **state)
     done(&p);
 }
 
-/* The word that holds --config's value, for mpp to put the path it judged there. */
-static void test_config_word(void **state)
+/* The words that hold the values of --config, --bundle, --pid-file and --console-socket, for
+ * mpp to put its own there: the value's word, or the whole "--name=value" word. */
+static void test_value_words(void **state)
 {
     (void)state;
     parsed p;
     assert_parses(&p, "--root /r run --config config/config.json ID");
     assert_string_equal(p.cli.config, "config/config.json");
-    assert_false(p.cli.config_attached);
-    assert_string_equal(p.cli.pass[p.cli.config_index], "config/config.json");
+    assert_ptr_equal(p.cli.pass[p.cli.config_index], p.cli.config);
     assert_string_equal(p.cli.id, "ID");
+    assert_int_equal(p.cli.bundle_index, 0);
     done(&p);
     assert_parses(&p, "create ID --config=/abs/c.json");
-    assert_true(p.cli.config_attached);
     assert_string_equal(p.cli.pass[p.cli.config_index], "--config=/abs/c.json");
     assert_string_equal(p.cli.config, "/abs/c.json");
+    assert_ptr_equal(p.cli.config, p.cli.pass[p.cli.config_index] + strlen("--config="));
     done(&p);
     assert_parses(&p, "create -f c.json ID");
-    assert_false(p.cli.config_attached);
+    assert_ptr_equal(p.cli.pass[p.cli.config_index], p.cli.config);
     assert_string_equal(p.cli.pass[p.cli.config_index], "c.json");
     done(&p);
     /* argp's abbreviation of a long name. */
     assert_parses(&p, "create --conf c.json --bund /b ID");
     assert_string_equal(p.cli.config, "c.json");
     assert_string_equal(p.cli.bundle, "/b");
+    assert_string_equal(p.cli.pass[p.cli.bundle_index], "/b");
+    done(&p);
+
+    assert_parses(&p, "--log /l create -b /b --pid-file=rel.pid --console-socket s.sock ID");
+    assert_ptr_equal(p.cli.pass[p.cli.bundle_index], p.cli.bundle);
+    assert_string_equal(p.cli.pass[p.cli.pid_file_index], "--pid-file=rel.pid");
+    assert_string_equal(p.cli.pid_file, "rel.pid");
+    assert_string_equal(p.cli.console_socket, "s.sock");
+    assert_ptr_equal(p.cli.pass[p.cli.console_socket_index], p.cli.console_socket);
+    assert_int_equal(p.cli.config_index, 0);
+    done(&p);
+    assert_parses(&p, "run --bundle=/b --console-sock=/s ID");
+    assert_string_equal(p.cli.pass[p.cli.bundle_index], "--bundle=/b");
+    assert_string_equal(p.cli.bundle, "/b");
+    assert_string_equal(p.cli.pass[p.cli.console_socket_index], "--console-sock=/s");
+    assert_string_equal(p.cli.console_socket, "/s");
+    done(&p);
+    /* Only create and run: exec's --pid-file and --console-socket are the runtime's. */
+    assert_parses(&p, "exec --pid-file p --console-socket s ID sh");
+    assert_int_equal(p.cli.pid_file_index + p.cli.console_socket_index, 0);
+    assert_null(p.cli.pid_file);
     done(&p);
 }
 
@@ -448,7 +473,7 @@ int main(void)
         cmocka_unit_test(test_value_looks_like_an_option),
         cmocka_unit_test(test_flags),
         cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_config_word),
+        cmocka_unit_test(test_value_words),
         cmocka_unit_test(test_double_dash),
         cmocka_unit_test(test_positional_count),
         cmocka_unit_test(test_help),

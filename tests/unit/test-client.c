@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -17,10 +18,12 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <http_parser.h>
 #include <microhttpd.h>
 
 #include <mpp/client.h>
@@ -61,6 +64,15 @@ typedef struct server {
     int raw_fd;
     pthread_t raw_thread;
     bool raw_running;
+
+    /* The scripted server (script_server): what it answers, byte for byte. */
+    const char *reply;
+    size_t reply_len;
+    unsigned drip_us;        /* > 0: one byte at a time, this long apart */
+    bool close_after;        /* close the connection after each answer */
+    bool no_reply;           /* close after reading a request, without answering */
+    unsigned serve_delay_ms; /* before each answer (a busy plugin) */
+    bool script_stop;
 } server;
 
 struct request {
@@ -250,6 +262,7 @@ static int teardown(void **state)
     pthread_mutex_unlock(&s->lock);
     if (s->daemon)
         MHD_stop_daemon(s->daemon); /* closes the listening socket it was given */
+    __atomic_store_n(&s->script_stop, true, __ATOMIC_SEQ_CST);
     if (s->raw_running) {
         shutdown(s->raw_fd, SHUT_RDWR);
         pthread_join(s->raw_thread, NULL);
@@ -318,38 +331,11 @@ static void expect_msg(const mpp_error *err, const char *frag)
         fail_msg("message \"%s\" lacks \"%s\"", err->msg, frag);
 }
 
-static bool libcurl_mapped(void)
+static double now_ms(void)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    assert_non_null(f);
-    char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f))
-        found = strstr(line, "/libcurl") != NULL;
-    fclose(f);
-    return found;
-}
-
-/* First in the list: libcurl must not be loaded yet. mpp_client_preload loads it with no call
- * made, in the background; the first call then works as usual. */
-static void test_preload(void **state)
-{
-    server *s = *state;
-    if (libcurl_mapped())
-        fail_msg("libcurl is loaded before any call: test_preload must run first");
-    mpp_client_preload();
-    mpp_client_preload(); /* once per process: a second call starts nothing */
-    for (int i = 0; i < 500 && !libcurl_mapped(); i++)
-        usleep(10 * 1000);
-    assert_true(libcurl_mapped());
-
-    set_answer(s, 200, "{\"Implements\": [\"mountpoint\"]}");
-    start_unix(s);
-    mpp_client *c = new_client(s, 5000, 0);
-    mpp_error err = {0};
-    if (mpp_client_activate(c, &err) < 0)
-        fail_msg("activate after preload: %s", err.msg);
-    mpp_client_free(c);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static void test_activate(void **state)
@@ -617,13 +603,6 @@ static void test_garbage(void **state)
     mpp_client_free(c);
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 static void test_timeout(void **state)
 {
     server *s = *state;
@@ -710,9 +689,14 @@ static void test_nothing_listening(void **state)
     server *s = *state;
     mpp_error err = {0};
 
-    /* No socket at all. */
-    mpp_client *c = new_client(s, 2000, 0);
+    /* No socket at all: asked again until the deadline (a plugin may be starting), then
+     * -ENOENT, which says that nothing was sent. */
+    mpp_client *c = new_client(s, 300, 0);
+    double t0 = now_ms();
     assert_int_equal(mpp_client_activate(c, &err), -ENOENT);
+    double elapsed = now_ms() - t0;
+    if (elapsed < 250 || elapsed > 2500)
+        fail_msg("gave up after %.0f ms, expected about 300", elapsed);
     expect_msg(&err, "plugin \"p\"");
     expect_msg(&err, s->sock_path);
     mpp_client_free(c);
@@ -720,8 +704,12 @@ static void test_nothing_listening(void **state)
     /* A socket file that nobody listens on (a plugin that died). */
     int fd = bind_unix(s->sock_path, false);
     close(fd);
-    c = new_client(s, 2000, 0);
+    c = new_client(s, 300, 0);
+    t0 = now_ms();
     assert_int_equal(mpp_client_activate(c, &err), -ECONNREFUSED);
+    elapsed = now_ms() - t0;
+    if (elapsed < 250 || elapsed > 2500)
+        fail_msg("gave up after %.0f ms, expected about 300", elapsed);
     expect_msg(&err, "plugin \"p\"");
     expect_msg(&err, s->sock_path);
     mpp_client_free(c);
@@ -729,7 +717,7 @@ static void test_nothing_listening(void **state)
     /* TCP: a port that was just closed. */
     int tfd = bind_tcp(&s->port);
     close(tfd);
-    c = new_client(s, 2000, 0);
+    c = new_client(s, 300, 0);
     assert_int_equal(mpp_client_activate(c, &err), -ECONNREFUSED);
     char where[64];
     snprintf(where, sizeof(where), "tcp://127.0.0.1:%u", s->port);
@@ -842,7 +830,7 @@ static void test_raw_post(void **state)
     free(resp);
     check_request(s, "/Custom.Endpoint", "{\"a\":1}");
 
-    /* A large body goes without "Expect: 100-continue" (curl adds it above 1 MiB). */
+    /* A large body goes whole, without "Expect: 100-continue". */
     size_t big_len = 3 * 1024 * 1024 / 2;
     char *big = malloc(big_len + 1);
     assert_non_null(big);
@@ -893,11 +881,513 @@ static void test_new_errors(void **state)
     mpp_client_free(NULL);
 }
 
+/* The scripted server: a real socket served by a thread that reads each request whole (with
+ * http-parser) and answers with s->reply byte for byte, one connection at a time. */
+static int req_complete(http_parser *p)
+{
+    *(bool *)p->data = true;
+    return 0;
+}
+
+/* Read one request. true when it came whole, false on EOF, error or stop. */
+static bool read_request(server *s, int cfd)
+{
+    bool done = false;
+    http_parser hp;
+    http_parser_settings st;
+    http_parser_init(&hp, HTTP_REQUEST);
+    http_parser_settings_init(&st);
+    st.on_message_complete = req_complete;
+    hp.data = &done;
+    while (!done && !__atomic_load_n(&s->script_stop, __ATOMIC_SEQ_CST)) {
+        struct pollfd pfd = {.fd = cfd, .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        char buf[65536];
+        ssize_t n = recv(cfd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            return false;
+        if (http_parser_execute(&hp, &st, buf, (size_t)n) != (size_t)n && !done)
+            return false;
+    }
+    return done;
+}
+
+static void send_reply(server *s, int cfd)
+{
+    if (s->serve_delay_ms)
+        usleep(s->serve_delay_ms * 1000);
+    if (!s->drip_us) {
+        (void)!send(cfd, s->reply, s->reply_len, MSG_NOSIGNAL);
+        return;
+    }
+    for (size_t i = 0; i < s->reply_len && !__atomic_load_n(&s->script_stop, __ATOMIC_SEQ_CST);
+         i++) {
+        if (send(cfd, s->reply + i, 1, MSG_NOSIGNAL) != 1)
+            return;
+        usleep(s->drip_us);
+    }
+}
+
+static void *script_server(void *arg)
+{
+    server *s = arg;
+    for (;;) {
+        int cfd = accept4(s->raw_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (cfd < 0)
+            return NULL;
+        pthread_mutex_lock(&s->lock);
+        s->n_connections++;
+        pthread_mutex_unlock(&s->lock);
+        while (read_request(s, cfd)) {
+            pthread_mutex_lock(&s->lock);
+            s->n_requests++;
+            pthread_mutex_unlock(&s->lock);
+            if (s->no_reply)
+                break;
+            send_reply(s, cfd);
+            if (s->close_after)
+                break;
+        }
+        close(cfd);
+    }
+}
+
+static void start_script(server *s, const char *reply, int backlog)
+{
+    s->reply = reply;
+    s->reply_len = strlen(reply);
+    s->raw_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(s->raw_fd >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, s->sock_path);
+    assert_int_equal(bind(s->raw_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(s->raw_fd, backlog), 0);
+    assert_int_equal(pthread_create(&s->raw_thread, NULL, script_server, s), 0);
+    s->raw_running = true;
+}
+
+static unsigned count(server *s, unsigned *what)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned n = *what;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+#define ACTIVATE_BODY "{\"Implements\": [\"mountpoint\"]}"
+#define OK_LENGTH(body) "HTTP/1.1 200 OK\r\nContent-Length: " #body "\r\n\r\n"
+
+static int activate(mpp_client *c, mpp_error *err)
+{
+    return mpp_client_activate(c, err);
+}
+
+/* An answer split at every byte is read as a whole, for each way of delimiting the body. */
+static void test_split_every_byte(void **state)
+{
+    server *s = *state;
+    char reply[512];
+    snprintf(reply, sizeof(reply),
+             "HTTP/1.1 200 OK\r\nContent-Type: " MEDIA_TYPE "\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(ACTIVATE_BODY), ACTIVATE_BODY);
+    s->drip_us = 300;
+    start_script(s, reply, 16);
+    mpp_client *c = new_client(s, 5000, 0);
+    mpp_error err = {0};
+    for (int i = 0; i < 2; i++)
+        if (activate(c, &err) < 0)
+            fail_msg("activate %d, dripped: %s", i, err.msg);
+    assert_int_equal(count(s, &s->n_requests), 2);
+    assert_int_equal(count(s, &s->n_connections), 1); /* kept alive */
+
+    /* Chunked, with extensions and trailers, dripped too. */
+    s->reply = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "5;name=value\r\n{\"Imp\r\n"
+               "19\r\nlements\": [\"mountpoint\"]}\r\n"
+               "0;last\r\nX-Trailer: yes\r\n\r\n";
+    s->reply_len = strlen(s->reply);
+    for (int i = 0; i < 2; i++)
+        if (activate(c, &err) < 0)
+            fail_msg("activate %d, chunked and dripped: %s", i, err.msg);
+    assert_int_equal(count(s, &s->n_connections), 1);
+    mpp_client_free(c);
+}
+
+static void test_chunked(void **state)
+{
+    server *s = *state;
+    start_script(s,
+                 "HTTP/1.1 200 OK\r\nContent-Type: " MEDIA_TYPE "\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n"
+                 "3\r\n{\"S\r\n"
+                 "b;ext=\"quoted\";other\r\nuccess\": tr\r\n"
+                 "2\r\nue\r\n"
+                 "1\r\n}\r\n"
+                 "0\r\nX-One: 1\r\nX-Two: 2\r\n\r\n",
+                 16);
+    mpp_client *c = new_client(s, 5000, 0);
+    long status = 0;
+    char *resp = NULL;
+    size_t len = 0;
+    mpp_error err = {0};
+    for (int i = 0; i < 3; i++) {
+        if (mpp_client_post(c, "/X", "{}", &status, &resp, &len, &err) < 0)
+            fail_msg("chunked %d: %s", i, err.msg);
+        assert_int_equal(status, 200);
+        assert_string_equal(resp, "{\"Success\": true}");
+        assert_int_equal(len, strlen("{\"Success\": true}"));
+        free(resp);
+    }
+    assert_int_equal(count(s, &s->n_connections), 1);
+
+    /* A chunked body over the limit. */
+    mpp_client_free(c);
+    c = new_client(s, 5000, 10);
+    assert_int_equal(mpp_client_post(c, "/X", "{}", &status, &resp, &len, &err), -E2BIG);
+    assert_null(resp);
+    expect_msg(&err, "larger than 10 bytes");
+    mpp_client_free(c);
+}
+
+/* No length: the body ends when the plugin closes the connection (HTTP/1.0, Python's
+ * http.server); the next call makes a new connection. */
+static void test_close_delimited(void **state)
+{
+    server *s = *state;
+    s->close_after = true;
+    start_script(s, "HTTP/1.0 200 OK\r\nContent-Type: " MEDIA_TYPE "\r\n\r\n" ACTIVATE_BODY, 16);
+    mpp_client *c = new_client(s, 5000, 0);
+    mpp_error err = {0};
+    for (int i = 0; i < 2; i++)
+        if (activate(c, &err) < 0)
+            fail_msg("activate %d, close-delimited: %s", i, err.msg);
+    assert_int_equal(count(s, &s->n_connections), 2);
+
+    /* HTTP/1.1 with Connection: close and no length. */
+    s->reply = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" ACTIVATE_BODY;
+    s->reply_len = strlen(s->reply);
+    if (activate(c, &err) < 0)
+        fail_msg("activate, HTTP/1.1 close-delimited: %s", err.msg);
+    assert_int_equal(count(s, &s->n_connections), 3);
+
+    /* Closed before the announced length: cut short, not an answer. */
+    s->reply = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" ACTIVATE_BODY;
+    s->reply_len = strlen(s->reply);
+    assert_int_equal(activate(c, &err), -EIO);
+    expect_msg(&err, "closed the connection in the middle of its answer to /Plugin.Activate");
+    mpp_client_free(c);
+}
+
+static void expect_bad_answer(server *s, const char *reply, int code, const char *frag)
+{
+    s->reply = reply;
+    s->reply_len = strlen(reply);
+    mpp_client *c = new_client(s, 2000, 0);
+    mpp_error err = {0};
+    long status = 0;
+    char *resp = NULL;
+    int r = mpp_client_post(c, "/X", "{}", &status, &resp, NULL, &err);
+    if (r != code)
+        fail_msg("answer %.60s...: got %d (%s), expected %d", reply, r, err.msg, code);
+    assert_null(resp);
+    expect_msg(&err, "plugin \"p\"");
+    expect_msg(&err, frag);
+    mpp_client_free(c);
+}
+
+static void test_bad_length(void **state)
+{
+    server *s = *state;
+    s->close_after = true;
+    start_script(s, "", 16);
+    /* Two lengths, equal or not: a request smuggler's answer, never guessed at. */
+    expect_bad_answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+                      -EBADMSG, "not valid HTTP");
+    expect_bad_answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{} ",
+                      -EBADMSG, "not valid HTTP");
+    expect_bad_answer(s, "HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\n{}", -EBADMSG,
+                      "not valid HTTP");
+    expect_bad_answer(s, "HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n{}", -EBADMSG,
+                      "not valid HTTP");
+    /* Chunked and a length. */
+    expect_bad_answer(s,
+                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "2\r\n{}\r\n0\r\n\r\n",
+                      -EBADMSG, "not valid HTTP");
+    /* A length shorter than what came: the rest is not part of any answer. */
+    expect_bad_answer(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}{\"more\": 1}", -EBADMSG,
+                      "bytes after the end of the answer");
+    /* Not HTTP at all, and a bad chunk size. */
+    expect_bad_answer(s, "SSH-2.0-OpenSSH_9.2\r\n", -EBADMSG, "not valid HTTP");
+    expect_bad_answer(s,
+                      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+                      -EBADMSG, "not valid HTTP");
+    /* A protocol switch is not an answer. */
+    expect_bad_answer(
+        s, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+        -EBADMSG, "switched protocols");
+}
+
+static void test_header_too_big(void **state)
+{
+    server *s = *state;
+    size_t big = 20000;
+    const char *pre = "HTTP/1.1 200 OK\r\nX-Big: ";
+    const char *post = "\r\nContent-Length: 2\r\n\r\n{}";
+    _cleanup_free_ char *reply = malloc(strlen(pre) + big + strlen(post) + 1);
+    assert_non_null(reply);
+    strcpy(reply, pre);
+    memset(reply + strlen(pre), 'h', big);
+    strcpy(reply + strlen(pre) + big, post);
+    s->close_after = true;
+    start_script(s, "", 16);
+    expect_bad_answer(s, reply, -E2BIG, "has a header larger than 16384 bytes");
+
+    /* Many small headers count too. */
+    _cleanup_free_ char *many = malloc(strlen(pre) + 6000 * 6 + strlen(post) + 1);
+    assert_non_null(many);
+    char *p = stpcpy(many, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < 6000; i++)
+        p = stpcpy(p, "A:\r\n");
+    strcpy(p, "Content-Length: 2\r\n\r\n{}");
+    expect_bad_answer(s, many, -E2BIG, "has a header larger than");
+
+    /* Just under the limit is fine; an interim 100 Continue is skipped. */
+    s->reply = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}";
+    s->reply_len = strlen(s->reply);
+    mpp_client *c = new_client(s, 2000, 0);
+    mpp_error err = {0};
+    long status = 0;
+    char *resp = NULL;
+    if (mpp_client_post(c, "/X", "{}", &status, &resp, NULL, &err) < 0)
+        fail_msg("after 100 Continue: %s", err.msg);
+    assert_int_equal(status, 200);
+    assert_string_equal(resp, "{}");
+    free(resp);
+    mpp_client_free(c);
+}
+
+/* Bytes that keep coming do not extend the call: the deadline covers the whole answer. */
+static void test_slow_drip(void **state)
+{
+    server *s = *state;
+    s->drip_us = 50 * 1000;
+    start_script(s, OK_LENGTH(2) "{}", 16);
+    mpp_client *c = new_client(s, 300, 0);
+    mpp_error err = {0};
+    long status = 0;
+    char *resp = NULL;
+    double t0 = now_ms();
+    assert_int_equal(mpp_client_post(c, "/X", "{}", &status, &resp, NULL, &err), -ETIMEDOUT);
+    double elapsed = now_ms() - t0;
+    if (elapsed < 250 || elapsed > 1500)
+        fail_msg("timed out after %.0f ms, expected about 300", elapsed);
+    assert_string_equal(err.msg, "plugin \"p\" did not answer /X within 300 ms");
+    assert_null(resp);
+    __atomic_store_n(&s->script_stop, true, __ATOMIC_SEQ_CST);
+    mpp_client_free(c);
+}
+
+struct late_socket {
+    server *s;
+    unsigned after_ms;
+};
+
+static void *listen_later(void *arg)
+{
+    struct late_socket *l = arg;
+    usleep(l->after_ms * 1000);
+    start_script(l->s, OK_LENGTH(30) ACTIVATE_BODY, 16);
+    return NULL;
+}
+
+/* A plugin still starting: its socket appears 50 ms after the call began. */
+static void test_socket_appears_late(void **state)
+{
+    server *s = *state;
+    struct late_socket l = {.s = s, .after_ms = 50};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, listen_later, &l), 0);
+    mpp_client *c = new_client(s, 3000, 0);
+    mpp_error err = {0};
+    double t0 = now_ms();
+    int r = activate(c, &err);
+    double elapsed = now_ms() - t0;
+    pthread_join(t, NULL);
+    if (r < 0)
+        fail_msg("activate while the socket appears: %s", err.msg);
+    if (elapsed < 45 || elapsed > 1000)
+        fail_msg("answered after %.0f ms, expected a little over 50", elapsed);
+    assert_int_equal(count(s, &s->n_requests), 1);
+    mpp_client_free(c);
+}
+
+struct busy_client {
+    server *s;
+    int r;
+    char msg[MPP_ERROR_MSG_MAX];
+};
+
+static void *busy_client_main(void *arg)
+{
+    struct busy_client *b = arg;
+    char tcp[32] = "";
+    mpp_plugin_addr a = {
+        .name = b->s->name, .kind = MPP_ADDR_UNIX, .path = b->s->sock_path, .host_port = tcp};
+    mpp_client_options o = {.timeout_ms = 20000};
+    mpp_client *c = NULL;
+    mpp_error err = {0};
+    b->r = mpp_client_new(&a, &o, &c, &err);
+    if (b->r == 0)
+        b->r = mpp_client_activate(c, &err);
+    snprintf(b->msg, sizeof(b->msg), "%s", err.msg);
+    mpp_client_free(c);
+    return NULL;
+}
+
+/* A plugin with a listen backlog of 1 that answers one connection at a time: 50 callers at
+ * once all get their answer, each sent once. */
+static void test_busy_backlog(void **state)
+{
+    server *s = *state;
+    s->close_after = true;
+    s->serve_delay_ms = 1;
+    start_script(s, OK_LENGTH(30) ACTIVATE_BODY, 1);
+    enum { N = 50 };
+    struct busy_client b[N];
+    pthread_t t[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = (struct busy_client){.s = s};
+        assert_int_equal(pthread_create(&t[i], NULL, busy_client_main, &b[i]), 0);
+    }
+    int failed = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        if (b[i].r < 0 && failed++ == 0)
+            print_error("client %d: %d %s\n", i, b[i].r, b[i].msg);
+    }
+    assert_int_equal(failed, 0);
+    assert_int_equal(count(s, &s->n_requests), N);
+}
+
+/* A kept connection that the plugin closed while idle is replaced before the request goes out;
+ * one closed after the request was read is never sent again. */
+static void test_reuse_and_no_resend(void **state)
+{
+    server *s = *state;
+    s->close_after = true; /* closes without saying Connection: close */
+    start_script(s, OK_LENGTH(30) ACTIVATE_BODY, 16);
+    mpp_client *c = new_client(s, 3000, 0);
+    mpp_error err = {0};
+    for (int i = 0; i < 3; i++) {
+        if (activate(c, &err) < 0)
+            fail_msg("activate %d over a connection the plugin closed: %s", i, err.msg);
+        usleep(20 * 1000); /* let the close arrive */
+    }
+    assert_int_equal(count(s, &s->n_requests), 3);
+    assert_int_equal(count(s, &s->n_connections), 3);
+
+    /* Now the plugin keeps the connection for one answer, then reads the next request and dies
+     * without answering: the caller must learn it, the plugin must see the request once. */
+    s->close_after = false;
+    mpp_client_free(c);
+    c = new_client(s, 3000, 0);
+    if (activate(c, &err) < 0)
+        fail_msg("activate: %s", err.msg);
+    s->no_reply = true;
+    mpp_attach_request req = {.id = strdup("id")};
+    mpp_attach_response a;
+    assert_int_equal(mpp_client_attach(c, &req, &a, NULL, &err), -EIO);
+    expect_msg(&err,
+               "closed the connection without an answer to /MountPointPlugin.MountPointAttach");
+    usleep(100 * 1000);
+    assert_int_equal(count(s, &s->n_requests), 5);
+    assert_int_equal(count(s, &s->n_connections), 4);
+    mpp_attach_request_clear(&req);
+    mpp_client_free(c);
+}
+
+/* The process behind the socket must be root (or us): a socket whose listener runs as another
+ * user is refused before anything is sent. */
+static void test_peer_not_root(void **state)
+{
+    server *s = *state;
+    if (geteuid() != 0)
+        skip();
+    int fd = bind_unix(s->sock_path, false);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* SO_PEERCRED tells who called listen(). */
+        if (setgid(65534) < 0 || setuid(65534) < 0 || listen(fd, 16) < 0)
+            _exit(1);
+        (void)!write(ready[1], "x", 1);
+        for (;;) {
+            int cfd = accept(fd, NULL, NULL);
+            if (cfd < 0)
+                _exit(0);
+            char buf[4096];
+            if (read(cfd, buf, sizeof(buf)) > 0)
+                _exit(3); /* a request reached it */
+            close(cfd);
+        }
+    }
+    char x;
+    assert_int_equal(read(ready[0], &x, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    mpp_client *c = new_client(s, 2000, 0);
+    mpp_error err = {0};
+    assert_int_equal(activate(c, &err), -EPERM);
+    expect_msg(&err, "runs as uid 65534, not root: refused");
+    expect_msg(&err, s->sock_path);
+    mpp_client_free(c);
+    usleep(50 * 1000);
+    kill(pid, SIGKILL);
+    int ws;
+    assert_int_equal(waitpid(pid, &ws, 0), pid);
+    assert_true(WIFSIGNALED(ws)); /* not exited 3: nothing was read */
+    close(fd);
+}
+
+/* A redirect is an answer like any other, never followed; proxy variables are not read. */
+static void test_no_redirect_no_proxy(void **state)
+{
+    server *s = *state;
+    start_script(s,
+                 "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://plugin/Elsewhere\r\n"
+                 "Content-Length: 0\r\n\r\n",
+                 16);
+    setenv("http_proxy", "http://127.0.0.1:1", 1);
+    setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
+    setenv("all_proxy", "http://127.0.0.1:1", 1);
+    mpp_client *c = new_client(s, 2000, 0);
+    long status = 0;
+    char *resp = NULL;
+    size_t len = 1;
+    mpp_error err = {0};
+    int r = mpp_client_post(c, "/X", "{}", &status, &resp, &len, &err);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("all_proxy");
+    if (r < 0)
+        fail_msg("post: %s", err.msg);
+    assert_int_equal(status, 307);
+    assert_string_equal(resp, "");
+    assert_int_equal(len, 0);
+    free(resp);
+    usleep(20 * 1000);
+    assert_int_equal(count(s, &s->n_requests), 1);
+    mpp_client_free(c);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_preload), /* first: see there */
         T(test_activate),
         T(test_properties),
         T(test_attach),
@@ -912,6 +1402,17 @@ int main(void)
         T(test_keep_alive),
         T(test_raw_post),
         T(test_new_errors),
+        T(test_split_every_byte),
+        T(test_chunked),
+        T(test_close_delimited),
+        T(test_bad_length),
+        T(test_header_too_big),
+        T(test_slow_drip),
+        T(test_socket_appears_late),
+        T(test_busy_backlog),
+        T(test_reuse_and_no_resend),
+        T(test_peer_not_root),
+        T(test_no_redirect_no_proxy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1375,6 +1375,29 @@ static void test_emergency_actions(void **state)
     mpp_attach_response_clear(&r);
 }
 
+/* [mpp extension] StateDir: decoded, encoded back, omitted when empty; a wrong type is an
+ * error. */
+static void test_attach_response_state_dir(void **state)
+{
+    (void)state;
+    mpp_error e = {0};
+    _cleanup_free_ char *in = q("{'Success': true, 'StateDir': '/var/lib/p', 'Attachments': []}");
+    mpp_attach_response r;
+    assert_int_equal(mpp_decode_attach_response(in, strlen(in), &r, &e), 0);
+    assert_str(r.state_dir, "/var/lib/p");
+    _cleanup_free_ char *out = NULL;
+    assert_int_equal(mpp_encode_attach_response(&r, &out, &e), 0);
+    assert_non_null(strstr(out, "\"StateDir\":\"/var/lib/p\""));
+    mpp_attach_response_clear(&r);
+
+    mpp_attach_response none = {.success = true};
+    _cleanup_free_ char *out2 = NULL;
+    assert_int_equal(mpp_encode_attach_response(&none, &out2, &e), 0);
+    assert_null(strstr(out2, "StateDir"));
+    expect_error_q(K_ARESP, "{'StateDir': 1}", -EBADMSG,
+                   "StateDir: expected a string, got integer");
+}
+
 static void test_exit_status(void **state)
 {
     (void)state;
@@ -1675,6 +1698,7 @@ int main(void)
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_top_level_type),
         cmocka_unit_test(test_emergency_actions),
+        cmocka_unit_test(test_attach_response_state_dir),
         cmocka_unit_test(test_exit_status),
         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_depth_limit),

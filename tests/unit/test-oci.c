@@ -688,121 +688,63 @@ static void test_save_file_replaced(void **state)
     mpp_bundle_free(b);
 }
 
-/* dir/config.json and the original mpp_bundle_save_keeping() keeps beside it. */
-static void bundle_files(const char *dir, char path[PATH_MAX], char kept[PATH_MAX])
-{
-    snprintf(path, PATH_MAX, "%s/config.json", dir);
-    snprintf(kept, PATH_MAX, "%s/.config.json.mpp-orig", dir);
-}
-
-/* Another process replacing dir/config.json with text, as a rename does. */
-static void replace_config(const char *dir, const char *text)
-{
-    char other[PATH_MAX], path[PATH_MAX];
-    snprintf(other, sizeof(other), "%s/other", dir);
-    snprintf(path, sizeof(path), "%s/config.json", dir);
-    write_file(other, text, 0644);
-    assert_int_equal(rename(other, path), 0);
-}
-
-/* The runtime's bundle handling: keep the given config.json, save the rewrite, give it back. */
-static void test_save_keeping_and_restore(void **state)
+/* The runtime's bundle: a private directory per create, holding the judged document; the
+ * bundle's own config.json is never touched. */
+static void test_save_copy(void **state)
 {
     (void)state;
-    _cleanup_free_ char *dir = make_bundle("keep", "runc-spec.json", 0640);
-    char path[PATH_MAX], kept[PATH_MAX];
-    bundle_files(dir, path, kept);
+    _cleanup_free_ char *dir = make_bundle("copy", "runc-spec.json", 0640);
+    char path[PATH_MAX], sdir[PATH_MAX], copy[PATH_MAX], copy2[PATH_MAX], file[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/config.json", dir);
+    snprintf(sdir, sizeof(sdir), "%s/state", tmpdir);
+    assert_int_equal(mkdir(sdir, 0700), 0);
     _cleanup_free_ char *given = read_all(path, NULL);
     mpp_bundle *b = NULL;
     mpp_error err = {0};
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
     assert_int_equal(mpp_bundle_set_mount_source(b, 0, "/run/mpp/pins/0", "/src", &err), 0);
-    assert_int_equal(mpp_bundle_save_keeping(b, "{\"unused\": true}", &err), 0);
-    /* The file read is kept byte for byte (linked), the rewrite is in place. */
-    _cleanup_free_ char *k = read_all(kept, NULL);
-    assert_string_equal(k, given);
-    _cleanup_free_ char *now = read_all(path, NULL);
-    assert_non_null(strstr(now, "/run/mpp/pins/0"));
-    assert_non_null(strstr(now, "mpp.pinned-source.0"));
-    assert_int_equal(mpp_bundle_restore(b, &err), 0);
-    _cleanup_free_ char *back = read_all(path, NULL);
-    assert_string_equal(back, given);
+    assert_false(mpp_bundle_has_copies(sdir, "c1"));
+    assert_int_equal(mpp_bundle_copy_make(sdir, "c1", copy, sizeof(copy), &err), 0);
+    assert_int_equal(mpp_bundle_copy_make(sdir, "c1", copy2, sizeof(copy2), &err), 0);
+    assert_string_not_equal(copy, copy2);
+    assert_true(mpp_bundle_has_copies(sdir, "c1"));
+    assert_int_equal(mpp_bundle_save_copy(b, copy, &err), 0);
+    snprintf(file, sizeof(file), "%s/config.json", copy);
+    struct stat st;
+    assert_int_equal(stat(copy, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    _cleanup_free_ char *text = read_all(file, NULL);
+    assert_non_null(strstr(text, "/run/mpp/pins/0"));
+    /* root.path "rootfs" names the bundle's root file system from wherever the copy is. */
+    char root[PATH_MAX + 32];
+    snprintf(root, sizeof(root), "\"path\":\"%s/rootfs\"", dir);
+    if (!strstr(text, root))
+        fail_msg("%s lacks %s", text, root);
+    /* The engine's bundle, for mppctl explain; nothing for a directory that is no copy. */
+    _cleanup_free_ char *origin = NULL;
+    assert_int_equal(mpp_bundle_copy_origin(sdir, copy, &origin), 1);
+    assert_string_equal(origin, dir);
+    char *none = NULL;
+    assert_int_equal(mpp_bundle_copy_origin(sdir, dir, &none), 0);
+    assert_null(none);
+    _cleanup_free_ char *after = read_all(path, NULL);
+    assert_string_equal(after, given);
     assert_int_equal(count_entries(dir), 1);
     mpp_bundle_free(b);
 
-    /* Someone else's rewrite took its place meanwhile: not ours to give back. */
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
-    write_file(kept, "kept", 0644);
-    replace_config(dir, "{\"other\": 1}");
-    assert_int_equal(mpp_bundle_restore(b, &err), 0);
-    _cleanup_free_ char *still = read_all(path, NULL);
-    assert_string_equal(still, "{\"other\": 1}");
-    mpp_bundle_free(b);
-
-    /* Replaced after it was read: the original another mpp-runtime kept stands; with none
-     * kept and another document in place, nothing can be given back, and saving is refused. */
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    replace_config(dir, "{\"third\": 1}");
-    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
-    _cleanup_free_ char *theirs = read_all(kept, NULL);
-    assert_string_equal(theirs, "kept");
-    mpp_bundle_free(b);
-    assert_int_equal(unlink(kept), 0);
-    /* Replaced by the same document (the original another mpp-runtime gave back) with nothing
-     * kept: that file is kept, byte for byte, and given back. */
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    replace_config(dir, "{ \"other\" : 1 }"); /* what block 3 left: {"other": 1} */
-    if (mpp_bundle_save_keeping(b, NULL, &err) < 0)
-        fail_msg("save_keeping: %s", err.msg);
-    _cleanup_free_ char *same = read_all(kept, NULL);
-    assert_string_equal(same, "{ \"other\" : 1 }");
-    assert_int_equal(mpp_bundle_restore(b, &err), 0);
-    _cleanup_free_ char *given_back = read_all(path, NULL);
-    assert_string_equal(given_back, "{ \"other\" : 1 }");
-    assert_int_equal(count_entries(dir), 1);
-    mpp_bundle_free(b);
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    replace_config(dir, "{\"fourth\": 1}");
-    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), -ESTALE);
-    assert_non_null(strstr(err.msg, "changed since it was read"));
-    _cleanup_free_ char *untouched = read_all(path, NULL);
-    assert_string_equal(untouched, "{\"fourth\": 1}");
-    mpp_bundle_free(b);
-}
-
-/* A rewrite left in place with its original gone (a killed mpp-runtime, then the original
- * removed by hand): there is no file to keep; the text it stood for is kept if given, else the
- * save is refused and the bundle left as it is. */
-static void test_save_keeping_rewrite_left_alone(void **state)
-{
-    (void)state;
-    _cleanup_free_ char *dir = make_bundle("leftover", "runc-spec.json", 0640);
-    char path[PATH_MAX], kept[PATH_MAX];
-    bundle_files(dir, path, kept);
-    mpp_bundle *b = NULL;
-    mpp_error err = {0};
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    assert_int_equal(mpp_bundle_set_mount_source(b, 0, "/run/mpp/pins/0", "/src", &err), 0);
-    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), 0);
-    mpp_bundle_free(b);
-    assert_int_equal(unlink(kept), 0);
-    _cleanup_free_ char *leftover = read_all(path, NULL);
-
-    assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
-    assert_int_equal(mpp_bundle_unpin(b, "/run/mpp/pins", &err), 1);
-    assert_int_equal(mpp_bundle_save_keeping(b, NULL, &err), -ESTALE);
-    assert_non_null(strstr(err.msg, "no original of it is left to keep"));
-    _cleanup_free_ char *untouched = read_all(path, NULL);
-    assert_string_equal(untouched, leftover);
-    assert_int_equal(count_entries(dir), 1);
-
-    assert_int_equal(mpp_bundle_save_keeping(b, "{\"original\": 1}", &err), 0);
-    assert_int_equal(mpp_bundle_restore(b, &err), 0);
-    _cleanup_free_ char *back = read_all(path, NULL);
-    assert_string_equal(back, "{\"original\": 1}");
-    assert_int_equal(count_entries(dir), 1);
-    mpp_bundle_free(b);
+    /* An invalid ID never names a directory. */
+    assert_int_equal(mpp_bundle_copy_make(sdir, "../x", copy2, sizeof(copy2), &err), -EINVAL);
+    /* One copy goes, then all of the container's. */
+    mpp_bundle_copy_remove(copy);
+    assert_int_equal(access(copy, F_OK), -1);
+    assert_true(mpp_bundle_has_copies(sdir, "c1"));
+    assert_int_equal(mpp_bundle_copy_make(sdir, "c1", copy2, sizeof(copy2), &err), 0);
+    mpp_bundle_copies_remove(sdir, "c1");
+    assert_false(mpp_bundle_has_copies(sdir, "c1"));
+    snprintf(file, sizeof(file), "%s/bundles", sdir);
+    assert_int_equal(count_entries(file), 0);
 }
 
 static void test_unpin(void **state)
@@ -845,6 +787,54 @@ static void expect_parse_error(const char *json, const char *what)
     assert_null(b);
     if (!strstr(err.msg, what) || !strstr(err.msg, "BUNDLE/config.json"))
         fail_msg("for %s: message \"%s\" lacks \"%s\"", json, err.msg, what);
+}
+
+/* Keys runc (Go's encoding/json) reads without their being what mpp reads. */
+static void test_go_key_folding(void **state)
+{
+    (void)state;
+#define M(x) "{\"mounts\": [{\"destination\": \"/d\", \"options\": [\"rbind\"], " x "}]}"
+    expect_parse_error(M("\"Source\": \"/etc\", \"type\": \"bind\""),
+                       "mounts[0]: key \"Source\" is not \"source\" (runc would read it as "
+                       "\"source\")");
+    expect_parse_error(M("\"source\": \"/etc\", \"TYPE\": \"bind\""),
+                       "key \"TYPE\" is not \"type\"");
+    /* U+017F LATIN SMALL LETTER LONG S folds to s, U+212A KELVIN SIGN to k. */
+    expect_parse_error(M("\"\xc5\xbfource\": \"/etc\""), "key \"\xc5\xbfource\" is not \"source\"");
+    expect_parse_error("{\"hoo\xe2\x84\xaas\": {}}", "key \"hoo\xe2\x84\xaas\" is not \"hooks\"");
+    /* A key twice: Go takes the last, jansson too; refused all the same. */
+    expect_parse_error(M("\"source\": \"/a\", \"source\": \"/etc\""), "a key appears twice");
+    expect_parse_error("{\"mounts\": [], \"Mounts\": [{\"destination\": \"/d\"}]}",
+                       "key \"Mounts\" is not \"mounts\"");
+    expect_parse_error("{\"annotations\": {\"a\": \"1\", \"a\": \"2\"}}", "a key appears twice");
+    expect_parse_error("{\"process\": {\"user\": {\"UID\": 0}}}",
+                       "process.user: key \"UID\" is not \"uid\"");
+    expect_parse_error("{\"linux\": {\"namespaces\": [{\"type\": \"pid\"}, {\"Path\": \"/x\"}]}}",
+                       "linux.namespaces[1]: key \"Path\" is not \"path\"");
+    expect_parse_error("{\"hooks\": {\"prestart\": [{\"PATH\": \"/x\"}]}}",
+                       "hooks.prestart[0]: key \"PATH\" is not \"path\"");
+    /* Unknown objects: two keys that are one to runc. */
+    expect_parse_error("{\"linux\": {\"seccomp\": {\"x\": {\"abc\": 1, \"ABC\": 2}}}}",
+                       "linux.seccomp.x: keys \"ABC\" and \"abc\" are one key to runc");
+    expect_parse_error("{\"vendor\": {\"\xc5\xbf\": 1, \"S\": 2}}", "are one key to runc");
+#undef M
+    /* Accepted: exact keys; free-form maps keep keys that differ by case (Go maps are exact);
+     * U+0130/U+0131 fold to no ASCII letter in Go; unknown keys folding to no field. */
+    static const char *const ok[] = {
+        "{\"mounts\": [{\"destination\": \"/d\", \"source\": \"/s\", \"type\": \"bind\"}]}",
+        "{\"annotations\": {\"a\": \"1\", \"A\": \"2\"}, \"linux\": {\"sysctl\": {\"k\": \"1\", "
+        "\"K\": \"2\"}}}",
+        "{\"mounts\": [{\"destination\": \"/d\", \"\xc4\xb0\": \"x\", \"\xc4\xb1\": \"y\", "
+        "\"i\": \"z\"}]}",
+        "{\"process\": {\"args\": [\"/x\"], \"extension\": {\"a\": 1}}, \"x-Vendor\": 1}",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+        mpp_bundle *b = NULL;
+        mpp_error err = {0};
+        if (mpp_bundle_parse(ok[i], strlen(ok[i]), "t", &b, &err) < 0)
+            fail_msg("refused %s: %s", ok[i], err.msg);
+        mpp_bundle_free(b);
+    }
 }
 
 static void expect_describe_error(const char *json, const char *what)
@@ -1064,8 +1054,8 @@ int main(void)
         cmocka_unit_test(test_apply_errors),
         cmocka_unit_test(test_save_atomic),
         cmocka_unit_test(test_save_file_replaced),
-        cmocka_unit_test(test_save_keeping_and_restore),
-        cmocka_unit_test(test_save_keeping_rewrite_left_alone),
+        cmocka_unit_test(test_save_copy),
+        cmocka_unit_test(test_go_key_folding),
         cmocka_unit_test(test_unpin),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_load_errors),

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of the journal (src/lib/journal.c): nothing is synced, so what a reader may find
+ * at the end of a journal is a record cut short or a run of zeroes; neither is a record, and
+ * the records before them replay as written. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../src/lib/journal.h"
+#include "macro.h"
+
+#define BEGIN "{\"op\":\"begin\",\"id\":\"c1\",\"mounts\":1}"
+#define ATTACH                                                                                     \
+    "{\"op\":\"attach\",\"clock\":1,\"plugin\":\"p0\",\"mounts\":[0],\"sent\":[{\"Source\":"       \
+    "\"/src\",\"EffectiveSource\":\"/src\",\"Destination\":\"/dst\",\"Type\":\"bind\"}]}"
+#define ATTACHED "{\"op\":\"attached\",\"clock\":1,\"entries\":[{\"mount\":0,\"changes\":{}}]}"
+
+typedef struct fixture {
+    char dir[64];
+    char path[PATH_MAX];
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/mpp-test-journal-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/containers/c1/journal", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char p[PATH_MAX];
+    unlink(f->path);
+    snprintf(p, sizeof(p), "%s/containers/c1", f->dir);
+    rmdir(p);
+    snprintf(p, sizeof(p), "%s/containers", f->dir);
+    rmdir(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A journal with begin and attach, as a create leaves it while the plugin is being called. */
+static void write_journal(fixture *f)
+{
+    mpp_journal *j = NULL;
+    mpp_error err = {0};
+    if (mpp_journal_create(f->dir, "c1", &j, &err) < 0)
+        fail_msg("create: %s", err.msg);
+    assert_int_equal(mpp_journal_append(j, BEGIN, &err), 0);
+    assert_int_equal(mpp_journal_append(j, ATTACH, &err), 0);
+    mpp_journal_close(j);
+}
+
+static void append_raw(fixture *f, const void *data, size_t len)
+{
+    int fd = open(f->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
+static off_t size_of(fixture *f)
+{
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    return st.st_size;
+}
+
+/* What the tail leaves, read without the lock (an inspector) and with it (a teardown, which
+ * also trims the tail so that its own records start on a clean line). */
+static void check_tail_ignored(fixture *f, off_t clean_size)
+{
+    mpp_error err = {0};
+    mpp_journal *j = NULL;
+    bool busy = true;
+    if (mpp_journal_open_readonly(f->dir, "c1", &j, &busy, &err) < 0)
+        fail_msg("open read-only: %s", err.msg);
+    assert_false(busy);
+    char **lines = NULL;
+    size_t n = 0;
+    assert_int_equal(mpp_journal_lines(j, &lines, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(lines[0], BEGIN);
+    assert_string_equal(lines[1], ATTACH);
+    mpp_strv_free(lines, n);
+    mpp_jstate st;
+    if (mpp_jstate_load(j, &st, &err) < 0)
+        fail_msg("replay, read-only: %s", err.msg);
+    assert_int_equal(st.n_plugins, 1);
+    assert_int_equal(st.plugins[0].state, MPP_JP_SENT); /* possibly attached */
+    mpp_jstate_clear(&st);
+    mpp_journal_close(j);
+    assert_true(size_of(f) > clean_size); /* a reader changes nothing */
+
+    if (mpp_journal_open(f->dir, "c1", &j, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    assert_int_equal(size_of(f), clean_size);
+    assert_int_equal(mpp_journal_append(j, ATTACHED, &err), 0);
+    if (mpp_jstate_load(j, &st, &err) < 0)
+        fail_msg("replay after the trim: %s", err.msg);
+    assert_int_equal(st.n_plugins, 1);
+    assert_int_equal(st.plugins[0].state, MPP_JP_ATTACHED);
+    assert_int_equal(st.plugins[0].n_entries, 1);
+    mpp_jstate_clear(&st);
+    assert_int_equal(mpp_journal_remove(j, &err), 0);
+    mpp_journal_close(j);
+}
+
+static void test_torn_record(void **state)
+{
+    fixture *f = *state;
+    write_journal(f);
+    off_t clean = size_of(f);
+    const char *cut = "{\"op\":\"attached\",\"clock\":1,\"entr";
+    append_raw(f, cut, strlen(cut));
+    check_tail_ignored(f, clean);
+}
+
+static void test_zeroed_tail(void **state)
+{
+    fixture *f = *state;
+    write_journal(f);
+    off_t clean = size_of(f);
+    char zeroes[8192] = {0};
+    append_raw(f, zeroes, sizeof(zeroes));
+    check_tail_ignored(f, clean);
+}
+
+static void test_record_cut_then_zeroes(void **state)
+{
+    fixture *f = *state;
+    write_journal(f);
+    off_t clean = size_of(f);
+    const char *cut = "{\"op\":\"attached\",\"clo";
+    append_raw(f, cut, strlen(cut));
+    char zeroes[100] = {0};
+    append_raw(f, zeroes, sizeof(zeroes));
+    check_tail_ignored(f, clean);
+}
+
+/* A whole record that turned to zeroes up to and with its newline is no record either; the
+ * reader fails closed on it rather than skipping what it cannot read. */
+static void test_zeroes_inside_is_an_error(void **state)
+{
+    fixture *f = *state;
+    write_journal(f);
+    char zeroes[16] = {0};
+    append_raw(f, zeroes, sizeof(zeroes));
+    append_raw(f, "\n" ATTACHED "\n", strlen(ATTACHED) + 2);
+    mpp_error err = {0};
+    mpp_journal *j = NULL;
+    if (mpp_journal_open(f->dir, "c1", &j, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    mpp_jstate st;
+    assert_true(mpp_jstate_load(j, &st, &err) < 0);
+    assert_non_null(strstr(err.msg, f->path));
+    mpp_jstate_clear(&st);
+    assert_int_equal(mpp_journal_remove(j, &err), 0);
+    mpp_journal_close(j);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_torn_record),
+        T(test_zeroed_tail),
+        T(test_record_cut_then_zeroes),
+        T(test_zeroes_inside_is_an_error),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
