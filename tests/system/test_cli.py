@@ -1,5 +1,5 @@
 """mpp-runtime reads the command line as the real runtime does: crun's --config FILE is the
-document judged (and the one the runtime reads), the container ID is the real one whatever
+document judged (the runtime reads mpp's copy of it), the container ID is the real one whatever
 options precede it, crun's delete --regex tears down every container it deletes, runc's run
 --keep keeps the teardown for the delete, and forms crun and runc read differently are refused."""
 import json
@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from mpp import RUNTIMES, make_bundle, oci_bind, wait_for
+from mpp import RUNTIMES, make_bundle, make_rootfs, oci_bind, wait_for
 
 
 def chain_config(env, rt, plugins):
@@ -56,11 +56,56 @@ def test_config_file_is_the_document_judged_and_run(env, rootfs, rt, form):
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
     assert [rec["request"]["ID"] for rec in env.records("attach")] == ["c-conf"]
     assert [rec["request"]["ID"] for rec in env.records("detach")] == ["c-conf"]
-    # The file is put back as given, nothing of mpp's is left beside it or in the bundle.
+    # The file is left as given, nothing of mpp's is beside it or in the bundle.
     assert doc.read_bytes() == given
     assert sorted(p.name for p in doc.parent.iterdir()) == ["alt.json"]
     assert sorted(p.name for p in b.iterdir()) == ["config.json"]
     assert not env.cstate("c-conf").exists()
+
+
+def test_a_relative_root_in_the_config_file_is_the_bundles(env, rootfs, rt):
+    """crun takes a relative root.path of a --config FILE kept elsewhere against the bundle
+    directory, not FILE's: mpp's copy names the bundle's root file system (a decoy beside FILE
+    is not what runs), as bare crun does."""
+    crun_only(rt)
+    src = env.root / "src"
+    src.mkdir()
+    (src / "f").write_text("data\n")
+    env.plugin("p0")
+    cfg = chain_config(env, rt, ["p0"])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/echo", "bundle's own config.json"])
+    work = env.root / "work"
+    doc = other_document(work / "conf" / "alt.json", rootfs, [oci_bind(src, "/data")],
+                         ["/bin/sh", "-c", "cat /which /data/f"])
+    for d, which in ((b / "rootfs", "bundle\n"), (doc.parent / "rootfs", "decoy\n")):
+        make_rootfs(d)
+        (d / "which").write_text(which)
+    text = json.loads(doc.read_text())
+    text["root"]["path"] = "rootfs"
+    doc.write_text(json.dumps(text))
+    given = doc.read_bytes()
+    bare = rt.run(False, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-bare",
+                  cwd=work)
+    assert (bare.returncode, bare.stdout) == (0, "bundle\ndata\n"), bare.stderr
+    err = env.root / "create.err"
+    with open(err, "w") as out:
+        r = rt.run(True, "create", "--bundle", str(b), "--config", "conf/alt.json", "c-root",
+                   config=cfg, cwd=work, stdout=out, stderr=out, capture_output=False)
+    assert r.returncode == 0, err.read_text()
+    try:
+        copies = list((env.state_dir / "bundles" / "c-root").iterdir())
+        assert len(copies) == 1
+        copy = json.loads((copies[0] / "config.json").read_text())
+        assert copy["root"]["path"] == str(b / "rootfs")
+        assert (copies[0] / "origin").read_text() == str(b)
+    finally:
+        assert rt.run(True, "delete", "--force", "c-root", config=cfg).returncode == 0
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-root",
+               config=cfg, cwd=work)
+    assert (r.returncode, r.stdout) == (0, "bundle\ndata\n"), r.stderr
+    assert doc.read_bytes() == given
+    assert [rec["request"]["ID"] for rec in env.records("detach")] == ["c-root", "c-root"]
+    assert list((env.state_dir / "bundles").iterdir()) == []
 
 
 def test_config_json_is_the_bundles(env, rootfs, rt):
@@ -128,9 +173,9 @@ def test_missing_config_file_is_a_clear_error(env, rootfs, rt):
 
 
 def test_config_file_that_is_a_symlink_is_refused(env, rootfs, rt):
-    """As for BUNDLE/config.json, mpp does not judge (and write beside) a file through a
-    symbolic link: the start is refused, the link's target untouched. A symlinked directory on
-    the way is resolved, as crun does."""
+    """As for BUNDLE/config.json, mpp does not judge a file through a symbolic link: the start
+    is refused, the link's target untouched. A symlinked directory on the way is resolved, as
+    crun does."""
     crun_only(rt)
     src = env.root / "src"
     src.mkdir()
@@ -228,18 +273,26 @@ def test_delete_regex_tears_down_every_container_deleted(env, rootfs, rt):
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    # No mount a plugin could be shown: no journal, only mpp's copy of the bundle.
+    bare = make_bundle(env.root / "bare", rootfs, ["/bin/sleep", "1000"])
     other_root = env.root / "other-root"
     for cid in ("rx-a1", "rx-a22", "keep-b"):
         create(rt, cfg, b, cid)
+    create(rt, cfg, bare, "rx-a4")
     create(rt, cfg, b, "rx-a3", root=other_root)
     env.clear_log()
+    copies = env.state_dir / "bundles"
     try:
+        assert not env.cstate("rx-a4").exists() and (copies / "rx-a4").exists()
         r = rt.run(True, "delete", "--force", "--regex", "^rx-a[0-9]+$", config=cfg)
         assert r.returncode == 0, r.stderr
         detached = sorted(rec["request"]["ID"] for rec in env.records("detach"))
         assert detached == ["rx-a1", "rx-a22"]
         assert rt.state("rx-a1") is None and rt.state("rx-a22") is None
+        assert rt.state("rx-a4") is None
         assert not env.cstate("rx-a1").exists() and not env.cstate("rx-a22").exists()
+        # Each deleted container's bundle copy goes with it; the others' stay.
+        assert sorted(p.name for p in copies.iterdir()) == ["keep-b", "rx-a3"]
         assert rt.state("keep-b") == "created" and env.cstate("keep-b").exists()
         assert env.cstate("rx-a3").exists()
         # Again: nothing left to match, nothing detached twice.
@@ -253,6 +306,7 @@ def test_delete_regex_tears_down_every_container_deleted(env, rootfs, rt):
         subprocess.run(cmd, capture_output=True, timeout=60)
     assert sorted(rec["request"]["ID"] for rec in env.records("detach")) == \
         ["keep-b", "rx-a1", "rx-a22", "rx-a3"]
+    assert list(copies.iterdir()) == []
 
 
 def test_delete_regex_on_runc_is_runcs_error(env, rootfs, rt):
@@ -289,15 +343,26 @@ def test_run_keep_tears_down_at_delete(env, rootfs, rt):
     src.mkdir()
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
-    for status in (0, 3):
-        b = make_bundle(env.root / f"b{status}", rootfs, ["/bin/sh", "-c", f"exit {status}"],
-                        [oci_bind(src, "/data")])
-        cid = f"c-keep{status}"
+    for status in (0, 3, "no bind"):
+        mounts = [] if status == "no bind" else [oci_bind(src, "/data")]
+        code = 4 if status == "no bind" else status
+        b = make_bundle(env.root / f"b{code}", rootfs, ["/bin/sh", "-c", f"exit {code}"], mounts)
+        cid = f"c-keep{code}"
         env.clear_log()
         r = rt.run(True, "run", "--keep", "--bundle", str(b), cid, config=cfg)
-        assert r.returncode == status, r.stderr
+        assert r.returncode == code, r.stderr
         assert rt.state(cid) == "stopped"
-        assert env.calls(("detach",)) == [] and env.cstate(cid).exists()
+        assert env.calls(("detach",)) == []
+        if status == "no bind":
+            # No plugin holds anything: nothing to tear down, only the copy to remove.
+            assert not env.cstate(cid).exists()
+        else:
+            assert env.cstate(cid).exists()
+        # The runtime's bundle, mpp's copy, stays for the delete too.
+        copies = list((env.state_dir / "bundles" / cid).iterdir())
+        assert [json.loads(rt.run(False, "state", cid).stdout)["bundle"]] == \
+            [str(c) for c in copies]
         assert rt.run(True, "delete", cid, config=cfg).returncode == 0
-        assert env.calls(("detach",)) == ["p0:detach"]
+        assert env.calls(("detach",)) == ([] if status == "no bind" else ["p0:detach"])
         assert not env.cstate(cid).exists()
+        assert not (env.state_dir / "bundles" / cid).exists()
