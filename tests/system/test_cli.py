@@ -108,6 +108,21 @@ def test_a_relative_root_in_the_config_file_is_the_bundles(env, rootfs, rt):
     assert list((env.state_dir / "bundles").iterdir()) == []
 
 
+def test_config_file_without_plugins_goes_to_crun_untouched(env, rootfs, rt):
+    """No plugin configured: mpp-runtime is crun, --config FILE and all; no copy is made."""
+    crun_only(rt)
+    src = env.root / "src"
+    src.mkdir()
+    (src / "f").write_text("file's\n")
+    b = make_bundle(env.root / "b", rootfs, ["/bin/echo", "bundle's own config.json"])
+    work = env.root / "work"
+    other_document(work / "conf" / "alt.json", rootfs, [oci_bind(src, "/data")],
+                   ["/bin/cat", "/data/f"])
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-none", cwd=work)
+    assert (r.returncode, r.stdout) == (0, "file's\n"), r.stderr
+    assert not env.state_dir.exists() or not (env.state_dir / "bundles").exists()
+
+
 def test_config_json_is_the_bundles(env, rootfs, rt):
     """--config config.json (crun's own test suite starts every container so) is the bundle's
     file, not the one in the working directory: a decoy there binding /etc is not what runs."""
