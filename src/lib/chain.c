@@ -804,6 +804,8 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
         mpp_detach_response_clear(resp);
         long status = 0;
         r = plugin_patterns(c, p, err); /* a restarted plugin is initialized first */
+        if (r >= 0) /* the connection is dropped after each detach (see detach_one) */
+            r = plugin_connect(c, p, err);
         if (r >= 0)
             r = mpp_client_detach(p->client, req, resp, &status, err);
         if (r >= 0 && status == 200)
