@@ -5,7 +5,7 @@ import os
 
 import engines
 from engines import IMAGE
-from mpp import BUILD
+from mpp import BUILD, mounts_under
 
 COW = BUILD / "plugins/cow/mpp-plugin-cow"
 
@@ -21,8 +21,10 @@ def digest(root):
     return sorted(out)
 
 
-def cow_mounts():
-    return [l for l in open("/proc/self/mountinfo") if " mpp-cow " in l]
+def cow_mounts(state):
+    """cow's overlays under this test's state directory (other tests on the machine run cow
+    too)."""
+    return [m for m in mounts_under(state) if m[1] == "mpp-cow"]
 
 
 def test_cow_under_docker(docker, case):
@@ -41,6 +43,6 @@ def test_cow_under_docker(docker, case):
                    "sh", "-c", script)
     assert (r.returncode, r.stdout) == (0, "changed\nnew\nf\nmoved\n"), r.stderr
     # Docker deletes the task around the time run returns: the detach may come just after.
-    engines.poll(lambda: not any(state.iterdir()) and not cow_mounts(), 30,
+    engines.poll(lambda: not any(state.iterdir()) and not cow_mounts(state), 30,
                  "the cow teardown")
     assert digest(src) == before

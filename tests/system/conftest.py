@@ -6,7 +6,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from mpp import MPP_RUNTIME, RUNTIMES, Env, fix_crun_cgroups, make_rootfs  # noqa: E402
+from mpp import (MPP_RUNTIME, RUNTIMES, Env, fix_crun_cgroups, make_rootfs,  # noqa: E402
+                 unique_id)
 
 
 @pytest.fixture
@@ -15,6 +16,12 @@ def env(tmp_path):
     e = Env(tmp_path)
     yield e
     e.stop_all()
+
+
+@pytest.fixture
+def cid():
+    """A container ID of this test alone (see unique_id): for tests that run real containers."""
+    return unique_id("c1")
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 BUILD = Path(os.environ.get("MPP_BUILD", Path(__file__).resolve().parents[2] / "build-check"))
@@ -236,6 +237,12 @@ def make_rootfs(path: Path):
         (path / d).mkdir(exist_ok=True)
 
 
+def unique_id(prefix="c"):
+    """A container ID no other test run on the machine uses at the same time: crun and runc name
+    a container's cgroups after its ID, machine-wide."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
 def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annotations=None):
     """An OCI bundle like `runc spec` makes, with our process and extra mounts."""
     path.mkdir(parents=True, exist_ok=True)
@@ -300,6 +307,13 @@ def mount_changes(before, after, roots=(), words=()):
                 return True
         return False
     return ({e for e in after - before if ours(e)}, {e for e in before - after if ours(e)})
+
+
+def mounts_under(*roots):
+    """This mount namespace's mounts whose mount point or source lies under one of roots (the
+    test's own directories), as (mount point, source, fstype): never the whole machine's."""
+    assert roots, "name the test's own directories"
+    return mount_changes(set(), mount_table(), roots=roots)[0]
 
 
 class Measured:

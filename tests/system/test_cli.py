@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from mpp import RUNTIMES, make_bundle, make_rootfs, oci_bind, wait_for
+from mpp import RUNTIMES, make_bundle, make_rootfs, oci_bind, unique_id, wait_for
 
 
 def chain_config(env, rt, plugins):
@@ -38,6 +38,7 @@ def test_config_file_is_the_document_judged_and_run(env, rootfs, rt, form):
     has no bind): the container sees the redirected source, so the runtime read what mpp
     rewrote; the plugins see the real ID. A relative FILE is found in the working directory (as
     crun does), not in the bundle."""
+    cid = unique_id("c-conf")
     crun_only(rt)
     src, red = env.root / "src", env.root / "red"
     for d, text in ((src, "original\n"), (red, "redirected\n")):
@@ -52,21 +53,23 @@ def test_config_file_is_the_document_judged_and_run(env, rootfs, rt, form):
     given = doc.read_bytes()
     arg = {"relative": ["--config", "conf/alt.json"], "absolute": ["--config", str(doc)],
            "attached": ["--config=conf/alt.json"]}[form]
-    r = rt.run(True, "run", "--bundle", str(b), *arg, "c-conf", config=cfg, cwd=work)
+    r = rt.run(True, "run", "--bundle", str(b), *arg, cid, config=cfg, cwd=work)
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
-    assert [rec["request"]["ID"] for rec in env.records("attach")] == ["c-conf"]
-    assert [rec["request"]["ID"] for rec in env.records("detach")] == ["c-conf"]
+    assert [rec["request"]["ID"] for rec in env.records("attach")] == [cid]
+    assert [rec["request"]["ID"] for rec in env.records("detach")] == [cid]
     # The file is left as given, nothing of mpp's is beside it or in the bundle.
     assert doc.read_bytes() == given
     assert sorted(p.name for p in doc.parent.iterdir()) == ["alt.json"]
     assert sorted(p.name for p in b.iterdir()) == ["config.json"]
-    assert not env.cstate("c-conf").exists()
+    assert not env.cstate(cid).exists()
 
 
 def test_a_relative_root_in_the_config_file_is_the_bundles(env, rootfs, rt):
     """crun takes a relative root.path of a --config FILE kept elsewhere against the bundle
     directory, not FILE's: mpp's copy names the bundle's root file system (a decoy beside FILE
     is not what runs), as bare crun does."""
+    cid_c_bare = unique_id("c-bare")
+    cid_c_root = unique_id("c-root")
     crun_only(rt)
     src = env.root / "src"
     src.mkdir()
@@ -84,32 +87,33 @@ def test_a_relative_root_in_the_config_file_is_the_bundles(env, rootfs, rt):
     text["root"]["path"] = "rootfs"
     doc.write_text(json.dumps(text))
     given = doc.read_bytes()
-    bare = rt.run(False, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-bare",
+    bare = rt.run(False, "run", "--bundle", str(b), "--config", "conf/alt.json", cid_c_bare,
                   cwd=work)
     assert (bare.returncode, bare.stdout) == (0, "bundle\ndata\n"), bare.stderr
     err = env.root / "create.err"
     with open(err, "w") as out:
-        r = rt.run(True, "create", "--bundle", str(b), "--config", "conf/alt.json", "c-root",
+        r = rt.run(True, "create", "--bundle", str(b), "--config", "conf/alt.json", cid_c_root,
                    config=cfg, cwd=work, stdout=out, stderr=out, capture_output=False)
     assert r.returncode == 0, err.read_text()
     try:
-        copies = list((env.state_dir / "bundles" / "c-root").iterdir())
+        copies = list((env.state_dir / "bundles" / cid_c_root).iterdir())
         assert len(copies) == 1
         copy = json.loads((copies[0] / "config.json").read_text())
         assert copy["root"]["path"] == str(b / "rootfs")
         assert (copies[0] / "origin").read_text() == str(b)
     finally:
-        assert rt.run(True, "delete", "--force", "c-root", config=cfg).returncode == 0
-    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-root",
+        assert rt.run(True, "delete", "--force", cid_c_root, config=cfg).returncode == 0
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", cid_c_root,
                config=cfg, cwd=work)
     assert (r.returncode, r.stdout) == (0, "bundle\ndata\n"), r.stderr
     assert doc.read_bytes() == given
-    assert [rec["request"]["ID"] for rec in env.records("detach")] == ["c-root", "c-root"]
+    assert [rec["request"]["ID"] for rec in env.records("detach")] == [cid_c_root, cid_c_root]
     assert list((env.state_dir / "bundles").iterdir()) == []
 
 
 def test_config_file_without_plugins_goes_to_crun_untouched(env, rootfs, rt):
     """No plugin configured: mpp-runtime is crun, --config FILE and all; no copy is made."""
+    cid = unique_id("c-none")
     crun_only(rt)
     src = env.root / "src"
     src.mkdir()
@@ -118,7 +122,7 @@ def test_config_file_without_plugins_goes_to_crun_untouched(env, rootfs, rt):
     work = env.root / "work"
     other_document(work / "conf" / "alt.json", rootfs, [oci_bind(src, "/data")],
                    ["/bin/cat", "/data/f"])
-    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", "c-none", cwd=work)
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "conf/alt.json", cid, cwd=work)
     assert (r.returncode, r.stdout) == (0, "file's\n"), r.stderr
     assert not env.state_dir.exists() or not (env.state_dir / "bundles").exists()
 
@@ -126,6 +130,7 @@ def test_config_file_without_plugins_goes_to_crun_untouched(env, rootfs, rt):
 def test_config_json_is_the_bundles(env, rootfs, rt):
     """--config config.json (crun's own test suite starts every container so) is the bundle's
     file, not the one in the working directory: a decoy there binding /etc is not what runs."""
+    cid = unique_id("c-json")
     crun_only(rt)
     src = env.root / "src"
     src.mkdir()
@@ -136,11 +141,11 @@ def test_config_json_is_the_bundles(env, rootfs, rt):
     work = env.root / "work"
     other_document(work / "config.json", rootfs, [oci_bind("/etc", "/data")],
                    ["/bin/cat", "/data/hostname"])
-    r = rt.run(True, "run", "--config", "config.json", "--bundle", str(b), "c-json", config=cfg,
+    r = rt.run(True, "run", "--config", "config.json", "--bundle", str(b), cid, config=cfg,
                cwd=work)
     assert (r.returncode, r.stdout) == (0, "bundle\n"), r.stderr
     attach = env.records("attach")
-    assert [a["request"]["ID"] for a in attach] == ["c-json"]
+    assert [a["request"]["ID"] for a in attach] == [cid]
     assert [m["Source"] for m in attach[0]["request"]["Mounts"]] == [str(src)]
 
 
@@ -150,6 +155,7 @@ def test_config_file_with_a_denied_bind_is_refused(env, rootfs, rt, where):
     the start is refused under the real ID, nothing is created, nothing is left. (Before, a
     FILE named like an ID, alt.json, was taken for the ID: the harmless file was judged and
     crun mounted /etc.)"""
+    cid = unique_id("c-deny")
     crun_only(rt)
     env.plugin("policy", "--attach", "deny:path /etc is protected")
     cfg = chain_config(env, rt, ["policy"])
@@ -163,34 +169,37 @@ def test_config_file_with_a_denied_bind_is_refused(env, rootfs, rt, where):
     try:
         # A container created would hold a pipe open: its output goes to a file.
         with open(err, "w") as out:
-            r = rt.run(True, "create", "--config", arg, "c-deny", config=cfg, cwd=b,
+            r = rt.run(True, "create", "--config", arg, cid, config=cfg, cwd=b,
                        stdout=out, stderr=out, capture_output=False)
         assert r.returncode != 0
         assert 'plugin "policy" denied /etc -> /data: path /etc is protected' in err.read_text()
-        assert [a["request"]["ID"] for a in env.records("attach")] == ["c-deny"]
-        assert rt.state("c-deny") is None
-        assert not env.cstate("c-deny").exists()
+        assert [a["request"]["ID"] for a in env.records("attach")] == [cid]
+        assert rt.state(cid) is None
+        assert not env.cstate(cid).exists()
         assert sorted(p.name for p in doc.parent.iterdir()) == before
     finally:
-        rt.run(False, "delete", "--force", "c-deny")
+        rt.run(False, "delete", "--force", cid)
 
 
 def test_missing_config_file_is_a_clear_error(env, rootfs, rt):
+    cid = unique_id("c-miss")
     crun_only(rt)
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"])
-    r = rt.run(True, "create", "--bundle", str(b), "--config", "nowhere.json", "c-miss",
+    r = rt.run(True, "create", "--bundle", str(b), "--config", "nowhere.json", cid,
                config=cfg, cwd=b)
     assert r.returncode != 0
-    assert "c-miss" in r.stderr and "nowhere.json" in r.stderr
-    assert rt.state("c-miss") is None and not env.cstate("c-miss").exists()
+    assert cid in r.stderr and "nowhere.json" in r.stderr
+    assert rt.state(cid) is None and not env.cstate(cid).exists()
 
 
 def test_config_file_that_is_a_symlink_is_refused(env, rootfs, rt):
     """As for BUNDLE/config.json, mpp does not judge a file through a symbolic link: the start
     is refused, the link's target untouched. A symlinked directory on the way is resolved, as
     crun does."""
+    cid_c_dir = unique_id("c-dir")
+    cid_c_link = unique_id("c-link")
     crun_only(rt)
     src = env.root / "src"
     src.mkdir()
@@ -201,24 +210,26 @@ def test_config_file_that_is_a_symlink_is_refused(env, rootfs, rt):
                             [oci_bind(src, "/data")], ["/bin/true"])
     given = target.read_bytes()
     (b / "link.json").symlink_to(target)
-    r = rt.run(True, "run", "--bundle", str(b), "--config", "link.json", "c-link", config=cfg,
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "link.json", cid_c_link, config=cfg,
                cwd=b)
     assert r.returncode == 1
-    assert "c-link" in r.stderr and "symbolic link" in r.stderr
-    assert env.calls() == [] and rt.state("c-link") is None
+    assert cid_c_link in r.stderr and "symbolic link" in r.stderr
+    assert env.calls() == [] and rt.state(cid_c_link) is None
     assert target.read_bytes() == given
     assert sorted(p.name for p in target.parent.iterdir()) == ["target.json"]
     # Through a symlinked directory: judged, and run.
     (b / "dirlink").symlink_to(target.parent)
-    r = rt.run(True, "run", "--bundle", str(b), "--config", "dirlink/target.json", "c-dir",
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "dirlink/target.json", cid_c_dir,
                config=cfg, cwd=b)
     assert r.returncode == 0, r.stderr
-    assert [a["request"]["ID"] for a in env.records("attach")] == ["c-dir"]
+    assert [a["request"]["ID"] for a in env.records("attach")] == [cid_c_dir]
     assert target.read_bytes() == given
 
 
 def test_runc_refuses_config_and_nothing_is_left(env, rootfs, rt):
     """runc has no --config: its refusal stands, and a plugin attached meanwhile is detached."""
+    cid_c_bare = unique_id("c-bare")
+    cid_c_runc = unique_id("c-runc")
     if not rt.real.endswith("runc"):
         pytest.skip("runc's refusal")
     src = env.root / "src"
@@ -226,18 +237,19 @@ def test_runc_refuses_config_and_nothing_is_left(env, rootfs, rt):
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    bare = rt.run(False, "create", "--bundle", str(b), "--config", "config.json", "c-bare")
-    r = rt.run(True, "create", "--bundle", str(b), "--config", "config.json", "c-runc",
+    bare = rt.run(False, "create", "--bundle", str(b), "--config", "config.json", cid_c_bare)
+    r = rt.run(True, "create", "--bundle", str(b), "--config", "config.json", cid_c_runc,
                config=cfg)
     assert bare.returncode != 0 and r.returncode == bare.returncode
     assert "config" in r.stderr
-    assert rt.state("c-runc") is None and not env.cstate("c-runc").exists()
+    assert rt.state(cid_c_runc) is None and not env.cstate(cid_c_runc).exists()
     assert env.calls(("attach", "detach")) in ([], ["p0:attach", "p0:detach"])
 
 
 # ---- the ID behind every value-taking option ----
 
 def test_id_is_the_real_one_behind_value_options(env, rootfs, rt, tmp_path):
+    cid = unique_id("c-opts")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
@@ -245,25 +257,26 @@ def test_id_is_the_real_one_behind_value_options(env, rootfs, rt, tmp_path):
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
     r = rt.run(True, "--log", str(tmp_path / "log.json"), "--log-format", "json", "run",
                "--pid-file", str(tmp_path / "pid"), "--preserve-fds", "0", "--bundle", str(b),
-               "--no-new-keyring", "c-opts", config=cfg)
+               "--no-new-keyring", cid, config=cfg)
     assert r.returncode == 0, r.stderr
     assert [rec["request"]["ID"] for rec in env.records("attach") + env.records("detach")] == \
-        ["c-opts", "c-opts"]
+        [cid, cid]
 
 
 @pytest.mark.parametrize("words", [["-df", "x"], ["-bundle", "B"], ["--detach=false"],
                                    ["--frobnicate", "x"], ["--p", "x"]])
 def test_forms_read_differently_are_refused(env, rootfs, rt, words):
+    cid = unique_id("c-bad")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
     words = [str(b) if w == "B" else w for w in words]
-    r = rt.run(True, "run", "--bundle", str(b), *words, "c-bad", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), *words, cid, config=cfg)
     assert r.returncode == 1
     assert words[0] in r.stderr
-    assert env.calls() == [] and rt.state("c-bad") is None
+    assert env.calls() == [] and rt.state(cid) is None
 
 
 # ---- crun's delete --regex ----
@@ -362,7 +375,7 @@ def test_run_keep_tears_down_at_delete(env, rootfs, rt):
         mounts = [] if status == "no bind" else [oci_bind(src, "/data")]
         code = 4 if status == "no bind" else status
         b = make_bundle(env.root / f"b{code}", rootfs, ["/bin/sh", "-c", f"exit {code}"], mounts)
-        cid = f"c-keep{code}"
+        cid = unique_id(f"c-keep{code}")
         env.clear_log()
         r = rt.run(True, "run", "--keep", "--bundle", str(b), cid, config=cfg)
         assert r.returncode == code, r.stderr

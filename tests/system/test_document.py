@@ -11,7 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mpp import BUILD, RUNTIMES, make_bundle, mount_changes, mount_table, oci_bind, wait_for
+from mpp import (BUILD, RUNTIMES, make_bundle, mount_changes, mount_table, oci_bind, unique_id,
+                 wait_for)
 
 INIT = BUILD / "src/init/mpp-init"
 DENY_ETC = ["--patterns", json.dumps([{"Source": [{"PathPrefix": "/etc"}]}]),
@@ -65,18 +66,19 @@ ATTACKS = ["capitalised", "second-Source", "duplicate-source", "long-s", "Mounts
 
 @pytest.mark.parametrize("variant", ATTACKS)
 def test_keys_runc_reads_differently_are_refused(env, rootfs, rt, variant):
+    cid = unique_id("c1")
     src = benign(env)
     mount, top, message = variants(src)[variant]
     b = bundle_text(env, rootfs, mount, top)
     given = (b / "config.json").read_bytes()
     env.plugin("policy", *DENY_ETC)
     env.write_config(["policy"], runtime=rt.real)
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
     assert "root:" not in r.stdout, "/etc/shadow reached the container"
     assert r.returncode != 0, r.stdout
     assert re.search(message, r.stderr), r.stderr
     assert str(b / "config.json") in r.stderr, r.stderr
-    assert rt.state("c1") is None
+    assert rt.state(cid) is None
     assert (b / "config.json").read_bytes() == given
     assert env.calls(("attach",)) == []
 
@@ -149,6 +151,7 @@ def test_a_config_renamed_in_after_the_check_never_reaches_the_runtime(env, root
 
 
 def test_the_users_config_is_never_touched(env, rootfs, rt):
+    cid = unique_id("c1")
     src = benign(env)
     b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
     env.plugin("p0")
@@ -165,18 +168,18 @@ def test_the_users_config_is_never_touched(env, rootfs, rt):
                                                                st.st_mode)
         assert sorted(os.listdir(b)) == listing
 
-    rc, err = create(env, rt, b, "c1")
+    rc, err = create(env, rt, b, cid)
     assert rc == 0, err
     unchanged()
-    copies = list((env.state_dir / "bundles" / "c1").iterdir())
+    copies = list((env.state_dir / "bundles" / cid).iterdir())
     assert len(copies) == 1 and oct(os.stat(copies[0]).st_mode & 0o777) == "0o700"
     assert oct(os.stat(copies[0] / "config.json").st_mode & 0o777) == "0o600"
-    assert rt.run(True, "start", "c1", config=env.config).returncode == 0
-    wait_for(lambda: rt.state("c1") == "running", what="running")
+    assert rt.run(True, "start", cid, config=env.config).returncode == 0
+    wait_for(lambda: rt.state(cid) == "running", what="running")
     unchanged()
-    rt.run(True, "kill", "c1", "KILL", config=env.config)
-    wait_for(lambda: rt.state("c1") == "stopped", what="stopped")
-    r = rt.run(True, "delete", "c1", config=env.config)
+    rt.run(True, "kill", cid, "KILL", config=env.config)
+    wait_for(lambda: rt.state(cid) == "stopped", what="stopped")
+    r = rt.run(True, "delete", cid, config=env.config)
     assert r.returncode == 0, r.stderr
     unchanged()
     assert list((env.state_dir / "bundles").iterdir()) == []
@@ -196,9 +199,10 @@ def test_a_shared_bundle_with_the_exit_gate(env, rootfs, rt):
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real, exit_gate=True, init_path=str(INIT))
     n = 24
+    tag = unique_id("s")
 
     def cycle(i):
-        cid = f"s{i}"
+        cid = f"{tag}-{i}"
         rc, err = create(env, rt, b, cid)
         if rc != 0:
             return f"{cid} create: {err}"
@@ -213,7 +217,7 @@ def test_a_shared_bundle_with_the_exit_gate(env, rootfs, rt):
         failures = [f for f in pool.map(cycle, range(n)) if f]
     assert failures == [], failures
     detached = sorted(d["request"]["ID"] for d in env.records("detach"))
-    assert detached == sorted(f"s{i}" for i in range(n))
+    assert detached == sorted(f"{tag}-{i}" for i in range(n))
     assert all(d["request"]["ExitStatus"] == 0 for d in env.records("detach"))
     assert list((env.state_dir / "bundles").iterdir()) == []
     assert sorted(os.listdir(b)) == ["config.json"]
@@ -224,6 +228,7 @@ def test_every_way_of_naming_the_bundle_gets_the_copy(env, rootfs, rt, form):
     """However the engine names the bundle (or leaves it to the working directory), the runtime
     is given mpp's copy; a relative --pid-file lands where runc puts it, in the working
     directory, not in mpp's directory."""
+    cid = unique_id("c1")
     src = benign(env)
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/shadow"], [oci_bind(src, "/data")])
     env.plugin("p0")
@@ -232,16 +237,16 @@ def test_every_way_of_naming_the_bundle_gets_the_copy(env, rootfs, rt, form):
     cwd.mkdir(exist_ok=True)
     args = {"--bundle B": ["--bundle", str(b)], "--bundle=B": [f"--bundle={b}"],
             "-b B": ["-b", str(b)], "cwd": []}[form]
-    r = rt.run(True, "run", *args, "--pid-file", "rel.pid", "--detach", "c1", config=env.config,
+    r = rt.run(True, "run", *args, "--pid-file", "rel.pid", "--detach", cid, config=env.config,
                cwd=cwd, stdin=subprocess.DEVNULL)
     assert r.returncode == 0, r.stderr
     assert (cwd / "rel.pid").read_text().strip().isdigit()
-    copies = list((env.state_dir / "bundles" / "c1").iterdir())
+    copies = list((env.state_dir / "bundles" / cid).iterdir())
     assert len(copies) == 1
-    st = json.loads(rt.run(False, "state", "c1").stdout)
+    st = json.loads(rt.run(False, "state", cid).stdout)
     assert st["bundle"] == str(copies[0]), st
-    wait_for(lambda: rt.state("c1") == "stopped", what="stopped")
-    assert rt.run(True, "delete", "c1", config=env.config).returncode == 0
+    wait_for(lambda: rt.state(cid) == "stopped", what="stopped")
+    assert rt.run(True, "delete", cid, config=env.config).returncode == 0
     assert list((env.state_dir / "bundles").iterdir()) == []
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
 
@@ -262,16 +267,18 @@ def test_a_config_file_other_than_the_bundles_is_judged(env, rootfs, rt, opt):
     """crun's create --config FILE reads FILE, not BUNDLE/config.json: FILE is the document
     judged. Its bind of /etc is denied, whatever BUNDLE/config.json says; its benign bind runs,
     from mpp's copy, and FILE is left as it was, byte for byte."""
+    cid_c1 = unique_id("c1")
+    cid_c2 = unique_id("c2")
     if not rt.real.endswith("crun"):
         pytest.skip("crun's option (runc refuses it: tests/system/test_cli.py)")
     env.plugin("policy", *DENY_ETC)
     env.write_config(["policy"], runtime=rt.real)
     b = crun_config_bundle(env, rootfs, "/etc")
     # A relative FILE is found in the working directory, as crun finds it.
-    r = rt.run(True, "run", "--bundle", str(b), *opt, "c1", config=env.config, cwd=b)
+    r = rt.run(True, "run", "--bundle", str(b), *opt, cid_c1, config=env.config, cwd=b)
     assert "root:" not in r.stdout, "/etc/shadow reached the container"
     assert r.returncode != 0 and "no /etc here" in r.stderr, r.stderr
-    assert rt.state("c1") is None
+    assert rt.state(cid_c1) is None
 
     other = env.root / "other-src"
     other.mkdir()
@@ -281,21 +288,21 @@ def test_a_config_file_other_than_the_bundles_is_judged(env, rootfs, rt, opt):
     listing = sorted(os.listdir(b))
     err = env.root / "create.err"
     with open(err, "w") as f:
-        r = rt.run(True, "create", "--bundle", str(b), *opt, "c2", config=env.config, cwd=b,
+        r = rt.run(True, "create", "--bundle", str(b), *opt, cid_c2, config=env.config, cwd=b,
                    stdout=subprocess.DEVNULL, stderr=f, capture_output=False)
     assert r.returncode == 0, err.read_text()
     try:
-        copies = list((env.state_dir / "bundles" / "c2").iterdir())
+        copies = list((env.state_dir / "bundles" / cid_c2).iterdir())
         assert len(copies) == 1
         # The runtime's bundle is mpp's copy, whose document is other.json's, judged.
-        st_rt = json.loads(rt.run(False, "state", "c2").stdout)
+        st_rt = json.loads(rt.run(False, "state", cid_c2).stdout)
         assert st_rt["bundle"] == str(copies[0]), st_rt
         copy = json.loads((copies[0] / "config.json").read_text())
         assert copy["mounts"][-1]["source"] == str(other)
-        assert rt.run(True, "start", "c2", config=env.config).returncode == 0
-        wait_for(lambda: rt.state("c2") == "stopped", what="stopped")
+        assert rt.run(True, "start", cid_c2, config=env.config).returncode == 0
+        wait_for(lambda: rt.state(cid_c2) == "stopped", what="stopped")
     finally:
-        r = rt.run(True, "delete", "--force", "c2", config=env.config)
+        r = rt.run(True, "delete", "--force", cid_c2, config=env.config)
     assert r.returncode == 0, r.stderr
     assert (b / "other.json").read_bytes() == given
     now = os.stat(b / "other.json")
@@ -308,6 +315,7 @@ def test_a_config_file_replaced_after_the_check_never_reaches_the_runtime(env, r
     """While a plugin answers the attach of --config FILE's mounts (after mpp read and checked
     FILE), FILE is replaced by a document that binds /etc: the runtime reads mpp's copy of what
     was judged, not FILE (given to crun as it was, the container would read /etc/shadow)."""
+    cid = unique_id("c1")
     if not rt.real.endswith("crun"):
         pytest.skip("crun's option")
     other = env.root / "other-src"
@@ -321,7 +329,7 @@ def test_a_config_file_replaced_after_the_check_never_reaches_the_runtime(env, r
     env.plugin("racer", "--run-on-attach",
                f"cp '{env.root}/evil.json' '{b}/.racer' && mv '{b}/.racer' '{b}/other.json'")
     env.write_config(["policy", "racer"], runtime=rt.real)
-    r = rt.run(True, "run", "--bundle", str(b), "--config", "other.json", "c1",
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "other.json", cid,
                config=env.config, cwd=b)
     assert "root:" not in r.stdout, "/etc/shadow reached the container"
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr

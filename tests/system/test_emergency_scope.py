@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from mpp import bind_mount, make_bundle, mount_table, oci_bind, wait_for
+from mpp import bind_mount, make_bundle, mount_table, oci_bind, unique_id, wait_for
 
 
 def mount(src, dst):
@@ -85,7 +85,7 @@ SYMLINK_ACTIONS = [{"Unmount": "EFFECTIVE/link/canary"},  # through a symlink: r
 
 
 def test_symlinks_below_the_effective_source_are_not_followed(env, rootfs, rt, outside, inner):
-    cid = "es-link"
+    cid = unique_id("es-link")
     base = env.root / "redirects"
     effective = base / cid
     populate(effective, outside)
@@ -176,7 +176,7 @@ def test_state_dir_declared_in_the_answer(env):
     {"Unmount": "EFFECTIVE-sibling"},  # a prefix of the string, not of the path
 ], ids=["proc", "outside-mount", "outside-file", "dotdot", "sibling"])
 def test_out_of_scope_actions_are_refused_at_attach(env, rootfs, rt, outside, action):
-    cid = "es-attach"
+    cid = unique_id("es-attach")
     base = env.root / "redirects"
     base.mkdir()
     (kind, arg), = action.items()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from mpp import (BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind,
-                 run_measured, wait_for)
+                 run_measured, unique_id, wait_for)
 
 MPPCTL = BUILD / "src/ctl/mppctl"
 # A hang or a drip is cut at SHORT_MS. Other cases allow CALL_MS, so that a loaded machine (or a
@@ -246,7 +246,7 @@ class Scenario:
 @pytest.mark.parametrize("phase,behaviour,mode", CASES,
                          ids=[f"{p}-{b}-{m}" for p, b, m in CASES])
 def test_fault(env, rootfs, rt, phase, behaviour, mode):
-    cid = f"fm-{phase}-{behaviour}-{mode}"
+    cid = unique_id(f"fm-{phase}-{behaviour}-{mode}")
     ctx = {"cid": cid, "src": env.root / "src", "sock": env.plugin_dir / "bad.sock",
            "missing": env.root / "missing"}
     args, want = (attach_case if phase == "attach" else detach_case)(behaviour, ctx)
@@ -341,7 +341,7 @@ def emergency_scenario(env, rootfs, rt, cid):
 
 def test_emergency_actions_stand_in_for_an_unreachable_plugin(env, rootfs, rt):
     before = mount_table()
-    s, victim = emergency_scenario(env, rootfs, rt, "fm-emergency")
+    s, victim = emergency_scenario(env, rootfs, rt, unique_id("fm-emergency"))
     r, seen = s.run()
     assert seen == "original\n"
     # No error recorded (a Warning is not one): the status is the container's.
@@ -357,7 +357,7 @@ def test_emergency_actions_stand_in_for_an_unreachable_plugin(env, rootfs, rt):
 
 @pytest.mark.parametrize("rt", ["crun"], indirect=True)
 def test_emergency_warning_is_logged(env, rootfs, rt):
-    s, _ = emergency_scenario(env, rootfs, rt, "fm-warning")
+    s, _ = emergency_scenario(env, rootfs, rt, unique_id("fm-warning"))
     r, _ = s.run()
     assert r.returncode == 0
     assert 'plugin "bad"' in r.stderr and "cache not flushed" in r.stderr, r.stderr
@@ -366,7 +366,8 @@ def test_emergency_warning_is_logged(env, rootfs, rt):
 @pytest.mark.parametrize("rt", ["crun"], indirect=True)
 def test_missing_effective_source_error_names_the_plugin(env, rootfs, rt):
     missing = env.root / "missing"
-    s = Scenario(env, rootfs, rt, "fm-missing-name", ["--attach", f"redirect:{missing}"])
+    s = Scenario(env, rootfs, rt, unique_id("fm-missing-name"),
+                 ["--attach", f"redirect:{missing}"])
     r, _ = s.run()
     assert r.returncode == 1 and str(missing) in r.stderr
     assert 'plugin "bad"' in r.stderr, r.stderr
@@ -374,7 +375,7 @@ def test_missing_effective_source_error_names_the_plugin(env, rootfs, rt):
 
 @pytest.mark.parametrize("rt", ["crun"], indirect=True)
 def test_unreachable_plugin_is_detached_by_recover(env, rootfs, rt):
-    s = Scenario(env, rootfs, rt, "fm-recover", ["--fault", "attach:crash-after"])
+    s = Scenario(env, rootfs, rt, unique_id("fm-recover"), ["--fault", "attach:crash-after"])
     r, _ = s.run()
     assert r.returncode == 129 and env.cstate(s.cid).exists()
     assert detaches(env, "bad") == []

@@ -4,7 +4,7 @@ detaching again. Real containers, crun and runc."""
 import subprocess
 import time
 
-from mpp import BUILD, make_bundle, oci_bind, wait_for
+from mpp import BUILD, make_bundle, oci_bind, unique_id, wait_for
 
 INIT = BUILD / "src/init/mpp-init"
 SLOW_MS = 2000
@@ -28,20 +28,21 @@ def start_gated(env, rootfs, rt, cid, args):
 
 
 def test_delete_force_during_the_gates_detach(env, rootfs, rt):
-    start_gated(env, rootfs, rt, "gd1", ["/bin/sh", "-c", "exit 3"])
+    cid = unique_id("gd1")
+    start_gated(env, rootfs, rt, cid, ["/bin/sh", "-c", "exit 3"])
     # The workload exited; the gate is in the plugin's (slow) detach.
     wait_for(lambda: len(detaches(env)) == 1, what="the gate's detach")
     t0 = time.monotonic()
-    r = rt.run(True, "delete", "--force", "gd1", config=env.config)
+    r = rt.run(True, "delete", "--force", cid, config=env.config)
     assert r.returncode == 0, r.stderr
     d = detaches(env)
     assert len(d) == 1, d
-    assert d[0]["ID"] == "gd1" and d[0]["ExitStatus"] == 3
+    assert d[0]["ID"] == cid and d[0]["ExitStatus"] == 3
     # The delete returned only once the teardown was over: nothing is left.
     assert time.monotonic() - t0 > 0.3
-    assert not env.cstate("gd1").exists()
-    assert not (env.state_dir / "gates/gd1").exists()
-    assert rt.state("gd1") is None
+    assert not env.cstate(cid).exists()
+    assert not (env.state_dir / "gates" / cid).exists()
+    assert rt.state(cid) is None
     assert "teardown" not in r.stderr, r.stderr
     # And nothing comes later.
     time.sleep(0.5)
@@ -51,13 +52,14 @@ def test_delete_force_during_the_gates_detach(env, rootfs, rt):
 def test_delete_force_of_a_running_gated_container_detaches_once(env, rootfs, rt):
     """Killed by the delete: the gate never got the exit, so the delete's teardown is the only
     one (no exit status)."""
-    start_gated(env, rootfs, rt, "gd2", ["/bin/sleep", "1000"])
-    wait_for(lambda: rt.state("gd2") == "running", what="running")
-    r = rt.run(True, "delete", "--force", "gd2", config=env.config)
+    cid = unique_id("gd2")
+    start_gated(env, rootfs, rt, cid, ["/bin/sleep", "1000"])
+    wait_for(lambda: rt.state(cid) == "running", what="running")
+    r = rt.run(True, "delete", "--force", cid, config=env.config)
     assert r.returncode == 0, r.stderr
     d = detaches(env)
-    assert len(d) == 1 and d[0]["ID"] == "gd2" and "ExitStatus" not in d[0], d
-    assert not env.cstate("gd2").exists()
-    assert not (env.state_dir / "gates/gd2").exists()
+    assert len(d) == 1 and d[0]["ID"] == cid and "ExitStatus" not in d[0], d
+    assert not env.cstate(cid).exists()
+    assert not (env.state_dir / "gates" / cid).exists()
     time.sleep(0.5)
     assert len(detaches(env)) == 1

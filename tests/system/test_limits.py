@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mpp import BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind
+from mpp import BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, unique_id
 
 MPPCTL = str(BUILD / "src/ctl/mppctl")
 HOOK = str(BUILD / "src/hook/mpp-hook")
@@ -74,70 +74,74 @@ def assert_clean(env, cid, before):
 def test_many_binds_work_under_a_low_soft_limit(env, rootfs, rt, n):
     """The engine's soft limit (256) is far below its hard one: mpp raises its own, and the real
     runtime still starts with the engine's."""
+    cid_c0 = unique_id("c0")
+    cid_c1 = unique_id("c1")
     env.plugin("p0")
     env.write_config(["p0"], runtime=str(recording_runtime(env, rt)))
-    b = many_binds(env, rootfs, n, "c1")
+    b = many_binds(env, rootfs, n, cid_c1)
     before = mount_table()
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "run", "--bundle", str(b), cid_c1, config=env.config,
                preexec_fn=nofile(256, 8192), timeout=300)
     if rt.real.endswith("crun") and n > 256:
         # crun holds a descriptor per mount: under the engine's limit it fails by itself, as it
         # does without mpp (below); the plugin is detached all the same.
         assert r.returncode != 0 and "Too many open files" in r.stderr, r.stderr[-3000:]
-        bare = rt.run(False, "run", "--bundle", str(b), "c0", preexec_fn=nofile(256, 8192))
+        bare = rt.run(False, "run", "--bundle", str(b), cid_c0, preexec_fn=nofile(256, 8192))
         assert bare.returncode != 0 and "Too many open files" in bare.stderr, bare.stderr
     else:
         assert (r.returncode, r.stdout) == (0, "shared\n"), r.stderr[-3000:]
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
     assert len(env.records("attach")[0]["request"]["Mounts"]) >= n
     assert (env.root / "runtime-nofile").read_text().split() == ["256"]
-    assert_clean(env, "c1", before)
+    assert_clean(env, cid_c1, before)
 
 
 @pytest.mark.parametrize("limit,n", [(256, 1000), (64, 200)])
 def test_too_many_binds_are_refused_before_any_plugin_is_contacted(env, rootfs, rt, limit, n):
+    cid = unique_id("c1")
     env.plugin("p0")
     env.plugin("p1")
     env.write_config(["p0", "p1"], runtime=rt.real)
-    b = many_binds(env, rootfs, n, "c1")
+    b = many_binds(env, rootfs, n, cid)
     before = mount_table()
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config,
                preexec_fn=nofile(limit, limit), timeout=120)
     assert r.returncode != 0
-    m = re.search(r"container c1: (\d+) mounts: needs about (\d+) file descriptors .*over the "
+    m = re.search(rf"container {cid}: (\d+) mounts: needs about (\d+) file descriptors .*over the "
                   rf"limit of {limit} \(RLIMIT_NOFILE, hard limit {limit}\)", r.stderr)
     assert m, r.stderr[-3000:]
     assert int(m.group(1)) > n and int(m.group(2)) > limit
     assert env.calls() == [], "a plugin was contacted"
-    assert rt.state("c1") is None
-    assert_clean(env, "c1", before)
+    assert rt.state(cid) is None
+    assert_clean(env, cid, before)
 
     # The ID is free: the same container with a few mounts starts under the same limit.
     b = many_binds(env, rootfs, 2, "c1-small")
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config,
                preexec_fn=nofile(limit, limit))
     assert (r.returncode, r.stdout) == (0, "shared\n"), r.stderr[-3000:]
     assert env.calls(("attach", "detach")) == ["p0:attach", "p1:attach", "p1:detach",
                                                "p0:detach"]
-    assert_clean(env, "c1", before)
+    assert_clean(env, cid, before)
 
 
 def test_delete_with_many_plugins_at_a_low_limit(env, rootfs, rt):
     """delete tears down a dozen plugins with descriptors for a few only: no plugin connection
     or per-mount descriptor is held across the chain."""
+    cid = unique_id("c1")
     names = [f"p{i}" for i in range(12)]
     for name in names:
         env.plugin(name)
     env.write_config(names, runtime=rt.real)
-    b = many_binds(env, rootfs, 20, "c1", args=["/bin/true"])
+    b = many_binds(env, rootfs, 20, cid, args=["/bin/true"])
     before = mount_table()
-    r = rt.run(True, "create", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
-    r = rt.run(True, "delete", "--force", "c1", config=env.config, preexec_fn=nofile(16, 16))
+    r = rt.run(True, "delete", "--force", cid, config=env.config, preexec_fn=nofile(16, 16))
     assert r.returncode == 0, r.stderr
     assert env.calls(("detach",)) == [f"{n}:detach" for n in reversed(names)], r.stderr
-    assert_clean(env, "c1", before)
+    assert_clean(env, cid, before)
 
 
 # 2. Configuration files
@@ -267,6 +271,7 @@ def run_one_bind(env, rt, rootfs, state_dir, cid="c1", runtime=None):
 ])
 def test_a_state_dir_under_another_users_directory_is_refused(env, rootfs, rt, owner, mode,
                                                               says):
+    cid = unique_id("c1")
     parent = user_owned(env.root / "parent", mode, owner)
     env.plugin("p0")
     r = run_one_bind(env, rt, rootfs, parent / "state")
@@ -274,19 +279,20 @@ def test_a_state_dir_under_another_users_directory_is_refused(env, rootfs, rt, o
     assert f"state directory {parent}/state: its ancestor {parent} {says}" in r.stderr, r.stderr
     assert env.calls() == [], "a plugin was contacted"
     assert not (parent / "state").exists()
-    assert rt.state("c1") is None
+    assert rt.state(cid) is None
 
     # The hook refuses the same way, before any plugin contact.
     cfg = json.dumps({"ociVersion": "1.0.2", "process": {"args": ["/bin/true"]},
                       "root": {"path": "rootfs"},
                       "mounts": [oci_bind(shared_source(env), "/data")]})
-    h = subprocess.run([HOOK, f"--mpp-config={env.config}", "precreate", "c1"], input=cfg,
+    h = subprocess.run([HOOK, f"--mpp-config={env.config}", "precreate", cid], input=cfg,
                        capture_output=True, text=True, timeout=30)
     assert h.returncode == 1 and f"its ancestor {parent} {says}" in h.stderr, h.stderr
     assert env.calls() == []
 
 
 def test_a_group_writable_or_linked_state_dir_is_refused(env, rootfs, rt):
+    cid = unique_id("c2")
     env.plugin("p0")
     state = user_owned(env.root / "state", 0o770, 0)
     r = run_one_bind(env, rt, rootfs, state)
@@ -296,7 +302,7 @@ def test_a_group_writable_or_linked_state_dir_is_refused(env, rootfs, rt):
     real = user_owned(env.root / "real", 0o700, 0)
     link = env.root / "link"
     link.symlink_to(real)
-    r = run_one_bind(env, rt, rootfs, link / "state", cid="c2")
+    r = run_one_bind(env, rt, rootfs, link / "state", cid=cid)
     assert r.returncode != 0
     assert f"its ancestor {link} is a symbolic link" in r.stderr, r.stderr
     assert env.calls() == []
@@ -396,11 +402,12 @@ def test_check_config_reports_what_others_can_write(env):
 
 def test_state_files_are_private(env, rootfs, rt):
     """DESIGN.md: state files are 0600 in 0700 directories, while a container holds state."""
+    cid = unique_id("c1")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
     b = make_bundle(env.root / "b-c1", rootfs, ["/bin/true"],
                     [oci_bind(shared_source(env), "/data")])
-    r = rt.run(True, "create", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
     try:
@@ -411,9 +418,9 @@ def test_state_files_are_private(env, rootfs, rt):
                 seen.append(os.path.relpath(name, env.state_dir))
                 assert st.st_uid == 0 and st.st_mode & 0o077 == 0, \
                     f"{name}: uid {st.st_uid} mode {st.st_mode & 0o7777:o}"
-        assert {"containers/c1/journal", "plugins/p0.json"} <= set(seen), seen
+        assert {f"containers/{cid}/journal", "plugins/p0.json"} <= set(seen), seen
     finally:
-        assert rt.run(True, "delete", "--force", "c1", config=env.config).returncode == 0
+        assert rt.run(True, "delete", "--force", cid, config=env.config).returncode == 0
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
 
 

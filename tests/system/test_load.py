@@ -5,14 +5,16 @@ not mixed up), and nothing is left behind: no mount, no state."""
 import json
 from concurrent.futures import ThreadPoolExecutor
 
-from mpp import MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, run_measured
+from mpp import (MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, run_measured,
+                 unique_id)
 
 N = 50
 
 
 def test_fifty_containers_at_once(env, rootfs, rt):
     name = rt.real.rsplit("/", 1)[1]
-    ids = [f"load-{name}-{i:02d}" for i in range(N)]
+    tag = unique_id(f"load-{name}")
+    ids = [f"{tag}-{i:02d}" for i in range(N)]
     src = env.root / "src"
     src.mkdir()
     per_container = env.root / "per-container"
@@ -72,7 +74,7 @@ def test_fifty_containers_at_once(env, rootfs, rt):
             and r["call"] not in ("activate", "properties")] == []
 
     # Nothing left behind.
-    appeared, vanished = mount_changes(before, mount_table(), [env.root.parent], ["load-"])
+    appeared, vanished = mount_changes(before, mount_table(), [env.root.parent], [tag])
     assert (appeared, vanished) == (set(), set())
     for cid in ids:
         assert not env.cstate(cid).exists()

@@ -5,7 +5,7 @@ from), with the real crun and runc and a real plugin process."""
 import json
 import os
 
-from mpp import make_bundle, oci_bind
+from mpp import make_bundle, oci_bind, unique_id
 
 MARKER = "[truncated]"
 
@@ -27,9 +27,10 @@ def run_denied(env, rootfs, rt, tmp, *plugin_args, detach=False):
     env.write_config(["evil"], runtime=rt.real)
     b = make_bundle(env.root / f"b-{tmp}", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
     log = env.root / f"log-{tmp}.json"
+    cid = unique_id(f"c-{tmp}")
     r = rt.run(True, "--log", str(log), "--log-format", "json", "run", "--bundle", str(b),
-               f"c-{tmp}", config=env.config, text=False)
-    assert rt.state(f"c-{tmp}") is None
+               cid, config=env.config, text=False)
+    assert rt.state(cid) is None
     return r, r.stderr, log.read_bytes().splitlines()
 
 
@@ -102,6 +103,7 @@ def test_forged_detach_error_and_warning_are_escaped(env, rootfs, rt):
 
 
 def test_forged_emergency_warning_and_error_are_escaped(env, rootfs, rt):
+    cid = unique_id("c-e")
     # The plugin is gone at the teardown: its emergency Warning and Error stand in for it, and
     # are reported as one escaped line each.
     src = env.root / "src"
@@ -114,10 +116,10 @@ def test_forged_emergency_warning_and_error_are_escaped(env, rootfs, rt):
     out = env.root / "create.out"
     with open(out, "w") as f:
         r = rt.run(True, "--log", str(log), "--log-format", "json", "create", "--bundle",
-                   str(b), "c-e", config=env.config, stdout=f, stderr=f, capture_output=False)
+                   str(b), cid, config=env.config, stdout=f, stderr=f, capture_output=False)
     assert r.returncode == 0, out.read_text()
     p.kill()
-    r = rt.run(True, "--log", str(log), "--log-format", "json", "delete", "--force", "c-e",
+    r = rt.run(True, "--log", str(log), "--log-format", "json", "delete", "--force", cid,
                config=env.config, text=False)
     text = assert_clean_text(r.stderr)
     mine = lines_with(text, 'plugin "evil": no')

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from mpp import BUILD, bind_mount, make_bundle, oci_bind, wait_for
+from mpp import BUILD, bind_mount, make_bundle, oci_bind, unique_id, wait_for
 
 MPPCTL = str(BUILD / "src/ctl/mppctl")
 
@@ -451,6 +451,8 @@ def test_ps_and_explain_with_a_real_container(env, rootfs, rt):
 
 
 def test_explain_by_id_with_a_real_container(env, rootfs, rt):
+    cid_c1 = unique_id("c1")
+    cid_c2 = unique_id("c2")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
@@ -458,52 +460,54 @@ def test_explain_by_id_with_a_real_container(env, rootfs, rt):
     env.write_config(["p0", "p1"], runtime=rt.real)
     root = env.root / f"{os.path.basename(rt.real)}-state"  # the rt fixture's --root
     # Named after the container, as engines do: the bundle names the same container ID.
-    b = make_bundle(env.root / "c1", rootfs, ["/bin/sleep", "1000"],
+    b = make_bundle(env.root / cid_c1, rootfs, ["/bin/sleep", "1000"],
                     [oci_bind(src, "/data"), oci_bind(src, "/other"), oci_bind(src, "/none")])
     # The container's stdio is the runtime's: pipes would stay open.
-    r = rt.run(True, "create", "--bundle", str(b), "c1", config=env.config,
+    r = rt.run(True, "create", "--bundle", str(b), cid_c1, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
     try:
         env.clear_log()
-        by_id = ctl(env, "--root", root, "explain", "c1")
+        by_id = ctl(env, "--root", root, "explain", cid_c1)
         assert by_id.returncode == 0, by_id.stderr
         by_bundle = ctl(env, "--root", root, "explain", b)
         assert by_id.stdout == by_bundle.stdout
         assert by_id.stdout.startswith(f"{b / 'config.json'}: 3 interposable mounts, 2 plugins")
         assert "p0               consulted: pattern #0 matches" in by_id.stdout
-        doc = ctl_json(env, "explain", "c1", "--root", root)
+        doc = ctl_json(env, "explain", cid_c1, "--root", root)
         assert doc == ctl_json(env, "explain", b, "--root", root)
-        assert doc["container"] == "c1" and doc["bundle"] == str(b / "config.json")
+        assert doc["container"] == cid_c1 and doc["bundle"] == str(b / "config.json")
         assert {m["destination"]: [p["plugin"] for p in m["plugins"]] for m in doc["mounts"]} == \
             {"/data": ["p0"], "/other": ["p1"], "/none": []}
         assert {m["source"] for m in doc["mounts"]} == {str(src)}
         assert env.calls(("attach", "detach")) == [], "explain never attaches"
 
         # The runtime knows no such container: its own words are quoted.
-        r = ctl(env, "--root", root, "explain", "c2")
+        r = ctl(env, "--root", root, "explain", cid_c2)
         assert r.returncode == 1
-        said = rt.run(False, "state", "c2").stderr.strip().splitlines()[-1]
+        said = rt.run(False, "state", cid_c2).stderr.strip().splitlines()[-1]
         said = re.sub(r'^time="[^"]*" ', "", said)  # runc's logrus time stamp
-        assert f"{rt.real} does not know container c2: `{rt.real} --root {root} state c2` " \
+        assert f"{rt.real} does not know container {cid_c2}: " \
+            f"`{rt.real} --root {root} state {cid_c2}` " \
             "exited with status 1 and said: " in r.stderr
         assert said in r.stderr
         assert "--root DIR" not in r.stderr
         # Without the engine's root the runtime looks elsewhere, and mppctl says what to do.
-        r = ctl(env, "explain", "c1")
+        r = ctl(env, "explain", cid_c1)
         assert r.returncode == 1 and "give that with --root DIR" in r.stderr
 
         # The container outlives its bundle directory.
         b.rename(env.root / "moved")
         try:
-            r = ctl(env, "--root", root, "explain", "c1")
+            r = ctl(env, "--root", root, "explain", cid_c1)
             assert r.returncode == 1
-            assert f"the bundle of container c1, {b} (from `{rt.real} --root {root} state c1`)" \
+            assert f"the bundle of container {cid_c1}, {b} " \
+                f"(from `{rt.real} --root {root} state {cid_c1}`)" \
                 ", is gone" in r.stderr
         finally:
             (env.root / "moved").rename(b)
     finally:
-        rt.run(True, "delete", "--force", "c1", config=env.config)
+        rt.run(True, "delete", "--force", cid_c1, config=env.config)
     assert detaches(env) == ["p1", "p0"]
 
 
@@ -585,26 +589,27 @@ def test_help(env):
 def test_explain_by_id_while_a_foreground_run_holds_the_pinned_bundle(env, rootfs, rt):
     """During `run` the runtime's bundle (mpp's copy) names the pins (state_dir/pins/K); explain
     by ID explains the engine's bundle, which is never rewritten."""
+    cid = unique_id("r1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
     env.write_config(["p0"], runtime=rt.real)
     root = env.root / f"{os.path.basename(rt.real)}-state"
-    b = make_bundle(env.root / "r1", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    b = make_bundle(env.root / cid, rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
     given = (b / "config.json").read_bytes()
-    p = subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), "r1", config=env.config),
+    p = subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), cid, config=env.config),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: rt.state("r1") == "running", what="running")
+        wait_for(lambda: rt.state(cid) == "running", what="running")
         assert (b / "config.json").read_bytes() == given
-        copy = json.loads(rt.run(False, "state", "r1").stdout)["bundle"]
+        copy = json.loads(rt.run(False, "state", cid).stdout)["bundle"]
         pinned = json.loads((Path(copy) / "config.json").read_text())
         assert [m["source"] for m in pinned["mounts"] if m["destination"] == "/data"] == \
             [str(env.state_dir / "pins/0")]
-        doc = ctl_json(env, "explain", "r1", "--root", root)
+        doc = ctl_json(env, "explain", cid, "--root", root)
         assert {m["destination"]: m["source"] for m in doc["mounts"]} == {"/data": str(src)}
         assert [p["plugin"] for p in doc["mounts"][0]["plugins"]] == ["p0"]
     finally:
-        rt.run(False, "kill", "r1", "KILL")
+        rt.run(False, "kill", cid, "KILL")
         p.wait(timeout=30)
     assert (b / "config.json").read_bytes() == given

@@ -6,12 +6,12 @@ import json
 import os
 import subprocess
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 
-from mpp import BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, wait_for
+from mpp import (BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, unique_id,
+                 wait_for)
 
 HOOK = BUILD / "src/hook/mpp-hook"
 
@@ -32,7 +32,8 @@ def swapping_runtime(env, rt, victim, target):
     return w
 
 
-def run_cat(env, rt, rootfs, src, cid="c1"):
+def run_cat(env, rt, rootfs, src, cid=None):
+    cid = cid or unique_id("c1")
     b = make_bundle(env.root / f"b-{cid}", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
     return rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
 
@@ -47,8 +48,7 @@ def test_source_swapped_after_the_check_is_not_followed(env, rootfs, rt):
     assert os.path.islink(src), "the wrapper did not swap: the test proves nothing"
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
-    assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp",)) == \
-        (set(), set())
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())
     assert list((env.state_dir / "pins").iterdir()) == []
 
 
@@ -66,13 +66,14 @@ def test_the_same_swap_without_plugins_is_the_runtimes_business(env, rootfs, rt)
 def test_policy_only_consulted_mount_is_pinned_too(env, rootfs, rt):
     """A plugin that judges without attaching (Attach: false, like the policy plugin) still
     pins: nothing is held afterwards, but the judged object is what is mounted."""
+    cid = unique_id("c1")
     src = tree(env.root / "src", "judged\n")
     secret = tree(env.root / "secret", "secret\n")
     env.plugin("p0", "--attach", "no")
     env.write_config(["p0"], runtime=str(swapping_runtime(env, rt, src, secret)))
-    r = run_cat(env, rt, rootfs, src)
+    r = run_cat(env, rt, rootfs, src, cid)
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
-    assert not env.cstate("c1").exists()
+    assert not env.cstate(cid).exists()
 
 
 def test_effective_source_swapped_after_the_check_is_not_followed(env, rootfs, rt):
@@ -113,6 +114,7 @@ def test_source_swapped_while_the_plugin_answers(env, rootfs, rt):
 
 def test_hook_refuses_a_source_swapped_while_the_plugin_answers(env, rootfs, rt):
     """mpp-hook cannot hold the objects until the runtime mounts them: it refuses instead."""
+    cid = unique_id("c1")
     src = tree(env.root / "src", "judged\n")
     secret = tree(env.root / "secret", "secret\n")
     env.plugin("p0", "--fault", "attach:slow:700")
@@ -120,23 +122,24 @@ def test_hook_refuses_a_source_swapped_while_the_plugin_answers(env, rootfs, rt)
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
     cfg = (b / "config.json").read_text()
     t = swap_during_attach(env, src, secret)
-    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", "c1"], input=cfg,
+    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", cid], input=cfg,
                        capture_output=True, text=True)
     t.join()
     assert r.returncode != 0
     assert f"mount /data: source {src} was replaced while the plugins were consulted" in r.stderr
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
-    assert not env.cstate("c1").exists()
+    assert not env.cstate(cid).exists()
 
 
 def test_hook_writes_the_canonical_source(env, rootfs, rt):
+    cid = unique_id("c1")
     real = tree(env.root / "real", "x\n")
     link = env.root / "link"
     os.symlink(real, link)
     env.plugin("p0")
     env.write_config(["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(link, "/data")])
-    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", "c1"],
+    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", cid],
                        input=(b / "config.json").read_text(), capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -145,18 +148,18 @@ def test_hook_writes_the_canonical_source(env, rootfs, rt):
 
 
 def test_magic_link_source_is_refused(env, rootfs, rt):
+    cid = unique_id("c1")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
     before = mount_table()
-    r = run_cat(env, rt, rootfs, f"/proc/{os.getpid()}/root/etc")
+    r = run_cat(env, rt, rootfs, f"/proc/{os.getpid()}/root/etc", cid)
     assert r.returncode == 1
     assert f"mount /data: cannot open source /proc/{os.getpid()}/root/etc: Too many levels of " \
         "symbolic links" in r.stderr, r.stderr
     # Judged, then refused: the plugin that attached is detached.
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
-    assert not env.cstate("c1").exists()
-    assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp",)) == \
-        (set(), set())
+    assert not env.cstate(cid).exists()
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())
 
 
 def test_magic_link_source_no_plugin_selects_is_left_to_the_runtime(env, rootfs, rt):
@@ -182,7 +185,8 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
-    procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"c{i}",
+    tag = unique_id("c")
+    procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"{tag}-{i}",
                                      config=env.config),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(6)]
@@ -192,9 +196,9 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     # The bundle is given back naming the real source: the bare runtime runs it too.
     mounts = json.loads((b / "config.json").read_text())["mounts"]
     assert [m["source"] for m in mounts if m["destination"] == "/data"] == [str(src)]
-    r = rt.run(False, "run", "--bundle", str(b), "bare")
+    r = rt.run(False, "run", "--bundle", str(b), unique_id("bare"))
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
-    assert run_cat(env, rt, rootfs, src, "again").stdout == "judged\n"
+    assert run_cat(env, rt, rootfs, src, unique_id("again")).stdout == "judged\n"
 
 
 def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
@@ -206,8 +210,9 @@ def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
     env.write_config(["p0"], runtime=rt.real)
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
     original = (b / "config.json").read_bytes()
+    tag = unique_id("r")
     for rnd in range(10):
-        procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"r{rnd}-{i}",
+        procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"{tag}-{rnd}-{i}",
                                          config=env.config),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for i in range(8)]
@@ -221,6 +226,7 @@ def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
 def test_a_bundle_left_pinned_runs_again(env, rootfs, rt):
     """A bundle an mpp-runtime could not give back (killed before the runtime returned) names
     pins that exist nowhere: the next start goes back to the sources they stood for."""
+    cid = unique_id("c1")
     src = tree(env.root / "src", "judged\n")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
@@ -231,13 +237,14 @@ def test_a_bundle_left_pinned_runs_again(env, rootfs, rt):
     i = next(k for k, m in enumerate(cfg["mounts"]) if m["destination"] == "/data")
     cfg["annotations"] = {f"mpp.pinned-source.{i}": str(src)}
     (b / "config.json").write_text(json.dumps(cfg))
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
     assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
     assert env.records("attach")[0]["request"]["Mounts"][0]["Source"] == str(src)
 
 
 def test_file_and_socket_sources_are_pinned_too(env, rootfs, rt):
     """A bind mount of a single file, and of a unix socket, through a consulted plugin."""
+    cid = unique_id("c1")
     import socket
     f = env.root / "settings.conf"
     f.write_text("pinned file\n")
@@ -251,7 +258,7 @@ def test_file_and_socket_sources_are_pinned_too(env, rootfs, rt):
                         ["/bin/sh", "-c", "cat /etc/settings.conf; test -S /run/app.sock && "
                                           "echo socket"],
                         [oci_bind(f, "/etc/settings.conf"), oci_bind(sock_path, "/run/app.sock")])
-        r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+        r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
         assert (r.returncode, r.stdout) == (0, "pinned file\nsocket\n"), r.stderr
         sent = env.records("attach")[0]["request"]["Mounts"]
         assert sorted(m["Source"] for m in sent) == sorted([str(f), str(sock_path)])
@@ -261,6 +268,7 @@ def test_file_and_socket_sources_are_pinned_too(env, rootfs, rt):
 
 def test_submounts_of_a_source_come_with_rbind(env, rootfs, rt):
     """The clone is recursive: an rbind of a pinned source still carries its submounts."""
+    cid = unique_id("c1")
     src = tree(env.root / "src", "top\n")
     (src / "sub").mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "mpp-test-sub", str(src / "sub")],
@@ -271,7 +279,7 @@ def test_submounts_of_a_source_come_with_rbind(env, rootfs, rt):
         env.write_config(["p0"], runtime=rt.real)
         b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f", "/data/sub/f"],
                         [oci_bind(src, "/data")])
-        r = rt.run(True, "run", "--bundle", str(b), "c1", config=env.config)
+        r = rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
         assert (r.returncode, r.stdout) == (0, "top\nsubmount\n"), r.stderr
     finally:
         subprocess.run(["umount", str(src / "sub")], check=True)
@@ -304,21 +312,14 @@ def policy(env, target):
     env.plugin("policy", "--patterns", json.dumps(pats), "--attach", f"deny:{target} is protected")
 
 
-def unique_id():
-    """Runtimes name a container's cgroups after its ID, machine-wide: tests that others run at
-    the same time must not share one."""
-    return f"pin-{uuid.uuid4().hex[:12]}"
-
-
 def run_peek(env, rt, rootfs, src, cid):
     b = make_bundle(env.root / f"b-{cid}", rootfs, PEEK, [oci_bind(src, "/data")])
     return rt.run(True, "run", "--bundle", str(b), cid, config=env.config)
 
 
 def nothing_left(env, before, cid):
-    # By root and by the pins' own name: other tests on the machine mount and unmount too.
-    assert mount_changes(before, mount_table(), roots=(env.root,), words=("mpp-pins",)) == \
-        (set(), set())
+    # The pins live under the test's state directory: other tests on the machine mount too.
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())
     assert not env.cstate(cid).exists()
     pins = env.state_dir / "pins"
     assert not pins.exists() or list(pins.iterdir()) == []
@@ -340,7 +341,7 @@ def test_missing_path_planted_while_a_later_plugin_answers(env, rootfs, rt, wher
     env.plugin("late", "--run-on-attach", f"ln -s '{prot}' '{missing}'")
     env.write_config(plugins + ["policy", "late"], runtime=rt.real)
     before = mount_table()
-    cid = unique_id()
+    cid = unique_id("pin")
     r = run_peek(env, rt, rootfs, missing if where == "source" else src, cid)
     assert os.path.islink(missing), "nothing was planted: the test proves nothing"
     assert "LEAK" not in r.stdout, r.stdout
@@ -380,7 +381,7 @@ def test_redirect_target_swapped_after_the_policy_judged_it(env, rootfs, rt, par
     env.plugin("late", "--run-on-attach", swap_command(victim, link_to))
     env.write_config(["p0", "policy", "late"], runtime=rt.real)
     before = mount_table()
-    cid = unique_id()
+    cid = unique_id("pin")
     r = run_peek(env, rt, rootfs, src, cid)
     assert os.path.islink(victim), "nothing was swapped: the test proves nothing"
     assert os.path.realpath(red) == str(prot)
@@ -404,7 +405,7 @@ def test_redirect_to_a_link_is_judged_where_it_leads(env, rootfs, rt, target):
     policy(env, prot)
     env.write_config(["p0", "policy"], runtime=rt.real)
     before = mount_table()
-    cid = unique_id()
+    cid = unique_id("pin")
     r = run_peek(env, rt, rootfs, src, cid)
     assert "LEAK" not in r.stdout, r.stdout
     assert r.returncode == 1
@@ -418,6 +419,7 @@ def test_redirect_to_a_link_is_judged_where_it_leads(env, rootfs, rt, target):
 def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env, rootfs, rt):
     """mpp-hook's final check covers a plugin's EffectiveSource too: it must still name the
     object pinned when the plugin gave it."""
+    cid = unique_id("c1")
     prot = protected(env, "fake")
     src = tree(env.root / "src", "original\n")
     red = tree(env.root / "red", "redirected\n")
@@ -425,7 +427,7 @@ def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env
     env.plugin("late", "--run-on-attach", swap_command(red, prot))
     env.write_config(["p0", "late"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", "c1"],
+    r = subprocess.run([str(HOOK), f"--mpp-config={env.config}", "precreate", cid],
                        input=(b / "config.json").read_text(), capture_output=True, text=True)
     assert r.returncode not in (86, 87), r.stderr
     assert os.path.islink(red)
@@ -434,7 +436,7 @@ def test_hook_refuses_a_redirect_target_swapped_while_a_later_plugin_answers(env
         "consulted" in r.stderr, r.stderr
     assert env.calls(("attach", "detach")) == \
         ["p0:attach", "late:attach", "late:detach", "p0:detach"]
-    assert not env.cstate("c1").exists()
+    assert not env.cstate(cid).exists()
 
 
 # CreateSourceIfMissing comes from the engine: mpp-runtime is run as Docker runs it (a --root
@@ -462,7 +464,7 @@ def test_missing_source_is_created_before_any_plugin_judges_it(env, rootfs, rt):
     env.plugin("p0", "--run-on-attach", f"test -d '{new}' && echo seen > '{new}/f'")
     env.write_config(["p0"], runtime=rt.real)
     before = mount_table()
-    cid = unique_id()
+    cid = unique_id("pin")
     r = run_as_docker(env, rt, rootfs, new, ["/bin/cat", "/data/f"], cid)
     assert (r.returncode, r.stdout) == (0, "seen\n"), r.stderr
     sent = env.records("attach")[0]["request"]["Mounts"][0]
@@ -489,7 +491,7 @@ def test_missing_source_is_not_created_through_a_link(env, rootfs, rt, where):
     env.plugin("late")
     env.write_config(plugins + ["policy", "late"], runtime=rt.real)
     before = mount_table()
-    cid = unique_id()
+    cid = unique_id("pin")
     r = run_as_docker(env, rt, rootfs, src, PEEK, cid)
     assert not (prot / "new").exists(), "created through the link"
     assert "LEAK" not in r.stdout, r.stdout

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from mpp import BUILD, make_bundle, oci_bind, wait_for
+from mpp import (BUILD, make_bundle, mount_changes, mount_table, oci_bind, unique_id,
+                 wait_for)
 
 AUDIT = BUILD / "plugins/audit/mpp-plugin-audit"
 OPS = ("write", "create", "delete", "rename")
@@ -62,6 +63,7 @@ SCRIPT = ("echo $$; sleep 0.2; echo hello > /d/f; sleep 0.2; echo more >> /d/f; 
 
 
 def test_operations_are_logged_with_container_paths_and_writers(env, rootfs, rt):
+    cid = unique_id("a1")
     src = env.root / "src"
     src.mkdir()
     (src / "other").write_text("x\n")
@@ -69,19 +71,19 @@ def test_operations_are_logged_with_container_paths_and_writers(env, rootfs, rt)
     out.mkdir()
     a = start_audit(env, {"patterns": [{"Destination": [{"Exactly": "/d"}]}]})
     hostfile = env.root / "host-write"
-    r = run(env, rt, rootfs, "a1", SCRIPT + f"", [oci_bind(src, "/d"), oci_bind(out, "/o")])
+    r = run(env, rt, rootfs, cid, SCRIPT + f"", [oci_bind(src, "/d"), oci_bind(out, "/o")])
     hostfile.write_text("written on the host, outside the mount\n")
     assert r.returncode == 0, r.stderr
     pid = int(r.stdout.split()[0])
     assert r.stdout.split("\n", 1)[1] == "hello\nmore\n"
 
-    log = a.logs / "a1.jsonl"
+    log = a.logs / f"{cid}.jsonl"
     recs = records(log)
     got = [(x["op"], x["path"]) for x in recs]
     assert got == [("create", "/d/f"), ("write", "/d/f"), ("write", "/d/f"),
                    ("rename", "/d/g"), ("delete", "/d/other"), ("create", "/d/dir")], recs
     for x in recs:
-        assert x["container"] == "a1" and x["time"].endswith("Z")
+        assert x["container"] == cid and x["time"].endswith("Z")
         assert x["host_path"] == str(src) + x["path"][2:]
         assert x["pid"] > 0 and x["pid"] != pid  # the host pid, not the container's
     ren = recs[3]
@@ -95,14 +97,14 @@ def test_operations_are_logged_with_container_paths_and_writers(env, rootfs, rt)
         assert os.path.realpath(f"/proc/{x['pid']}") != "" and x["pid"] != os.getpid()
 
     # The same records (and the summary) are in the combined log.
-    combined = [x for x in records(a.logs / "audit.jsonl", None) if x["container"] == "a1"]
+    combined = [x for x in records(a.logs / "audit.jsonl", None) if x["container"] == cid]
     assert [x for x in combined if x["op"] in OPS] == recs
     assert "outside" not in log.read_text() and "host-write" not in log.read_text()
 
-    summary = json.loads((a.logs / "a1.summary.json").read_text())
+    summary = json.loads((a.logs / f"{cid}.summary.json").read_text())
     assert summary["counts"] == {"write": 2, "create": 2, "delete": 1, "rename": 1}
     assert summary["top_written"] == [{"path": "/d/f", "writes": 2}]
-    assert summary["overflows"] == 0 and summary["container"] == "a1"
+    assert summary["overflows"] == 0 and summary["container"] == cid
     last = records(log, None)[-1]
     assert last["op"] == "summary" and last["counts"] == summary["counts"]
     assert list(a.state.iterdir()) == []
@@ -116,32 +118,36 @@ def test_operations_are_logged_with_container_paths_and_writers(env, rootfs, rt)
 
 
 def test_unlabelled_containers_are_not_audited(env, rootfs, rt):
+    cid_u1 = unique_id("u1")
+    cid_u2 = unique_id("u2")
     src = env.root / "src"
     src.mkdir()
     a = start_audit(env)
-    r = run(env, rt, rootfs, "u1", "echo x > /d/f", [oci_bind(src, "/d")], labels=None)
+    r = run(env, rt, rootfs, cid_u1, "echo x > /d/f", [oci_bind(src, "/d")], labels=None)
     assert r.returncode == 0, r.stderr
-    assert not (a.logs / "u1.jsonl").exists()
-    r = run(env, rt, rootfs, "u2", "echo x > /d/g", [oci_bind(src, "/d")])
+    assert not (a.logs / f"{cid_u1}.jsonl").exists()
+    r = run(env, rt, rootfs, cid_u2, "echo x > /d/g", [oci_bind(src, "/d")])
     assert r.returncode == 0, r.stderr
-    assert [(x["op"], x["path"]) for x in records(a.logs / "u2.jsonl")] == \
+    assert [(x["op"], x["path"]) for x in records(a.logs / f"{cid_u2}.jsonl")] == \
         [("create", "/d/g"), ("write", "/d/g")]
 
 
 def test_top_written_paths(env, rootfs, rt):
+    cid = unique_id("t1")
     src = env.root / "src"
     src.mkdir()
     a = start_audit(env, {"top": 2, "source_prefixes": [str(src)]})
     script = ("for i in 1 2 3; do echo $i >> /d/a; sleep 0.05; done; "
               "for i in 1 2; do echo $i >> /d/b; sleep 0.05; done; echo 1 >> /d/c")
-    r = run(env, rt, rootfs, "t1", script, [oci_bind(src, "/d")], labels=None)
+    r = run(env, rt, rootfs, cid, script, [oci_bind(src, "/d")], labels=None)
     assert r.returncode == 0, r.stderr
-    s = json.loads((a.logs / "t1.summary.json").read_text())
+    s = json.loads((a.logs / f"{cid}.summary.json").read_text())
     assert s["counts"]["create"] == 3 and s["counts"]["write"] == 6
     assert s["top_written"] == [{"path": "/d/a", "writes": 3}, {"path": "/d/b", "writes": 2}]
 
 
 def test_a_file_written_without_pause_is_logged_once_per_batch(env, rootfs, rt):
+    cid = unique_id("w1")
     # 200 000 one-byte writes by one process: the reader waits 2 ms between batches, so the
     # kernel merges the writes queued meanwhile into one event. A batch still holds a few: the
     # kernel's read takes events off the queue while the writer adds new ones. A reader that
@@ -150,17 +156,17 @@ def test_a_file_written_without_pause_is_logged_once_per_batch(env, rootfs, rt):
     src.mkdir()
     a = start_audit(env, {"source_prefixes": [str(src)]})
     t0 = time.monotonic()
-    r = run(env, rt, rootfs, "w1", "echo $$; dd if=/dev/zero of=/d/f bs=1 count=200000 2>&1",
+    r = run(env, rt, rootfs, cid, "echo $$; dd if=/dev/zero of=/d/f bs=1 count=200000 2>&1",
             [oci_bind(src, "/d")], labels=None)
     elapsed_ms = (time.monotonic() - t0) * 1e3
     assert r.returncode == 0, r.stderr
     assert (src / "f").stat().st_size == 200000
     pid = int(r.stdout.split()[0])
-    writes = records(a.logs / "w1.jsonl", ("write",))
+    writes = records(a.logs / f"{cid}.jsonl", ("write",))
     assert writes and all(x["path"] == "/d/f" and x["ns_pid"] in (pid, None) for x in writes)
     # About 1 record per elapsed ms here (2 or 3 every 2 ms); 30 to 40 with the old reader.
     assert len(writes) <= 3 * elapsed_ms, (len(writes), elapsed_ms)
-    s = json.loads((a.logs / "w1.summary.json").read_text())
+    s = json.loads((a.logs / f"{cid}.summary.json").read_text())
     assert s["counts"]["write"] == len(writes) and s["overflows"] == 0
 
 
@@ -178,15 +184,16 @@ def start_and_delete(env, rt, cid):
 
 
 def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
+    cid = unique_id("r1")
     src = env.root / "src"
     src.mkdir()
     a = start_audit(env)
-    create(env, rt, rootfs, "r1", src, "echo x > /d/after-restart")
+    create(env, rt, rootfs, cid, src, "echo x > /d/after-restart")
     a.kill()
     a = start_audit(env)  # resumes the watch from its state
-    d = start_and_delete(env, rt, "r1")
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
-    recs = records(a.logs / "r1.jsonl", None)
+    recs = records(a.logs / f"{cid}.jsonl", None)
     assert [x["op"] for x in recs] == ["attach", "resumed", "create", "write", "summary"]
     assert recs[2]["path"] == "/d/after-restart"
     assert recs[-1]["counts"] == {"write": 1, "create": 1, "delete": 0, "rename": 0}
@@ -194,6 +201,7 @@ def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
 
 
 def test_queue_overflow_is_counted_not_hidden(env, rootfs, rt):
+    cid = unique_id("o1")
     src = env.root / "src"
     src.mkdir()
     limit = "/proc/sys/fs/fanotify/max_queued_events"
@@ -203,32 +211,33 @@ def test_queue_overflow_is_counted_not_hidden(env, rootfs, rt):
         a = start_audit(env)  # the limit is the group's, from its creation
     finally:
         open(limit, "w").write(saved)
-    create(env, rt, rootfs, "o1", src, "true")
+    create(env, rt, rootfs, cid, src, "true")
     a.proc.send_signal(signal.SIGSTOP)
     try:
         for i in range(300):
             (src / f"burst{i}").write_text("x")
     finally:
         a.proc.send_signal(signal.SIGCONT)
-    d = start_and_delete(env, rt, "o1")
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
-    recs = records(a.logs / "o1.jsonl", None)
+    recs = records(a.logs / f"{cid}.jsonl", None)
     over = [x for x in recs if x["op"] == "overflow"]
     assert len(over) >= 1 and over[0]["overflows"] == 1
-    s = json.loads((a.logs / "o1.summary.json").read_text())
+    s = json.loads((a.logs / f"{cid}.summary.json").read_text())
     assert s["overflows"] == len(over)
     # Bounded queue: far fewer records than operations.
     assert 0 < s["counts"]["create"] < 300
 
 
 def test_a_stalled_reader_catches_up_without_losing_a_record(env, rootfs, rt):
+    cid = unique_id("s1")
     # 3000 creates while the plugin is stopped: more than half the reader's buffer of events
     # (a backlog), fewer than the kernel's queue holds. Once resumed, the reader itself (not
     # the detach's final read) logs every one of them, and nothing overflows.
     src = env.root / "src"
     src.mkdir()
     a = start_audit(env)
-    create(env, rt, rootfs, "s1", src, "true")
+    create(env, rt, rootfs, cid, src, "true")
     n = 3000
     a.proc.send_signal(signal.SIGSTOP)
     try:
@@ -236,35 +245,37 @@ def test_a_stalled_reader_catches_up_without_losing_a_record(env, rootfs, rt):
             (src / f"f{i}").touch()
     finally:
         a.proc.send_signal(signal.SIGCONT)
-    log = a.logs / "s1.jsonl"
+    log = a.logs / f"{cid}.jsonl"
 
     def logged():  # read while the reader writes: only whole lines
         text = log.read_text() if log.exists() else ""
         return sum('"op":"create"' in line for line in text.splitlines(True)
                    if line.endswith("\n"))
     wait_for(lambda: logged() == n, what="the backlog to be logged")
-    d = start_and_delete(env, rt, "s1")
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
     creates = records(log, ("create",))
     assert sorted(x["path"] for x in creates) == sorted(f"/d/f{i}" for i in range(n))
-    s = json.loads((a.logs / "s1.summary.json").read_text())
+    s = json.loads((a.logs / f"{cid}.summary.json").read_text())
     assert s["overflows"] == 0 and s["counts"]["create"] == n
 
 
 def test_emergency_path_when_the_plugin_is_gone(env, rootfs, rt):
+    cid = unique_id("e1")
     src = env.root / "src"
     src.mkdir()
-    before = open("/proc/self/mountinfo").read().count("\n")
+    before = mount_table()
     a = start_audit(env)
-    create(env, rt, rootfs, "e1", src, "echo x > /d/f")
+    create(env, rt, rootfs, cid, src, "echo x > /d/f")
     a.kill()
-    d = start_and_delete(env, rt, "e1")
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
     # mpp removed the plugin's state: a plugin started later does not resume this audit.
     assert list(a.state.iterdir()) == []
-    assert open("/proc/self/mountinfo").read().count("\n") == before
+    # Nothing left mounted under the test's directories (the pins, the plugin's state).
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())
     a = start_audit(env)
-    assert "resumed" not in (a.logs / "e1.jsonl").read_text()
+    assert "resumed" not in (a.logs / f"{cid}.jsonl").read_text()
 
 
 def test_detach_of_an_unknown_container_succeeds(env):

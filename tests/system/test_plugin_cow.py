@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from mpp import BUILD, make_bundle, oci_bind, wait_for
+from mpp import BUILD, make_bundle, mounts_under, oci_bind, unique_id, wait_for
 
 COW = BUILD / "plugins/cow/mpp-plugin-cow"
 COW_LABELS = {"mpp.cow": "true"}
@@ -78,30 +78,34 @@ SEEN = ("new\noriginal\nmore\nto rename\nunchanged\nunchanged\n"
         "dir\nkeep\nlink\nmod\nnew\nrenamed\n1000 1000 750\n")
 
 
-def cow_mounts():
-    return [l for l in open("/proc/self/mountinfo") if " mpp-cow " in l]
+def cow_mounts(state):
+    """cow's overlays under this test's state directory (other tests on the machine run cow
+    too)."""
+    return [m for m in mounts_under(state) if m[1] == "mpp-cow"]
 
 
 def assert_clean(state, cid):
-    assert cow_mounts() == []
+    assert cow_mounts(state) == []
     assert not (state / cid).exists() and not (state / f"{cid}.json").exists()
 
 
 def test_host_source_is_unchanged_and_the_container_sees_its_writes(env, rootfs, rt):
+    cid = unique_id("c1")
     src = make_source(env.root / "src")
     before = tree_digest(src)
     cow = start_cow(env)
-    r = run(env, rt, rootfs, "c1", ["/bin/sh", "-c", SCRIPT], [oci_bind(src, "/d")])
+    r = run(env, rt, rootfs, cid, ["/bin/sh", "-c", SCRIPT], [oci_bind(src, "/d")])
     assert (r.returncode, r.stdout) == (0, SEEN), r.stderr
     assert tree_digest(src) == before
-    assert_clean(cow.state, "c1")
+    assert_clean(cow.state, cid)
     assert not (cow.state / "kept").exists()
 
 
 def test_unlabelled_containers_are_not_selected_by_default(env, rootfs, rt):
+    cid = unique_id("c1")
     src = make_source(env.root / "src")
     cow = start_cow(env)
-    r = run(env, rt, rootfs, "c1", ["/bin/sh", "-c", "echo direct > /d/new"],
+    r = run(env, rt, rootfs, cid, ["/bin/sh", "-c", "echo direct > /d/new"],
             [oci_bind(src, "/d")], labels=None)
     assert r.returncode == 0, r.stderr
     assert (src / "new").read_text() == "direct\n"
@@ -123,6 +127,7 @@ def check_kept(state, cid, src):
 
 @pytest.mark.parametrize("how", ["label", "config"])
 def test_keep_mode_keeps_the_diff_with_whiteouts(env, rootfs, rt, how):
+    cid = unique_id("k1")
     src = make_source(env.root / "src")
     before = tree_digest(src)
     labels = dict(COW_LABELS)
@@ -131,36 +136,38 @@ def test_keep_mode_keeps_the_diff_with_whiteouts(env, rootfs, rt, how):
         cow = start_cow(env)
     else:
         cow = start_cow(env, {"keep": True})
-    r = run(env, rt, rootfs, "k1", ["/bin/sh", "-c", SCRIPT], [oci_bind(src, "/d")], labels)
+    r = run(env, rt, rootfs, cid, ["/bin/sh", "-c", SCRIPT], [oci_bind(src, "/d")], labels)
     assert (r.returncode, r.stdout) == (0, SEEN), r.stderr
     assert tree_digest(src) == before
-    assert_clean(cow.state, "k1")
-    check_kept(cow.state, "k1", src)
+    assert_clean(cow.state, cid)
+    check_kept(cow.state, cid, src)
 
 
 def test_configured_patterns_and_read_only_mounts(env, rootfs, rt):
+    cid = unique_id("p1")
     a = make_source(env.root / "a")
     b = make_source(env.root / "b")
     before = tree_digest(a)
     cow = start_cow(env, {"patterns": [{"Type": "bind", "Destination": [{"PathPrefix": "/cow"}]}]})
-    r = run(env, rt, rootfs, "p1",
+    r = run(env, rt, rootfs, cid,
             ["/bin/sh", "-c", "echo 1 > /cow/new && echo 2 > /plain/new && cat /cow-ro/keep"],
             [oci_bind(a, "/cow"), oci_bind(b, "/plain"), oci_bind(a, "/cow-ro", ro=True)],
             labels=None)
     assert r.returncode == 0, r.stderr
     assert tree_digest(a) == before and (b / "new").read_text() == "2\n"
-    assert_clean(cow.state, "p1")
+    assert_clean(cow.state, cid)
 
 
 def test_a_file_source_is_refused(env, rootfs, rt):
+    cid = unique_id("f1")
     f = env.root / "file"
     f.write_text("x")
     start_cow(env)
-    r = run(env, rt, rootfs, "f1", ["/bin/true"], [oci_bind(f, "/f")])
+    r = run(env, rt, rootfs, cid, ["/bin/true"], [oci_bind(f, "/f")])
     assert r.returncode != 0
     assert f'mount point plugin "cow" denied {f} -> /f: cow: {f} -> /f: the source is not a ' \
         'directory' in r.stderr, r.stderr
-    assert cow_mounts() == []
+    assert cow_mounts(env.root) == []
 
 
 def create_and_write(env, rt, rootfs, cid, src):
@@ -171,7 +178,7 @@ def create_and_write(env, rt, rootfs, cid, src):
     r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
-    assert len(cow_mounts()) == 1
+    assert len(cow_mounts(env.root)) == 1
 
 
 def start_and_delete(env, rt, cid):
@@ -181,37 +188,39 @@ def start_and_delete(env, rt, cid):
 
 
 def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
+    cid = unique_id("r1")
     src = make_source(env.root / "src")
     before = tree_digest(src)
     cow = start_cow(env, {"keep": True})
-    create_and_write(env, rt, rootfs, "r1", src)
+    create_and_write(env, rt, rootfs, cid, src)
     cow.kill()
     cow = start_cow(env, {"keep": True})  # must not touch the live overlay
-    assert len(cow_mounts()) == 1
-    d = start_and_delete(env, rt, "r1")
+    assert len(cow_mounts(cow.state)) == 1
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
     assert tree_digest(src) == before
-    assert_clean(cow.state, "r1")
+    assert_clean(cow.state, cid)
     # The container's writes happened (and were kept, as configured).
-    assert (cow.state / "kept/r1/0/seen").read_text() == "during\n"
+    assert (cow.state / f"kept/{cid}/0/seen").read_text() == "during\n"
 
 
 def test_emergency_path_when_the_plugin_is_gone(env, rootfs, rt):
+    cid = unique_id("e1")
     src = make_source(env.root / "src")
     before = tree_digest(src)
     cow = start_cow(env)
-    create_and_write(env, rt, rootfs, "e1", src)
+    create_and_write(env, rt, rootfs, cid, src)
     cow.kill()
-    d = start_and_delete(env, rt, "e1")
+    d = start_and_delete(env, rt, cid)
     assert "emergency" not in d.stderr or "failed" not in d.stderr, d.stderr
     # mpp ran the emergency actions: nothing mounted; the upper dir (not empty) remains.
-    assert cow_mounts() == []
-    assert not (cow.state / "e1/0/merged").exists() and not (cow.state / "e1/0/work").exists()
-    assert (cow.state / "e1/0/upper/new").exists()
+    assert cow_mounts(cow.state) == []
+    assert not (cow.state / cid / "0/merged").exists() and not (cow.state / cid / "0/work").exists()
+    assert (cow.state / cid / "0/upper/new").exists()
     assert tree_digest(src) == before
     # The next start of the plugin finishes the teardown.
     cow = start_cow(env)
-    assert_clean(cow.state, "e1")
+    assert_clean(cow.state, cid)
 
 
 def test_detach_of_an_unknown_container_succeeds(env):

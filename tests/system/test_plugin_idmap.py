@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mpp import BUILD, make_bundle, oci_bind, wait_for
+from mpp import BUILD, make_bundle, oci_bind, unique_id, wait_for
 
 IDMAP = BUILD / "plugins/idmap/mpp-plugin-idmap"
 
@@ -115,8 +115,9 @@ def test_file_source(env, rootfs, rt):
 
 
 def test_refusing_filesystem_is_a_clear_denial(env, rootfs, rt):
+    cid = unique_id("p1")
     im = start_idmap(env, {"mappings": [mapping(prefix="/proc")]})
-    r = run(env, rt, rootfs, "p1", "true", [oci_bind("/proc/sys", "/x", ro=True)])
+    r = run(env, rt, rootfs, cid, "true", [oci_bind("/proc/sys", "/x", ro=True)])
     assert r.returncode != 0
     assert ('mount point plugin "idmap" denied /proc/sys -> /x: idmap: /proc/sys is on proc, '
             'which does not support idmapped mounts') in r.stderr, r.stderr
@@ -140,15 +141,16 @@ def start_and_delete(env, rt, cid):
 
 
 def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
+    cid = unique_id("r1")
     src = make_source(env.root / "src")
     cfg = {"mappings": [mapping(prefix=src)]}
     im = start_idmap(env, cfg)
-    create(env, rt, rootfs, "r1", src)
+    create(env, rt, rootfs, cid, src)
     assert len(idmap_mounts(im.state)) == 1
     im.kill()
     im = start_idmap(env, cfg)  # must leave the live mount alone
     assert len(idmap_mounts(im.state)) == 1
-    d = start_and_delete(env, rt, "r1")
+    d = start_and_delete(env, rt, cid)
     assert d.returncode == 0, d.stderr
     assert (src / "seen").read_text() == "0\n"
     assert os.stat(src / "made").st_uid == 1000

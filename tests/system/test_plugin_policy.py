@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mpp import BUILD, make_bundle, oci_bind, wait_for
+from mpp import BUILD, make_bundle, oci_bind, unique_id, wait_for
 
 POLICY = BUILD / "plugins/policy/mpp-plugin-policy"
 
@@ -49,8 +49,9 @@ def tree(root, files):
 # protect
 
 def test_protect_denies_a_mount_exposing_a_protected_path(env, rootfs, rt):
+    cid = unique_id("p1")
     start_policy(env, [{"name": "protect-host", "protect": ["/etc/shadow"]}])
-    r = run(env, rt, rootfs, [oci_bind("/etc", "/host-etc")], "p1")
+    r = run(env, rt, rootfs, [oci_bind("/etc", "/host-etc")], cid)
     denied(r, "/etc", "/host-etc",
            'policy rule "protect-host" denies /etc -> /host-etc: it exposes /etc/shadow; mount a '
            'subdirectory that holds no protected path instead')
@@ -60,24 +61,27 @@ def test_protect_denies_a_mount_exposing_a_protected_path(env, rootfs, rt):
 
 
 def test_protect_allows_what_holds_no_protected_path(env, rootfs, rt):
+    cid = unique_id("p1")
     src = tree(env.root / "src", {"f": "hello\n"})
     start_policy(env, [{"name": "protect-host", "protect": ["/etc/shadow", str(env.root / "x")]}])
-    r = run(env, rt, rootfs, [oci_bind(src, "/data")], "p1", ["/bin/cat", "/data/f"])
+    r = run(env, rt, rootfs, [oci_bind(src, "/data")], cid, ["/bin/cat", "/data/f"])
     assert (r.returncode, r.stdout) == (0, "hello\n"), r.stderr
 
 
 def test_protect_denies_a_path_inside_a_protected_directory(env, rootfs, rt):
+    cid = unique_id("p1")
     secret = tree(env.root / "secret", {"sub/f": "s"})
     start_policy(env, [{"name": "secrets", "protect": [str(secret)]}])
-    r = run(env, rt, rootfs, [oci_bind(secret / "sub", "/d")], "p1")
+    r = run(env, rt, rootfs, [oci_bind(secret / "sub", "/d")], cid)
     denied(r, secret / "sub", "/d", f"{secret}/sub is inside the protected {secret}")
 
 
 def test_protect_sees_through_a_symlink_to_a_protected_path(env, rootfs, rt):
+    cid = unique_id("p1")
     link = env.root / "innocent"
     os.symlink("/etc", link)
     start_policy(env, [{"name": "protect-host", "protect": ["/etc/shadow"]}])
-    r = run(env, rt, rootfs, [oci_bind(link, "/data")], "p1")
+    r = run(env, rt, rootfs, [oci_bind(link, "/data")], cid)
     # mpp resolves the link before asking: the policy judges /etc, and the user is told both.
     denied(r, "/etc", "/data", "it exposes /etc/shadow")
     assert f"(source {link} resolves to /etc)" in r.stderr, r.stderr
@@ -148,9 +152,10 @@ def test_label_scoped_allow_lists(env, rootfs, rt):
 # read_only
 
 def test_read_only_denies_read_write_and_allows_read_only(env, rootfs, rt):
+    cid = unique_id("r1")
     src = tree(env.root / "shared", {"f": "ro\n"})
     start_policy(env, [{"name": "shared-ro", "read_only": [str(src)]}])
-    r = run(env, rt, rootfs, [oci_bind(src, "/s")], "r1")
+    r = run(env, rt, rootfs, [oci_bind(src, "/s")], cid)
     denied(r, src, "/s", f'policy rule "shared-ro" denies the read-write mount {src} -> /s: '
            f'{src} may only be mounted read-only; add :ro (-v {src}:/s:ro)')
     r = run(env, rt, rootfs, [oci_bind(src, "/s", ro=True)], "r2",
@@ -204,20 +209,21 @@ def test_default_deny(env, rootfs, rt):
 def test_plugin_restart_between_attach_and_detach(env, rootfs, rt):
     """The policy attaches nothing, so a container it allowed tears down without it: killed
     after the create, the delete neither waits for it nor fails; restarted, it decides anew."""
+    cid = unique_id("r1")
     src = tree(env.root / "data", {"f": "in\n"})
     p = start_policy(env, [{"name": "data-only", "allow_sources": [str(src)]}])
     env.write_config(["policy"], runtime=rt.real)
     b = make_bundle(env.root / "b-r1", rootfs, ["/bin/cat", "/d/f"], [oci_bind(src, "/d")])
     # Not pipes: the created container would hold them open.
-    r = rt.run(True, "create", "--bundle", str(b), "r1", config=env.config,
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
     p.kill()
-    assert rt.run(True, "start", "r1", config=env.config).returncode == 0
-    wait_for(lambda: rt.state("r1") == "stopped", what="stopped")
-    d = rt.run(True, "delete", "r1", config=env.config)
+    assert rt.run(True, "start", cid, config=env.config).returncode == 0
+    wait_for(lambda: rt.state(cid) == "stopped", what="stopped")
+    d = rt.run(True, "delete", cid, config=env.config)
     assert (d.returncode, d.stderr) == (0, ""), d.stderr
-    assert not (env.state_dir / "containers" / "r1").exists()
+    assert not (env.state_dir / "containers" / cid).exists()
 
     start_policy(env, [{"name": "data-only", "allow_sources": [str(src)]}])
     r = run(env, rt, rootfs, [oci_bind(src, "/d")], "r2", ["/bin/cat", "/d/f"])

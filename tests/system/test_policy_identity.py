@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from test_plugin_policy import denied, run, start_policy, tree
-from mpp import oci_bind
+from mpp import oci_bind, unique_id
 
 
 @pytest.fixture
@@ -108,10 +108,11 @@ def test_a_volume_that_binds_a_protected_directory_is_refused(env, rootfs, rt, b
 
 
 def test_read_only_judges_the_object_too(env, rootfs, rt, binds):
+    cid = unique_id("r1")
     prot = protected(env)
     alias = binds(prot, env.root / "alias")
     start_policy(env, [{"name": "ro", "read_only": [str(prot)]}])
-    r = run(env, rt, rootfs, [oci_bind(alias, "/data")], "r1")
+    r = run(env, rt, rootfs, [oci_bind(alias, "/data")], cid)
     denied(r, alias, "/data",
            f'policy rule "ro" denies the read-write mount {alias} -> /data: {prot} may only be '
            "mounted read-only, and")

@@ -8,25 +8,30 @@ import time
 
 import pytest
 
-from mpp import BUILD, MPP_RUNTIME, make_bundle, oci_bind, wait_for
+from mpp import (BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, unique_id,
+                 wait_for)
 
 
 def test_run_output_and_exit_code_are_the_real_runtimes(env, rootfs, rt):
+    cid_t_bare = unique_id("t-bare")
+    cid_t_mpp = unique_id("t-mpp")
     b = make_bundle(env.root / "b", rootfs, ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"])
-    bare = rt.run(False, "run", "--bundle", str(b), "t-bare")
-    mpp = rt.run(True, "run", "--bundle", str(b), "t-mpp")
+    bare = rt.run(False, "run", "--bundle", str(b), cid_t_bare)
+    mpp = rt.run(True, "run", "--bundle", str(b), cid_t_mpp)
     assert (bare.returncode, bare.stdout, bare.stderr) == (3, "out\n", "err\n")
     assert (mpp.returncode, mpp.stdout, mpp.stderr) == (bare.returncode, bare.stdout, bare.stderr)
 
 
 def test_failing_command(env, rootfs, rt):
+    cid_f_bare = unique_id("f-bare")
+    cid_f_mpp = unique_id("f-mpp")
     b = make_bundle(env.root / "b", rootfs, ["/no/such/program"])
-    bare = rt.run(False, "run", "--bundle", str(b), "f-bare")
-    mpp = rt.run(True, "run", "--bundle", str(b), "f-mpp")
+    bare = rt.run(False, "run", "--bundle", str(b), cid_f_bare)
+    mpp = rt.run(True, "run", "--bundle", str(b), cid_f_mpp)
     assert bare.returncode != 0 and mpp.returncode == bare.returncode
     assert "no/such/program" in mpp.stderr
-    rt.run(False, "delete", "--force", "f-bare")
-    rt.run(False, "delete", "--force", "f-mpp")
+    rt.run(False, "delete", "--force", cid_f_bare)
+    rt.run(False, "delete", "--force", cid_f_mpp)
 
 
 def lifecycle(rt, via_mpp, bundle, cid, log):
@@ -55,9 +60,11 @@ def lifecycle(rt, via_mpp, bundle, cid, log):
 
 
 def test_lifecycle_is_transparent(env, rootfs, rt):
+    cid_l_bare = unique_id("l-bare")
+    cid_l_mpp = unique_id("l-mpp")
     b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"])
-    bare = lifecycle(rt, False, b, "l-bare", env.root / "bare.out")
-    mpp = lifecycle(rt, True, b, "l-mpp", env.root / "mpp.out")
+    bare = lifecycle(rt, False, b, cid_l_bare, env.root / "bare.out")
+    mpp = lifecycle(rt, True, b, cid_l_mpp, env.root / "mpp.out")
     assert bare == [0, "created", 0, 0, "from-exec\n", 0, True, 0, 0, None, 0]
     assert mpp == bare
 
@@ -67,7 +74,7 @@ def test_signal_reaches_the_container(env, rootfs, rt):
                     ["/bin/sh", "-c", "trap 'exit 7' TERM; echo ready; sleep 1000 & wait"])
     results = []
     for via in (False, True):
-        p = subprocess.Popen(rt.cmd(via, "run", "--bundle", str(b), f"s-{int(via)}"),
+        p = subprocess.Popen(rt.cmd(via, "run", "--bundle", str(b), unique_id(f"s-{int(via)}")),
                              stdout=subprocess.PIPE, text=True)
         assert p.stdout.readline() == "ready\n"
         p.send_signal(signal.SIGTERM)
@@ -89,42 +96,46 @@ def chain_config(env, rt, plugins):
 
 
 def test_chain_sequence_through_run(env, rootfs, rt):
+    cid = unique_id("c1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
     env.plugin("p1")
     cfg = chain_config(env, rt, ["p0", "p1"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=cfg)
     assert r.returncode == 0, r.stderr
     assert env.calls() == ["p0:properties", "p1:properties", "p0:attach", "p1:attach",
                            "p1:detach", "p0:detach"]
     det = env.records("detach")[0]["request"]
-    assert det["ExitStatus"] == 0 and det["ID"] == "c1"
-    assert not (env.cstate("c1")).exists()
+    assert det["ExitStatus"] == 0 and det["ID"] == cid
+    assert not (env.cstate(cid)).exists()
 
 
 def test_chain_sequence_through_create_start_delete(env, rootfs, rt):
+    cid = unique_id("c1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
     env.plugin("p1")
     cfg = chain_config(env, rt, ["p0", "p1"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    assert rt.run(True, "create", "--bundle", str(b), "c1", config=cfg,
+    assert rt.run(True, "create", "--bundle", str(b), cid, config=cfg,
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                   capture_output=False).returncode == 0
     assert env.calls() == ["p0:properties", "p1:properties", "p0:attach", "p1:attach"]
-    assert rt.run(True, "start", "c1", config=cfg).returncode == 0
-    wait_for(lambda: rt.state("c1") == "stopped", what="stopped")
-    assert rt.run(True, "delete", "c1", config=cfg).returncode == 0
+    assert rt.run(True, "start", cid, config=cfg).returncode == 0
+    wait_for(lambda: rt.state(cid) == "stopped", what="stopped")
+    assert rt.run(True, "delete", cid, config=cfg).returncode == 0
     assert env.calls()[4:] == ["p1:detach", "p0:detach"]
     # Docker deletes again with --force: quiet, no second detach.
-    assert rt.run(True, "delete", "--force", "c1", config=cfg).returncode == 0
+    assert rt.run(True, "delete", "--force", cid, config=cfg).returncode == 0
     assert env.calls()[4:] == ["p1:detach", "p0:detach"]
 
 
 def test_redirected_source_is_what_the_container_sees(env, rootfs, rt):
+    cid_c1 = unique_id("c1")
+    cid_c2 = unique_id("c2")
     src = env.root / "src"
     src.mkdir()
     (src / "f").write_text("original\n")
@@ -135,7 +146,7 @@ def test_redirected_source_is_what_the_container_sees(env, rootfs, rt):
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
     given = (b / "config.json").read_bytes()
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), cid_c1, config=cfg)
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
     # The runtime read a bundle naming where the effective source was pinned (a path only its
     # private mount namespace had); the bundle given is put back as it was, and the host
@@ -145,18 +156,19 @@ def test_redirected_source_is_what_the_container_sees(env, rootfs, rt):
     assert (src / "f").read_text() == "original\n"
     assert list((env.state_dir / "pins").iterdir()) == []
     # So the same bundle runs again.
-    r = rt.run(True, "run", "--bundle", str(b), "c2", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), cid_c2, config=cfg)
     assert (r.returncode, r.stdout) == (0, "redirected\n"), r.stderr
 
 
 def test_denied_mount_fails_the_start_and_leaves_nothing(env, rootfs, rt):
+    cid = unique_id("c1")
     env.plugin("p0")
     env.plugin("policy", "--attach", "deny:path /etc is protected")
     cfg = chain_config(env, rt, ["p0", "policy"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind("/etc", "/host-etc")])
     log = env.root / "runtime-log.json"
-    before = open("/proc/self/mountinfo").read().count("\n")
-    r = rt.run(True, "--log", str(log), "--log-format", "json", "run", "--bundle", str(b), "c1",
+    before = mount_table()
+    r = rt.run(True, "--log", str(log), "--log-format", "json", "run", "--bundle", str(b), cid,
                config=cfg)
     assert r.returncode != 0
     msg = 'mount point plugin "policy" denied /etc -> /host-etc: path /etc is protected'
@@ -165,18 +177,19 @@ def test_denied_mount_fails_the_start_and_leaves_nothing(env, rootfs, rt):
     assert any(l["level"] == "error" and msg in l["msg"] for l in lines)
     assert [c for c in env.calls() if not c.endswith("properties")] == \
         ["p0:attach", "policy:attach", "p0:detach"]
-    assert rt.state("c1") is None
-    assert not (env.cstate("c1")).exists()
-    assert open("/proc/self/mountinfo").read().count("\n") == before
+    assert rt.state(cid) is None
+    assert not (env.cstate(cid)).exists()
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())
 
 
 def test_missing_source_is_created_only_when_allowed(env, rootfs, rt):
+    cid = unique_id("c1")
     env.plugin("p0", "--attach", f"redirect:{env.root / 'not-there'}")
     cfg = chain_config(env, rt, ["p0"])
     src = env.root / "src"
     src.mkdir()
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), cid, config=cfg)
     assert r.returncode != 0
     assert str(src) in r.stderr and str(env.root / "not-there") in r.stderr
     assert not (env.root / "not-there").exists()
@@ -184,6 +197,7 @@ def test_missing_source_is_created_only_when_allowed(env, rootfs, rt):
 
 
 def test_real_runtime_failure_unwinds(env, rootfs, rt):
+    cid = unique_id("c1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
@@ -192,23 +206,25 @@ def test_real_runtime_failure_unwinds(env, rootfs, rt):
     cfgj = json.loads((b / "config.json").read_text())
     cfgj["root"]["path"] = str(env.root / "no-rootfs")
     (b / "config.json").write_text(json.dumps(cfgj))
-    r = rt.run(True, "create", "--bundle", str(b), "c1", config=cfg)
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=cfg)
     assert r.returncode != 0
     assert env.calls()[-2:] == ["p0:attach", "p0:detach"]
-    assert not (env.cstate("c1")).exists()
+    assert not (env.cstate(cid)).exists()
 
 
 def test_failed_teardown_turns_0_into_129(env, rootfs, rt):
+    cid_c1 = unique_id("c1")
+    cid_c2 = unique_id("c2")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0", "--detach", "recoverable:flush failed")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
-    r = rt.run(True, "run", "--bundle", str(b), "c1", config=cfg)
+    r = rt.run(True, "run", "--bundle", str(b), cid_c1, config=cfg)
     assert r.returncode == 129 and "flush failed" in r.stderr
     b2 = make_bundle(env.root / "b2", rootfs, ["/bin/sh", "-c", "exit 5"],
                      [oci_bind(src, "/data")])
-    assert rt.run(True, "run", "--bundle", str(b2), "c2", config=cfg).returncode == 5
+    assert rt.run(True, "run", "--bundle", str(b2), cid_c2, config=cfg).returncode == 5
 
 
 def test_bad_config_is_a_clear_error(env, rt):
@@ -225,44 +241,46 @@ def test_teardown_when_the_runtimes_state_is_gone(env, rootfs, rt, finish):
     """The real runtime lost the container (its state directory wiped by a reboot, or the
     container deleted behind mpp's back): the next delete through mpp-runtime, which the runtime
     refuses, or `mppctl recover ID`, still finishes the plugins' teardown."""
+    cid = unique_id("c1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
     env.plugin("p1")
     cfg = chain_config(env, rt, ["p0", "p1"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
-    assert rt.run(True, "create", "--bundle", str(b), "c1", config=cfg,
+    assert rt.run(True, "create", "--bundle", str(b), cid, config=cfg,
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                   capture_output=False).returncode == 0
     # Behind mpp's back: the container and the runtime's record of it are gone.
-    assert rt.run(False, "delete", "--force", "c1").returncode == 0
-    assert rt.state("c1") is None and env.cstate("c1").exists()
+    assert rt.run(False, "delete", "--force", cid).returncode == 0
+    assert rt.state(cid) is None and env.cstate(cid).exists()
     env.clear_log()
     if finish == "delete":
-        r = rt.run(True, "delete", "c1", config=cfg)
+        r = rt.run(True, "delete", cid, config=cfg)
         assert r.returncode != 0  # the runtime's answer for a container it does not know
     else:
         r = subprocess.run([str(BUILD / "src/ctl/mppctl"), f"--mpp-config={cfg}",
-                            "recover", "c1"], capture_output=True, text=True, timeout=60)
+                            "recover", cid], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
     assert env.calls() == ["p1:detach", "p0:detach"]
-    assert not env.cstate("c1").exists()
+    assert not env.cstate(cid).exists()
 
 
 def test_failed_delete_of_a_known_container_keeps_the_teardown_for_later(env, rootfs, rt):
     """delete without --force of a running container fails: the plugins stay attached."""
+    cid = unique_id("c1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
     b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
-    assert rt.run(True, "run", "-d", "--bundle", str(b), "c1", config=cfg,
+    assert rt.run(True, "run", "-d", "--bundle", str(b), cid, config=cfg,
                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                   capture_output=False).returncode == 0
     try:
-        wait_for(lambda: rt.state("c1") == "running", what="running")
-        assert rt.run(True, "delete", "c1", config=cfg).returncode != 0
-        assert env.calls(("detach",)) == [] and env.cstate("c1").exists()
+        wait_for(lambda: rt.state(cid) == "running", what="running")
+        assert rt.run(True, "delete", cid, config=cfg).returncode != 0
+        assert env.calls(("detach",)) == [] and env.cstate(cid).exists()
     finally:
-        assert rt.run(True, "delete", "--force", "c1", config=cfg).returncode == 0
+        assert rt.run(True, "delete", "--force", cid, config=cfg).returncode == 0
     assert env.calls(("detach",)) == ["p0:detach"]

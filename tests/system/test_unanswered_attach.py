@@ -4,7 +4,7 @@ exactly one Detach, in reverse order, during the unwind of the failed start, or 
 recover` after a crash. A request that never left (no socket) gets none. Real crun and runc."""
 import subprocess
 
-from mpp import BUILD, bind_mount, make_bundle, oci_bind
+from mpp import BUILD, bind_mount, make_bundle, oci_bind, unique_id
 
 MPPCTL = BUILD / "src/ctl/mppctl"
 CALL_MS = 500
@@ -50,45 +50,51 @@ def check_one_detach_each(env, rt, cid, r, why):
 
 
 def test_attach_timed_out_after_the_plugin_acted(env, rt, rootfs):
+    cid = unique_id("ua-slow")
     # bad records the attach (its log) and then sleeps past the call timeout.
     b, _ = make_scenario(env, rt, rootfs, ["--fault", f"attach:slow:{CALL_MS * 3}"])
-    r = run(env, rt, b, "ua-slow")
-    check_one_detach_each(env, rt, "ua-slow", r, f'did not answer {EP} within {CALL_MS} ms')
+    r = run(env, rt, b, cid)
+    check_one_detach_each(env, rt, cid, r, f'did not answer {EP} within {CALL_MS} ms')
 
 
 def test_connection_closed_without_an_answer(env, rt, rootfs):
+    cid = unique_id("ua-drop")
     b, _ = make_scenario(env, rt, rootfs, ["--fault", "attach:drop"])
-    r = run(env, rt, b, "ua-drop")
-    check_one_detach_each(env, rt, "ua-drop", r, f"closed the connection without an answer to {EP}")
+    r = run(env, rt, b, cid)
+    check_one_detach_each(env, rt, cid, r, f"closed the connection without an answer to {EP}")
 
 
 def test_garbage_answer(env, rt, rootfs):
+    cid = unique_id("ua-garbage")
     b, _ = make_scenario(env, rt, rootfs, ["--fault", "attach:garbage"])
-    r = run(env, rt, b, "ua-garbage")
-    check_one_detach_each(env, rt, "ua-garbage", r, "invalid JSON")
+    r = run(env, rt, b, cid)
+    check_one_detach_each(env, rt, cid, r, "invalid JSON")
 
 
 def test_oversized_answer(env, rt, rootfs):
+    cid = unique_id("ua-huge")
     b, _ = make_scenario(env, rt, rootfs, ["--fault", f"attach:huge:{MAX_RESPONSE * 4}"])
-    r = run(env, rt, b, "ua-huge")
-    check_one_detach_each(env, rt, "ua-huge", r, f"is larger than {MAX_RESPONSE} bytes")
+    r = run(env, rt, b, cid)
+    check_one_detach_each(env, rt, cid, r, f"is larger than {MAX_RESPONSE} bytes")
 
 
 def test_a_request_that_never_left_gets_no_detach(env, rt, rootfs):
+    cid_ua_gone = unique_id("ua-gone")
+    cid_ua_warm = unique_id("ua-warm")
     b, _ = make_scenario(env, rt, rootfs, [])
     # Properties are cached by a first container; then bad dies and leaves its socket file,
     # so that the next attach is the first call, and its connect is refused.
-    assert run(env, rt, b, "ua-warm").returncode == 0
+    assert run(env, rt, b, cid_ua_warm).returncode == 0
     env.clear_log()
     bad = [p for p in env.plugins if p.name == "bad"][0]
     bad.kill()
     assert bad.socket.exists()
-    r = run(env, rt, b, "ua-gone")
+    r = run(env, rt, b, cid_ua_gone)
     assert r.returncode == 1, r.stderr
     assert f'mount point plugin "bad" failed on {env.root / "src"} -> /data: ' in r.stderr
     assert "Connection refused" in r.stderr, r.stderr
     assert env.calls(("detach",)) == ["p0:detach"]
-    assert not env.cstate("ua-gone").exists()
+    assert not env.cstate(cid_ua_gone).exists()
 
 
 def test_recover_after_a_crash_detaches_it_once(env):
