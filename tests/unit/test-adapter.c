@@ -19,53 +19,22 @@
 #include <mpp/oci.h>
 
 #include "macro.h"
+#include "test-util.h"
 
 #define ID "3f4c2b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"
 #define IMAGE "5e1c7f0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e"
 #define RUNTIME_ROOT "/var/run/docker/runtime-runc/moby"
 #define BUNDLE_DIR "/run/containerd/io.containerd.runtime.v2.task/moby/" ID
 
-static char tmpdir[] = "/tmp/mpp-test-adapter-XXXXXX";
+DEFINE_TEST_TMPDIR("adapter")
 static unsigned counter;
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        fail_msg("cannot open %s", path);
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&buf, &size);
-    assert_non_null(mem);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(fwrite(chunk, 1, n, mem), n);
-    fclose(f);
-    fclose(mem);
-    return buf;
-}
 
 /* The fixture with @ROOT@, @ID@ and @IMAGE@ replaced. */
 static char *fixture(const char *name, const char *root)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/docker/%s", MPP_TEST_DATA, name);
-    _cleanup_free_ char *text = read_all(path);
+    _cleanup_free_ char *text = test_read_file(path, NULL);
     char *out = NULL;
     size_t size = 0;
     FILE *mem = open_memstream(&out, &size);

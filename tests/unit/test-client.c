@@ -30,6 +30,7 @@
 #include <mpp/codec.h>
 
 #include "macro.h"
+#include "test-util.h"
 
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 
@@ -239,8 +240,7 @@ static int setup(void **state)
     server *s = calloc(1, sizeof(*s));
     if (!s)
         return -1;
-    snprintf(s->dir, sizeof(s->dir), "/tmp/mpp-test-client-XXXXXX");
-    if (!mkdtemp(s->dir)) {
+    if (test_tmpdir_make(s->dir, sizeof(s->dir), "client") < 0) {
         free(s);
         return -1;
     }
@@ -269,8 +269,7 @@ static int teardown(void **state)
     }
     if (s->raw_fd >= 0)
         close(s->raw_fd);
-    unlink(s->sock_path);
-    rmdir(s->dir);
+    test_tmpdir_remove(s->dir);
     free(s->answer);
     free(s->url);
     free(s->method);

@@ -18,22 +18,9 @@
 #include <mpp/config.h>
 
 #include "macro.h"
+#include "test-util.h"
 
-static char tmpdir[] = "/tmp/mpp-test-config-XXXXXX";
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+DEFINE_TEST_TMPDIR("config")
 
 static char *write_file(const char *name, const char *data, size_t len)
 {

@@ -21,6 +21,7 @@
 #include <mpp/client.h>
 
 #include "macro.h"
+#include "test-util.h"
 
 #define MAX_SOCKS 32
 
@@ -35,8 +36,7 @@ static int setup(void **state)
     tree *t = calloc(1, sizeof(*t));
     if (!t)
         return -1;
-    snprintf(t->root, sizeof(t->root), "/tmp/mpp-test-disc-XXXXXX");
-    if (!mkdtemp(t->root)) {
+    if (test_tmpdir_make(t->root, sizeof(t->root), "disc") < 0) {
         free(t);
         return -1;
     }
@@ -49,11 +49,9 @@ static int teardown(void **state)
     tree *t = *state;
     for (size_t i = 0; i < t->n_socks; i++)
         close(t->socks[i]);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->root);
-    int r = system(cmd);
+    int r = test_tmpdir_remove(t->root);
     free(t);
-    return r == 0 ? 0 : -1;
+    return r;
 }
 
 /* A path under the tree root (heap). */

@@ -18,6 +18,7 @@
 
 #include "../../src/lib/journal.h"
 #include "macro.h"
+#include "test-util.h"
 
 #define BEGIN "{\"op\":\"begin\",\"id\":\"c1\",\"mounts\":1}"
 #define ATTACH                                                                                     \
@@ -35,8 +36,7 @@ static int setup(void **state)
     fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mpp-test-journal-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (test_tmpdir_make(f->dir, sizeof(f->dir), "journal") < 0) {
         free(f);
         return -1;
     }
@@ -48,15 +48,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char p[PATH_MAX];
-    unlink(f->path);
-    snprintf(p, sizeof(p), "%s/containers/c1", f->dir);
-    rmdir(p);
-    snprintf(p, sizeof(p), "%s/containers", f->dir);
-    rmdir(p);
-    rmdir(f->dir);
+    int r = test_tmpdir_remove(f->dir);
     free(f);
-    return 0;
+    return r;
 }
 
 /* A journal with begin and attach, as a create leaves it while the plugin is being called. */

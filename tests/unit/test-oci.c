@@ -20,50 +20,18 @@
 #include <mpp/oci.h>
 
 #include "macro.h"
+#include "test-util.h"
 
 #define DOCKER_ID "3f4c2b9e8d7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e"
 #define PODMAN_ID "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff"
 
-static char tmpdir[] = "/tmp/mpp-test-oci-XXXXXX";
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "re");
-    assert_non_null(f);
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *mem = open_memstream(&buf, &size);
-    assert_non_null(mem);
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        assert_int_equal(fwrite(chunk, 1, n, mem), n);
-    fclose(f);
-    fclose(mem);
-    if (len)
-        *len = size;
-    return buf;
-}
+DEFINE_TEST_TMPDIR("oci")
 
 static char *fixture(const char *name, size_t *len)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/oci/%s", MPP_TEST_DATA, name);
-    return read_all(path, len);
+    return test_read_file(path, len);
 }
 
 /* The directory that will hold path, or path itself as an empty file when it does not exist. */
@@ -267,7 +235,7 @@ static void test_load_save_round_trip(void **state)
 
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/config.json", dir);
-    _cleanup_free_ char *saved = read_all(path, NULL);
+    _cleanup_free_ char *saved = test_read_file(path, NULL);
     _cleanup_free_ char *text = fixture("podman.json", NULL);
     json_t *a = json_loads(saved, 0, NULL), *want = json_loads(text, 0, NULL);
     assert_non_null(a);
@@ -807,7 +775,7 @@ static void test_save_copy(void **state)
     snprintf(path, sizeof(path), "%s/config.json", dir);
     snprintf(sdir, sizeof(sdir), "%s/state", tmpdir);
     assert_int_equal(mkdir(sdir, 0700), 0);
-    _cleanup_free_ char *given = read_all(path, NULL);
+    _cleanup_free_ char *given = test_read_file(path, NULL);
     mpp_bundle *b = NULL;
     mpp_error err = {0};
     assert_int_equal(mpp_bundle_load(dir, &b, &err), 0);
@@ -824,7 +792,7 @@ static void test_save_copy(void **state)
     assert_int_equal(st.st_mode & 07777, 0700);
     assert_int_equal(stat(file, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0600);
-    _cleanup_free_ char *text = read_all(file, NULL);
+    _cleanup_free_ char *text = test_read_file(file, NULL);
     assert_non_null(strstr(text, "/run/mpp/pins/0"));
     /* root.path "rootfs" names the bundle's root file system from wherever the copy is. */
     char root[PATH_MAX + 32];
@@ -838,7 +806,7 @@ static void test_save_copy(void **state)
     char *none = NULL;
     assert_int_equal(mpp_bundle_copy_origin(sdir, dir, &none), 0);
     assert_null(none);
-    _cleanup_free_ char *after = read_all(path, NULL);
+    _cleanup_free_ char *after = test_read_file(path, NULL);
     assert_string_equal(after, given);
     assert_int_equal(count_entries(dir), 1);
     mpp_bundle_free(b);
@@ -879,14 +847,14 @@ static void test_load_file(void **state)
     assert_int_equal(mpp_bundle_copy_make(sdir, "c1", copy, sizeof(copy), &err), 0);
     assert_int_equal(mpp_bundle_save_copy(b, copy, &err), 0);
     snprintf(cfile, sizeof(cfile), "%s/config.json", copy);
-    _cleanup_free_ char *saved = read_all(cfile, NULL);
+    _cleanup_free_ char *saved = test_read_file(cfile, NULL);
     snprintf(root, sizeof(root), "\"path\":\"%s/rootfs\"", dir);
     if (!strstr(saved, root))
         fail_msg("%s lacks %s", saved, root);
     _cleanup_free_ char *origin = NULL;
     assert_int_equal(mpp_bundle_copy_origin(sdir, copy, &origin), 1);
     assert_string_equal(origin, dir);
-    _cleanup_free_ char *after = read_all(file, NULL);
+    _cleanup_free_ char *after = test_read_file(file, NULL);
     assert_string_equal(after, text);
 
     /* mpp_bundle_save replaces FILE, its temporary file beside it, not in the bundle. */

@@ -21,22 +21,9 @@
 
 #include "../../src/lib/pin-internal.h"
 #include "macro.h"
+#include "test-util.h"
 
-static char tmpdir[] = "/tmp/mpp-test-pin-XXXXXX";
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_dir(void **state)
-{
-    (void)state;
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+DEFINE_TEST_TMPDIR("pin")
 
 /* tmpdir/NAME, made fresh for each test. */
 static void base(const char *name, char *out, size_t size)

@@ -21,6 +21,8 @@
 #include <mpp/client.h>
 #include <mpp/mpp-plugin.h>
 
+#include "test-util.h"
+
 typedef struct fixture {
     char dir[64];
     char sock[128];
@@ -101,8 +103,7 @@ static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    strcpy(f->dir, "/tmp/mpp-test-sdk-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    assert_int_equal(test_tmpdir_make(f->dir, sizeof(f->dir), "sdk"), 0);
     snprintf(f->sock, sizeof(f->sock), "%s/p.sock", f->dir);
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->cond, NULL);
@@ -119,8 +120,7 @@ static int teardown(void **state)
         mpp_plugin_server_free(f->server);
     }
     mpp_client_free(f->client);
-    unlink(f->sock);
-    rmdir(f->dir);
+    test_tmpdir_remove(f->dir);
     pthread_cond_destroy(&f->cond);
     pthread_mutex_destroy(&f->lock);
     free(f);
