@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mpp import (BUILD, MPP_RUNTIME, make_bundle, mount_changes, mount_table, oci_bind, unique_id,
-                 wait_for)
+from mpp import (BUILD, MPP_RUNTIME, bind_mount, make_bundle, mount_changes, mount_table, oci_bind,
+                 unique_id, wait_for)
 
 HOOK = BUILD / "src/hook/mpp-hook"
 
@@ -505,3 +505,33 @@ def test_missing_source_is_not_created_through_a_link(env, rootfs, rt, where):
     else:
         assert env.calls(("attach", "detach")) == ["late:attach", "late:detach"]
     nothing_left(env, before, cid)
+
+
+# The chain's system tests run mpp-chain-driver: it pins as mpp-runtime does, so that they test
+# the path a real start takes.
+
+def test_chain_driver_shows_plugins_the_canonical_source(env):
+    target = tree(env.root / "target", "x\n")
+    os.symlink(target, env.root / "link")
+    env.plugin("p0")
+    env.write_config(["p0"])
+    r = env.attach("c1", [bind_mount(env.root / "link", "/data")], check=True)
+    [rec] = env.records("attach")
+    assert [(m["Source"], m["EffectiveSource"]) for m in rec["request"]["Mounts"]] == \
+        [(str(target), str(target))]
+    assert [m["Source"] for m in json.loads(r.stdout)] == [str(target)]
+    assert env.detach("c1", 0)["complete"]
+
+
+def test_chain_driver_refuses_a_magic_link_source_it_judged(env):
+    env.plugin("p0")
+    env.write_config(["p0"])
+    src = f"/proc/{os.getpid()}/root{env.root}"
+    before = mount_table()
+    r = env.attach("c1", [bind_mount(src, "/data")])
+    assert r.returncode == 1
+    assert f"cannot open source {src}: Too many levels of symbolic links" in r.stderr, r.stderr
+    # Judged, then refused: the plugin that attached is detached, nothing is left.
+    assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
+    assert not env.cstate("c1").exists()
+    assert mount_changes(before, mount_table(), roots=(env.root,)) == (set(), set())

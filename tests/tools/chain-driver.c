@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mpp-chain-driver: runs the attach and detach chains as mpp-runtime does, for the chain's
- * system tests.
+ * system tests: sources pinned as mpp_interpose_attach pins them.
  *
  *   mpp-chain-driver [--config FILE] attach ID MOUNTS.json|-
  *       prints the mounts after the chain (a JSON array of MountPoints); exit 1 on failure
@@ -50,6 +50,48 @@ static char *slurp(const char *path, size_t *len)
     return buf;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
+
+static int pin_effective(void *pins, size_t k, mpp_mount *m, const char *plugin, mpp_error *err)
+{
+    return mpp_pins_effective(pins, k, m, plugin, err);
+}
+
+/* The attach of mpp_interpose_attach (mpp/interpose.h) on bare MountPoints, call for call:
+ * sources pinned before any plugin judges them, each EffectiveSource pinned as it is returned,
+ * the judged objects taken (cloned for the runtime) after the chain, and the chain unwound when
+ * that fails. The chain's system tests then run the path mpp-runtime runs. */
+static int attach_pinned(mpp_chain *chain, const char *id, mpp_mount *mounts, size_t n,
+                         mpp_error *err)
+{
+    const char *state_dir = mpp_chain_config(chain)->state_dir;
+    char pin_dir[4096];
+    if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", state_dir) >= (int)sizeof(pin_dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory %s: path too long", state_dir);
+    _cleanup_(mpp_pins_freep) mpp_pins *pins = NULL;
+    int r = mpp_pins_resolve(mounts, n, &pins, err);
+    if (r < 0)
+        return r;
+    mpp_chain_set_source_hook(chain, pin_effective, pins);
+    r = mpp_chain_attach(chain, id, mounts, n, err);
+    mpp_chain_set_source_hook(chain, NULL, NULL);
+    if (r < 0)
+        return r;
+    if (mpp_chain_consulted(chain) == 0 && !mpp_container_has_state(state_dir, id))
+        return 0;
+    r = mpp_pins_take(pins, mounts, n, pin_dir, err);
+    if (r < 0) {
+        /* As the runtime does: the plugins attached but the container cannot start. */
+        mpp_pins_free(TAKE_PTR(pins));
+        mpp_teardown t = {0};
+        mpp_error derr = {0};
+        if (mpp_chain_detach(chain, id, -1, 0, &t, &derr) < 0 && derr.code != -ENOENT)
+            mpp_error_append(err, "; and tearing down: %s", derr.msg);
+        mpp_teardown_clear(&t);
+    }
+    return r;
+}
+
 static int do_attach(mpp_chain *chain, const char *id, const char *file)
 {
     size_t len = 0;
@@ -65,7 +107,7 @@ static int do_attach(mpp_chain *chain, const char *id, const char *file)
         fprintf(stderr, "mpp-chain-driver: %s: %s\n", file, err.msg);
         return 1;
     }
-    int r = mpp_chain_attach(chain, id, mounts, n, &err);
+    int r = attach_pinned(chain, id, mounts, n, &err);
     if (r < 0) {
         fprintf(stderr, "%s\n", err.msg);
         mpp_mounts_free(mounts, n);
