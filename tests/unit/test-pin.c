@@ -280,6 +280,83 @@ static void test_effective_source_pinned_when_given(void **state)
     mpp_mount_clear(&m);
 }
 
+/* The plugins judge what the path names: the source through a link becomes its target, and
+ * what the user wrote is kept for messages. */
+static void test_source_through_a_link_is_judged_as_its_target(void **state)
+{
+    (void)state;
+    char b[PATH_MAX], target[PATH_MAX], link[PATH_MAX];
+    base("canonical", b, sizeof(b));
+    join(target, sizeof(target), b, "target");
+    join(link, sizeof(link), b, "link");
+    assert_int_equal(mkdir(target, 0755), 0);
+    assert_int_equal(symlink(target, link), 0);
+    mpp_mount ms[2] = {bind_of(link, false), bind_of(target, false)};
+    free(ms[1].type);
+    ms[1].type = strdup("tmpfs"); /* no host source: never pinned */
+    mpp_pins *p = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_pins_resolve(ms, 2, &p, &err), 0);
+    assert_string_equal(ms[0].source, target);
+    assert_string_equal(ms[0].effective_source, target);
+    assert_string_equal(mpp_pins_given(p, 0), link);
+    assert_null(mpp_pins_given(p, 1));
+    /* Taken for the runtime: each pinned object is handed over from the pin directory. */
+    char pins[PATH_MAX];
+    join(pins, sizeof(pins), b, "pins");
+    assert_int_equal(mpp_pins_take(p, ms, 2, pins, &err), 0);
+    assert_non_null(mpp_pins_path(p, 0));
+    assert_int_equal(strncmp(mpp_pins_path(p, 0), pins, strlen(pins)), 0);
+    assert_int_equal(mpp_pins_path(p, 0)[strlen(pins)], '/');
+    assert_null(mpp_pins_path(p, 1));
+    mpp_pins_free(p);
+    for (size_t i = 0; i < 2; i++)
+        mpp_mount_clear(&ms[i]);
+}
+
+/* A magic link (/proc/PID/root/...) is never followed: refused once anything is judged. */
+static void test_magic_link_source_is_refused(void **state)
+{
+    (void)state;
+    char b[PATH_MAX], magic[PATH_MAX];
+    base("magic", b, sizeof(b));
+    assert_true((size_t)snprintf(magic, sizeof(magic), "/proc/%d/root%s", (int)getpid(), b) <
+                sizeof(magic));
+    mpp_mount m = bind_of(magic, false);
+    mpp_pins *p = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_pins_resolve(&m, 1, &p, &err), 0);
+    assert_true(mpp_pins_take(p, &m, 1, NULL, &err) < 0);
+    if (!strstr(err.msg, "mount /data: cannot open source") || !strstr(err.msg, magic))
+        fail_msg("unexpected error: %s", err.msg);
+    mpp_pins_free(p);
+    mpp_mount_clear(&m);
+}
+
+/* A source swapped for a link after it was pinned: mpp-hook, which cannot hand the pinned
+ * object to the runtime, refuses the path that no longer names it. */
+static void test_source_swapped_after_pinning_is_refused(void **state)
+{
+    (void)state;
+    char b[PATH_MAX], src[PATH_MAX], other[PATH_MAX], moved[PATH_MAX];
+    base("swapped", b, sizeof(b));
+    join(src, sizeof(src), b, "src");
+    join(other, sizeof(other), b, "other");
+    join(moved, sizeof(moved), b, "src.orig");
+    assert_int_equal(mkdir(src, 0755), 0);
+    assert_int_equal(mkdir(other, 0755), 0);
+    mpp_mount m = bind_of(src, false);
+    mpp_pins *p = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_pins_resolve(&m, 1, &p, &err), 0);
+    assert_int_equal(rename(src, moved), 0);
+    assert_int_equal(symlink(other, src), 0);
+    assert_int_equal(mpp_pins_take(p, &m, 1, NULL, &err), -ESTALE);
+    assert_non_null(strstr(err.msg, src));
+    mpp_pins_free(p);
+    mpp_mount_clear(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +368,9 @@ int main(void)
         cmocka_unit_test(test_missing_source_stays_missing),
         cmocka_unit_test(test_missing_source_created_before_the_chain),
         cmocka_unit_test(test_effective_source_pinned_when_given),
+        cmocka_unit_test(test_source_through_a_link_is_judged_as_its_target),
+        cmocka_unit_test(test_magic_link_source_is_refused),
+        cmocka_unit_test(test_source_swapped_after_pinning_is_refused),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
