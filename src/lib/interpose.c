@@ -115,10 +115,11 @@ int mpp_interpose_dry_run(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opt
 {
     memset(out, 0, sizeof(*out));
     _cleanup_(mpp_dry_run_clearp) mpp_dry_run *d = out;
+    const char *state_dir = mpp_chain_config(chain)->state_dir;
     char pin_dir[PATH_MAX];
-    if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", mpp_chain_config(chain)->state_dir) >=
-        (int)sizeof(pin_dir))
-        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", state_dir) >= (int)sizeof(pin_dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory %.256s: path too long",
+                             state_dir);
     int r = mpp_bundle_unpin(b, pin_dir, err);
     if (r < 0)
         return r;
