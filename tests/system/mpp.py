@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 BUILD = Path(os.environ.get("MPP_BUILD", Path(__file__).resolve().parents[2] / "build-check"))
@@ -248,6 +249,11 @@ def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annot
     cfg["process"]["capabilities"] = {k: v + ["CAP_DAC_OVERRIDE"] for k, v in
                                       cfg["process"]["capabilities"].items()}
     cfg["mounts"] += list(mounts)
+    # Without a cgroupsPath both runtimes put the container in the cgroup /ID, shared by every
+    # container of that ID under any --root: crun's delete SIGKILLs all processes in it, so a
+    # concurrent test's `delete c1` would kill this test's c1 (and its cgroup's removal makes
+    # `crun state` say "stopped"). A cgroup of its own per bundle.
+    cfg["linux"]["cgroupsPath"] = f"/mpp-test-{uuid.uuid4().hex}"
     if annotations:
         cfg["annotations"] = annotations
     (path / "config.json").write_text(json.dumps(cfg, indent=1))
