@@ -181,8 +181,9 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     src = tree(env.root / "src", "judged\n")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
-    procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"c{i}",
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")],
+                    own_cgroup=False)
+    procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"shared{i}",
                                      config=env.config),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(6)]
@@ -204,7 +205,8 @@ def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
     src = tree(env.root / "src", "judged\n")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")],
+                    own_cgroup=False)
     original = (b / "config.json").read_bytes()
     for rnd in range(10):
         procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"r{rnd}-{i}",
