@@ -83,8 +83,10 @@ struct mpp_plugin_server {
     unsigned in_flight; /* requests the handler has seen and MHD has not completed */
     struct request *queue_head, *queue_tail;
     bool quit; /* workers exit once the queue is empty */
+#ifdef MPP_SDK_TEST_HOOKS
     mpp_plugin_test_hooks hooks;
     void *hooks_userdata;
+#endif
     /* The patterns of the last properties answer (what mpp matches with), for the attach
      * check. */
     mpp_pattern *served;
@@ -143,6 +145,23 @@ static const struct {
     {"/MountPointPlugin.MountPointDetach", MPP_PLUGIN_CALL_DETACH},
 };
 
+/* The test hooks (sdk-internal.h) exist only in the SDK's test build (MPP_SDK_TEST_HOOKS, linked
+ * by the test plugin): the installed library has none, and hooks_get() returns none. */
+static mpp_plugin_test_hooks hooks_get(mpp_plugin_server *s, void **userdata)
+{
+#ifdef MPP_SDK_TEST_HOOKS
+    pthread_mutex_lock(&s->lock);
+    mpp_plugin_test_hooks hooks = s->hooks;
+    *userdata = s->hooks_userdata;
+    pthread_mutex_unlock(&s->lock);
+    return hooks;
+#else
+    *userdata = NULL;
+    return (mpp_plugin_test_hooks){0};
+#endif
+}
+
+#ifdef MPP_SDK_TEST_HOOKS
 const char *mpp_plugin_call_to_string(mpp_plugin_call c)
 {
     switch (c) {
@@ -166,6 +185,7 @@ void mpp_plugin_server_set_test_hooks(mpp_plugin_server *s, const mpp_plugin_tes
     s->hooks_userdata = userdata;
     pthread_mutex_unlock(&s->lock);
 }
+#endif
 
 /* ---- answers ---- */
 
@@ -530,10 +550,8 @@ static void run_call(mpp_plugin_server *s, request *rq)
         return;
     }
 
-    pthread_mutex_lock(&s->lock);
-    mpp_plugin_test_hooks hooks = s->hooks;
-    void *hooks_userdata = s->hooks_userdata;
-    pthread_mutex_unlock(&s->lock);
+    void *hooks_userdata;
+    mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
     if (hooks.answer && a->decoded &&
         hooks.answer(hooks_userdata, (mpp_plugin_call)rq->call, &a->status, &a->body) < 0)
         rq->drop = true;
@@ -839,10 +857,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->call >= 0 && rq->reply.decoded &&
         !rq->drop) {
-        pthread_mutex_lock(&s->lock);
-        mpp_plugin_test_hooks hooks = s->hooks;
-        void *hooks_userdata = s->hooks_userdata;
-        pthread_mutex_unlock(&s->lock);
+        void *hooks_userdata;
+        mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
         if (hooks.sent)
             hooks.sent(hooks_userdata, (mpp_plugin_call)rq->call);
     }
@@ -1188,10 +1204,8 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
 
 static void call_stopping_hook(mpp_plugin_server *s)
 {
-    pthread_mutex_lock(&s->lock);
-    mpp_plugin_test_hooks hooks = s->hooks;
-    void *hooks_userdata = s->hooks_userdata;
-    pthread_mutex_unlock(&s->lock);
+    void *hooks_userdata;
+    mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
     if (hooks.stopping)
         hooks.stopping(hooks_userdata);
 }

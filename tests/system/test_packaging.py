@@ -42,3 +42,16 @@ def test_shared_libraries_export_exactly_the_public_api():
         "public functions missing from src/sdk/libmpp-plugin.sym"
     assert set(lib.values()) == {"LIBMPP_0.1"}
     assert set(sdk.values()) == {"LIBMPP_PLUGIN_0.1"}
+
+
+def test_sdk_test_hooks_are_not_in_the_installed_library():
+    # The whole symbol table, local symbols included: not hidden, absent.
+    out = subprocess.run(["nm", str(BUILD / "src/sdk/libmpp-plugin.so")], capture_output=True,
+                         text=True, check=True).stdout
+    names = {line.split()[-1] for line in out.splitlines() if line.strip()}
+    assert "mpp_plugin_server_set_test_hooks" not in names
+    assert "mpp_plugin_call_to_string" not in names
+    # The test plugin has them (tests/plugins/mpp-test-plugin.c uses them).
+    out = subprocess.run(["nm", str(BUILD / "tests/mpp-test-plugin")], capture_output=True,
+                         text=True, check=True).stdout
+    assert "mpp_plugin_server_set_test_hooks" in out
