@@ -1,9 +1,14 @@
 """The build as packagers and plugin authors see it: the shared libraries export exactly the
-public API (include/mpp/*.h) under a version node, and nothing only the tests use."""
+public API (include/mpp/*.h) under a version node, and nothing only the tests use; a plugin
+builds against the installed tree with nothing but what pkg-config says."""
+import json
+import os
 import re
+import signal
+import socket
 import subprocess
 
-from mpp import BUILD, SRC
+from mpp import BUILD, SRC, wait_for
 
 PUBLIC = SRC / "include/mpp"
 
@@ -55,3 +60,64 @@ def test_sdk_test_hooks_are_not_in_the_installed_library():
     out = subprocess.run(["nm", str(BUILD / "tests/mpp-test-plugin")], capture_output=True,
                          text=True, check=True).stdout
     assert "mpp_plugin_server_set_test_hooks" in out
+
+
+def call(path, endpoint, body=b""):
+    """One POST over the plugin's socket: (status line, decoded body)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+        c.settimeout(10)
+        c.connect(str(path))
+        c.sendall(f"POST /{endpoint} HTTP/1.1\r\nHost: plugin\r\nContent-Length: {len(body)}\r\n"
+                  "Connection: close\r\n\r\n".encode() + body)
+        data = b""
+        while chunk := c.recv(65536):
+            data += chunk
+    head, _, payload = data.partition(b"\r\n\r\n")
+    return head.split(b"\r\n")[0].decode(), json.loads(payload)
+
+
+def test_plugin_builds_against_the_installed_tree_with_pkg_config(tmp_path):
+    dest = tmp_path / "dest"
+    subprocess.run(["meson", "install", "-C", str(BUILD), "--no-rebuild", "--quiet",
+                    "--destdir", str(dest)], check=True, capture_output=True)
+    pcs = list(dest.rglob("pkgconfig/libmpp-plugin.pc"))
+    assert len(pcs) == 1, "libmpp-plugin.pc is not installed"
+    assert (pcs[0].parent / "libmpp.pc").exists()
+    env = dict(os.environ, PKG_CONFIG_PATH=str(pcs[0].parent), PKG_CONFIG_SYSROOT_DIR=str(dest))
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmpp-plugin"], env=env,
+                           capture_output=True, text=True, check=True).stdout.split()
+    # Everything comes from the installed tree, nothing from the sources or the build.
+    for f in flags:
+        if f.startswith(("-I", "-L")):
+            assert f[2:].startswith(str(dest)), flags
+
+    # The guide's example plugin, built as docs/plugin-guide.md tells authors to.
+    exe = tmp_path / "hello"
+    san = ["-fsanitize=address,undefined"] if os.environ.get("MPP_SANITIZED") else []
+    subprocess.run(["cc", "-std=gnu11", "-Wall", "-Wextra", "-Werror", *san,
+                    str(SRC / "examples/hello-plugin.c"), "-o", str(exe), *flags],
+                   check=True, capture_output=True, text=True)
+    libdir = next(f[2:] for f in flags if f.startswith("-L"))
+    ldd = subprocess.run(["ldd", str(exe)], env=dict(os.environ, LD_LIBRARY_PATH=libdir),
+                         capture_output=True, text=True, check=True).stdout
+    assert f"{libdir}/libmpp-plugin.so" in ldd and f"{libdir}/libmpp.so" in ldd, ldd
+
+    sock = tmp_path / "hello.sock"
+    err = tmp_path / "stderr"
+    with open(err, "wb") as f:
+        p = subprocess.Popen([str(exe), "/srv/hello", str(sock)], stderr=f,
+                             env=dict(os.environ, LD_LIBRARY_PATH=libdir))
+    try:
+        wait_for(lambda: sock.exists() or p.poll() is not None, what="the plugin's socket")
+        assert p.poll() is None, err.read_text()
+        assert call(sock, "Plugin.Activate") == ("HTTP/1.1 200 OK",
+                                                 {"Implements": ["mountpoint"]})
+        status, props = call(sock, "MountPointPlugin.MountPointProperties", b"{}")
+        assert status == "HTTP/1.1 200 OK"
+        assert props["Success"] is True
+        assert props["Patterns"] == [{"Type": "bind", "Source": [{"PathPrefix": "/srv/hello"}]}]
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=15)
+    assert rc == 0, err.read_text()
+    assert not sock.exists()
