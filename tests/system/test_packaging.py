@@ -121,3 +121,26 @@ def test_plugin_builds_against_the_installed_tree_with_pkg_config(tmp_path):
         rc = p.wait(timeout=15)
     assert rc == 0, err.read_text()
     assert not sock.exists()
+
+
+def test_the_version_is_written_once():
+    info = json.loads(subprocess.run(["meson", "introspect", "--projectinfo", str(BUILD)],
+                                     capture_output=True, text=True, check=True).stdout)
+    version = info["version"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+    # Everything that carries it is made from project() at build time...
+    assert f'#define MPP_VERSION "{version}"' in (BUILD / "include/mpp/version.h").read_text()
+    pages = sorted((SRC / "docs/man").glob("*.[158]"))
+    assert pages
+    for page in pages:
+        th = (BUILD / "docs/man" / page.name).read_text().splitlines()[0]
+        assert f'"mpp {version}"' in th, th
+    for lib in ["src/lib/libmpp.so", "src/sdk/libmpp-plugin.so"]:
+        assert os.path.realpath(BUILD / lib).endswith(f".so.{version}")
+    # ... and no source, header or page repeats it.
+    tracked = subprocess.run(["git", "-C", str(SRC), "ls-files", "src", "include", "plugins",
+                              "docs/man", "examples", "meson.build"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    repeats = [f for f in tracked if f != "meson.build" and version in (SRC / f).read_text()]
+    assert repeats == []
+    assert f"version : '{version}'" in (SRC / "meson.build").read_text()
