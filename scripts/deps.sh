@@ -10,7 +10,6 @@ PACKAGES=(
     libjansson-dev        # JSON codec
     libhttp-parser-dev    # plugin client: reads the plugins' HTTP answers
     libmicrohttpd-dev     # plugin SDK server
-    libsystemd-dev        # socket activation in the SDK
     libcmocka-dev         # C unit tests
     libfuse3-dev fuse3    # FUSE-based plugins
     # tests

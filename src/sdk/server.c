@@ -27,10 +27,6 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include <mpp/codec.h>
 #include <mpp/mpp-plugin.h>
 #include <mpp/pattern.h>
@@ -997,23 +993,7 @@ static int create_socket(mpp_plugin_server *s, const char *path, int *ret_fd, mp
     return 0;
 }
 
-#ifdef HAVE_LIBSYSTEMD
-static int activated_fd(int *ret_fd, mpp_error *err)
-{
-    int n = sd_listen_fds(1);
-    if (n < 0)
-        return mpp_error_set(err, n, "socket activation: %s", strerror(-n));
-    if (n == 0)
-        return mpp_error_set(err, -ENOENT,
-                             "no socket path given and no socket passed by socket activation "
-                             "(LISTEN_FDS/LISTEN_PID)");
-    if (n != 1)
-        return mpp_error_set(err, -EINVAL,
-                             "socket activation passed %d sockets, expected exactly one", n);
-    *ret_fd = SD_LISTEN_FDS_START;
-    return 0;
-}
-#else
+/* sd_listen_fds(3)'s protocol, which is all the SDK needs of libsystemd. */
 static int activated_fd(int *ret_fd, mpp_error *err)
 {
     const char *pid_s = getenv("LISTEN_PID");
@@ -1053,7 +1033,6 @@ static int activated_fd(int *ret_fd, mpp_error *err)
     *ret_fd = LISTEN_FDS_START;
     return 0;
 }
-#endif
 
 static int check_activated_fd(int fd, mpp_error *err)
 {
