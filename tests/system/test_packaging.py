@@ -144,3 +144,40 @@ def test_the_version_is_written_once():
     repeats = [f for f in tracked if f != "meson.build" and version in (SRC / f).read_text()]
     assert repeats == []
     assert f"version : '{version}'" in (SRC / "meson.build").read_text()
+
+
+def deps(*groups):
+    return set(subprocess.run([str(SRC / "scripts/deps.sh"), "--print", *groups],
+                              capture_output=True, text=True, check=True).stdout.split())
+
+
+def test_each_step_installs_what_it_needs():
+    engines = {"docker.io", "containerd", "podman", "conmon"}
+    build = deps("build")
+    assert {"meson", "ninja-build", "gcc", "libjansson-dev", "libmicrohttpd-dev"} <= build
+    assert not build & (engines | {"crun", "runc", "libsystemd-dev"}), build
+    # make check on a fresh machine: everything its tests run, the engines of tests/e2e included.
+    check = deps("check")
+    assert build | engines | {"crun", "runc", "busybox-static", "libcmocka-dev", "clang-format",
+                              "python3-pytest"} <= check
+    assert not deps("demo") & engines
+    assert engines <= deps("demo", "engines")
+    assert {"fio", "bindfs"} <= deps("bench") and "clang" in deps("fuzz")
+    assert deps() == check | deps("demo", "engines", "bench", "fuzz")
+    r = subprocess.run([str(SRC / "scripts/deps.sh"), "--print", "nosuch"], capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "unknown group 'nosuch'" in r.stderr
+
+    def make_n(*args):
+        out = subprocess.run(["make", "--no-print-directory", "-C", str(SRC), "-n", *args],
+                             capture_output=True, text=True, check=True).stdout
+        return [line.strip() for line in out.splitlines()]
+
+    assert "scripts/deps.sh build" in make_n("build")
+    assert "scripts/deps.sh demo" in make_n("demo")
+    assert "scripts/deps.sh demo engines" in make_n("demo", "DEMO_ENGINE=docker")
+    steps = make_n("check")
+    assert "scripts/deps.sh check" in steps
+    # The format check runs last, after the tests.
+    assert steps[-1].startswith("clang-format --dry-run --Werror ")
+    assert any("pytest -q tests/e2e" in line for line in steps[:-1])
