@@ -181,3 +181,11 @@ def test_each_step_installs_what_it_needs():
     # The format check runs last, after the tests.
     assert steps[-1].startswith("clang-format --dry-run --Werror ")
     assert any("pytest -q tests/e2e" in line for line in steps[:-1])
+
+
+def test_shared_helpers_depend_on_nothing_in_libmpp():
+    # src/shared/ is below libmpp: its files include system headers and each other only.
+    for f in (SRC / "src/shared").iterdir():
+        for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', f.read_text(), re.M):
+            assert inc.startswith("<") and not inc.startswith("<mpp/") or \
+                (inc.startswith('"') and (SRC / "src/shared" / inc[1:-1]).exists()), (f, inc)
