@@ -102,6 +102,21 @@ def test_plugin_builds_against_the_installed_tree_with_pkg_config(tmp_path):
                          capture_output=True, text=True, check=True).stdout
     assert f"{libdir}/libmpp-plugin.so" in ldd and f"{libdir}/libmpp.so" in ldd, ldd
 
+    # libmpp alone, through <mpp/mpp.h> (the generated <mpp/version.h> included).
+    prog = tmp_path / "version.c"
+    prog.write_text('#include <stdio.h>\n#include <mpp/mpp.h>\n'
+                    'int main(void) { mpp_error e = {0}; mpp_error_set(&e, -1, "x");\n'
+                    '    printf("%s %s\\n", MPP_VERSION, e.msg); return 0; }\n')
+    lib_flags = subprocess.run(["pkg-config", "--cflags", "--libs", "libmpp"], env=env,
+                               capture_output=True, text=True, check=True).stdout.split()
+    subprocess.run(["cc", "-std=gnu11", "-Wall", "-Werror", *san, str(prog), "-o",
+                    str(tmp_path / "version"), *lib_flags], check=True, capture_output=True)
+    out = subprocess.run([str(tmp_path / "version")], env=dict(os.environ, LD_LIBRARY_PATH=libdir),
+                         capture_output=True, text=True, check=True).stdout
+    info = json.loads(subprocess.run(["meson", "introspect", "--projectinfo", str(BUILD)],
+                                     capture_output=True, text=True, check=True).stdout)
+    assert out == f"{info['version']} x\n"
+
     sock = tmp_path / "hello.sock"
     err = tmp_path / "stderr"
     with open(err, "wb") as f:
