@@ -37,8 +37,8 @@ void mpp_chain_free(mpp_chain *c);
  * order; on success their effective_source, effective_consistency and applied stacks are
  * filled. On a denial, or any failure, every plugin already attached is detached (reverse
  * order; an Attach that went out and got no valid answer counts as attached: the plugin may
- * have acted on it) before returning -EPERM (denied) or another negative errno; the message names the
- * plugin and carries its Err, e.g.
+ * have acted on it) before returning -EPERM (denied) or another negative errno; the message names
+ * the plugin and carries its Err, e.g.
  *   mount point plugin "policy" denied /etc -> /host-etc: path /etc is protected */
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err);
