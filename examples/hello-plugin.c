@@ -7,6 +7,10 @@
  * the container does not start. SOCKET defaults to /run/docker/plugins/hello.sock, where mpp
  * finds the plugin named "hello". */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf */
+#endif
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <mpp/client.h>
 #include <mpp/config.h>
 #include <mpp/error.h>
 #include <mpp/types.h>
@@ -36,8 +37,8 @@ void mpp_chain_free(mpp_chain *c);
  * order; on success their effective_source, effective_consistency and applied stacks are
  * filled. On a denial, or any failure, every plugin already attached is detached (reverse
  * order; an Attach that went out and got no valid answer counts as attached: the plugin may
- * have acted on it) before returning -EPERM (denied) or another negative errno; the message names the
- * plugin and carries its Err, e.g.
+ * have acted on it) before returning -EPERM (denied) or another negative errno; the message names
+ * the plugin and carries its Err, e.g.
  *   mount point plugin "policy" denied /etc -> /host-etc: path /etc is protected */
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err);
@@ -60,6 +61,49 @@ size_t mpp_chain_consulted(const mpp_chain *c);
 
 /* The configuration the chain was made with. */
 const mpp_config *mpp_chain_config(const mpp_chain *c);
+
+/* Dry run (for mppctl): what the chain would do, found by the chain's own code, without doing
+ * it. Nothing is written (no journal, no properties cache) and no Attach is sent; a plugin may be
+ * asked Plugin.Activate and MountPointProperties, as a real attach pass asks it. */
+
+/* One configured plugin, reached as the chain reaches it. It stops at the first failure. */
+typedef struct mpp_plugin_probe {
+    const char *name;
+    bool discovered;             /* found (and trusted) in plugin_dirs: addr is set */
+    const mpp_plugin_addr *addr; /* owned by the chain */
+    bool activated;              /* Plugin.Activate was tried */
+    bool answers;                /* and answered */
+    const char *patterns_from;   /* "cache" (the properties cache), "plugin", NULL: unknown */
+    const mpp_pattern *patterns; /* owned by the chain; valid until the next chain call */
+    size_t n_patterns;
+    /* Why it stopped: at discovery when !discovered, else at Activate when activated and not
+     * answers, else at MountPointProperties. */
+    char *error;
+} mpp_plugin_probe;
+
+/* Flags of mpp_chain_probe and mpp_chain_select. */
+enum {
+    /* Ask Plugin.Activate (its health) even when the properties cache makes it unnecessary. */
+    MPP_PROBE_ACTIVATE = 1u << 0,
+};
+
+/* Probe the chain's plugin i (from 0, in chain order). Returns 0 whatever the plugin did (see
+ * out), negative only when out of memory or i is not in the chain. */
+int mpp_chain_probe(mpp_chain *c, size_t i, unsigned flags, mpp_plugin_probe *out, mpp_error *err);
+void mpp_plugin_probe_clear(mpp_plugin_probe *p);
+void mpp_plugin_probes_free(mpp_plugin_probe *v, size_t n);
+
+/* The selection step of mpp_chain_attach for every configured plugin, stopping before any
+ * Attach: mounts as mpp_chain_attach takes them (pinned: see mpp_interpose_dry_run); their
+ * EffectiveSource is filled as the chain fills it. *probes (*n_probes: one per configured plugin,
+ * in chain order; free with mpp_plugin_probes_free) says how each plugin was reached; (*match)[k *
+ * n_mounts + i] (heap) is the pattern of plugin k that selects mount i, or -1 (also when the
+ * plugin's patterns are unknown). Every plugin sees the mounts as no plugin changed them: the
+ * EffectiveSource and AppliedMiddleware an earlier plugin's answer would set are not known
+ * without its Attach. Does not check the container ID or its state (a running container can be
+ * explained). */
+int mpp_chain_select(mpp_chain *c, mpp_mount *mounts, size_t n_mounts, unsigned flags,
+                     mpp_plugin_probe **probes, size_t *n_probes, int **match, mpp_error *err);
 
 typedef struct mpp_teardown {
     bool failed;   /* an error was recorded: the exit status rule applies */

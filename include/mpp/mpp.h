@@ -16,5 +16,4 @@
 #include <mpp/gate.h>
 #include <mpp/oci.h>
 #include <mpp/limits.h>
-
-#define MPP_VERSION "0.1.0"
+#include <mpp/version.h> /* MPP_VERSION */

@@ -17,7 +17,6 @@
 
 #include "ctl.h"
 #include "macro.h"
-#include "properties-cache.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_chain *, mpp_chain_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_bundle *, mpp_bundle_free)
@@ -82,124 +81,42 @@ static json_t *pattern_json(const mpp_pattern *p)
     return j ? j : json_null();
 }
 
-/* What a plugin of the chain looks like from here: discovery, health, filters. */
-typedef struct probe {
-    const char *name;
-    bool discovered;
-    mpp_plugin_addr addr;
-    char *discovery_error;
-    bool activated; /* Plugin.Activate was tried */
-    bool answers;
-    char *activate_error;
-    const char *from; /* "cache", "plugin", or NULL when the patterns are unknown */
-    mpp_pattern *patterns;
-    size_t n_patterns;
-    char *patterns_error;
-} probe;
-
-static void probe_clear(probe *p)
+/* What went wrong at each step of a probe (see mpp_plugin_probe): NULL when that step did not
+ * fail. */
+static const char *discovery_error(const mpp_plugin_probe *p)
 {
-    mpp_plugin_addr_clear(&p->addr);
-    free(p->discovery_error);
-    free(p->activate_error);
-    free(p->patterns_error);
-    mpp_patterns_free(p->patterns, p->n_patterns);
-    memset(p, 0, sizeof(*p));
+    return !p->discovered ? p->error : NULL;
 }
 
-static void probes_free(probe *v, size_t n)
+static const char *activate_error(const mpp_plugin_probe *p)
 {
-    for (size_t i = 0; v && i < n; i++)
-        probe_clear(&v[i]);
-    free(v);
+    return p->discovered && p->activated && !p->answers ? p->error : NULL;
 }
 
-/* always_activate: check health even when the properties cache makes asking unnecessary. */
-static void probe_run(const mpp_config *cfg, probe *p, bool always_activate)
+static const char *patterns_error(const mpp_plugin_probe *p)
 {
-    mpp_error err = {0};
-    const char *bad = mpp_plugin_name_problem(p->name);
-    if (bad) {
-        if (asprintf(&p->discovery_error, "invalid plugin name \"%s\": %s", p->name, bad) < 0)
-            p->discovery_error = NULL;
-        return;
-    }
-    if (mpp_discover(p->name, cfg->plugin_dirs, cfg->n_plugin_dirs, &p->addr, &err) < 0) {
-        p->discovery_error = strdup(err.msg);
-        return;
-    }
-    p->discovered = true;
-
-    _cleanup_free_ char *identity = NULL;
-    if (mpp_plugin_identity(&p->addr, &identity, NULL) >= 0 &&
-        mpp_properties_cache_load(cfg->state_dir, p->name, identity, cfg->digest, &p->patterns,
-                                  &p->n_patterns) > 0)
-        p->from = "cache";
-    if (p->from && !always_activate)
-        return;
-
-    mpp_client_options o = {
-        .timeout_ms = cfg->call_timeout_ms,
-        .max_response_bytes = cfg->max_response_bytes,
-    };
-    mpp_client *client = NULL;
-    p->activated = true;
-    if (mpp_client_new(&p->addr, &o, &client, &err) < 0 || mpp_client_activate(client, &err) < 0) {
-        p->activate_error = strdup(err.msg);
-        mpp_client_free(client);
-        return;
-    }
-    p->answers = true;
-    if (!p->from) {
-        mpp_properties_response resp = {0};
-        long status = 0;
-        if (mpp_client_properties(client, &resp, &status, &err) < 0) {
-            p->patterns_error = strdup(err.msg);
-        } else if (!resp.success) {
-            if (asprintf(&p->patterns_error, "plugin \"%s\" failed to give its properties: %s",
-                         p->name, isempty(resp.err) ? "no reason given" : resp.err) < 0)
-                p->patterns_error = NULL;
-        } else {
-            p->patterns = TAKE_PTR(resp.patterns);
-            p->n_patterns = resp.n_patterns;
-            resp.n_patterns = 0;
-            p->from = "plugin";
-        }
-        mpp_properties_response_clear(&resp);
-    }
-    mpp_client_free(client);
+    return p->answers && !p->patterns_from ? p->error : NULL;
 }
 
-static probe *probe_chain(const mpp_config *cfg, bool always_activate)
+static json_t *addr_json(const mpp_plugin_addr *a)
 {
-    probe *v = calloc(cfg->n_plugins ? cfg->n_plugins : 1, sizeof(*v));
-    for (size_t i = 0; v && i < cfg->n_plugins; i++) {
-        v[i].name = cfg->plugins[i];
-        probe_run(cfg, &v[i], always_activate);
-    }
-    return v;
-}
-
-static json_t *addr_json(const probe *p)
-{
-    if (!p->discovered)
+    if (!a)
         return json_null();
-    return p->addr.kind == MPP_ADDR_UNIX
-               ? json_pack("{s:s, s:s?, s:s?}", "kind", "unix", "path", p->addr.path, "found_at",
-                           p->addr.found_at)
-               : json_pack("{s:s, s:s?, s:s?}", "kind", "tcp", "host_port", p->addr.host_port,
-                           "found_at", p->addr.found_at);
+    return a->kind == MPP_ADDR_UNIX ? json_pack("{s:s, s:s?, s:s?}", "kind", "unix", "path",
+                                                a->path, "found_at", a->found_at)
+                                    : json_pack("{s:s, s:s?, s:s?}", "kind", "tcp", "host_port",
+                                                a->host_port, "found_at", a->found_at);
 }
 
-static void addr_text(const probe *p, char *buf, size_t size)
+static void addr_text(const mpp_plugin_addr *a, char *buf, size_t size)
 {
-    if (p->addr.kind == MPP_ADDR_UNIX)
-        snprintf(buf, size, "unix:%s", strempty(p->addr.path));
+    if (a->kind == MPP_ADDR_UNIX)
+        snprintf(buf, size, "unix:%s", strempty(a->path));
     else
-        snprintf(buf, size, "tcp:%s", strempty(p->addr.host_port));
-    if (p->addr.found_at && (!p->addr.path || strcmp(p->addr.found_at, p->addr.path) != 0)) {
+        snprintf(buf, size, "tcp:%s", strempty(a->host_port));
+    if (a->found_at && (!a->path || strcmp(a->found_at, a->path) != 0)) {
         size_t len = strlen(buf);
-        snprintf(buf + len, size - len, " (from %s)", p->addr.found_at);
+        snprintf(buf + len, size - len, " (from %s)", a->found_at);
     }
 }
 
@@ -210,29 +127,33 @@ int ctl_plugins(const ctl *c)
     _cleanup_(mpp_config_clearp) mpp_config *cfg = &(mpp_config){0};
     if (load_config(c, c->config_path, cfg) < 0)
         return CTL_FAILED;
-    probe *probes = probe_chain(cfg, true);
-    if (!probes)
-        return fail(c, "out of memory");
+    mpp_error err = {0};
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0)
+        return fail(c, "%s", err.msg);
 
     int ret = CTL_OK;
     _cleanup_(json_decrefp) json_t *doc = json_pack("{s:s?, s:[]}", "config", cfg->path, "plugins");
     if (!c->json && cfg->n_plugins == 0)
         printf("no plugins configured (%s)\n", cfg->path ? cfg->path : "default configuration");
     for (size_t i = 0; i < cfg->n_plugins; i++) {
-        probe *p = &probes[i];
+        _cleanup_(mpp_plugin_probe_clear) mpp_plugin_probe probe = {0};
+        const mpp_plugin_probe *p = &probe;
+        if (mpp_chain_probe(chain, i, MPP_PROBE_ACTIVATE, &probe, &err) < 0)
+            return fail(c, "%s", err.msg);
         if (!p->answers)
             ret = CTL_FAILED;
-        const char *problem = p->discovery_error ? p->discovery_error : p->activate_error;
+        const char *problem = p->discovered ? activate_error(p) : discovery_error(p);
         if (c->json) {
             json_t *pats = json_array();
             for (size_t k = 0; pats && k < p->n_patterns; k++)
                 json_array_append_new(pats, pattern_json(&p->patterns[k]));
-            json_t *o =
-                json_pack("{s:I, s:s, s:o, s:b, s:s?, s:s?, s:o, s:s?}", "position",
-                          (json_int_t)(i + 1), "name", p->name, "address", addr_json(p), "answers",
-                          p->answers, "error", problem, "filters_from", p->from, "filters",
-                          p->from ? pats : json_null(), "filters_error", p->patterns_error);
-            if (!p->from)
+            json_t *o = json_pack(
+                "{s:I, s:s, s:o, s:b, s:s?, s:s?, s:o, s:s?}", "position", (json_int_t)(i + 1),
+                "name", p->name, "address", addr_json(p->addr), "answers", p->answers, "error",
+                problem, "filters_from", p->patterns_from, "filters",
+                p->patterns_from ? pats : json_null(), "filters_error", patterns_error(p));
+            if (!p->patterns_from)
                 json_decref(pats);
             json_array_append_new(json_object_get(doc, "plugins"), o);
             continue;
@@ -240,18 +161,18 @@ int ctl_plugins(const ctl *c)
         printf("%zu. %s\n", i + 1, p->name);
         if (p->discovered) {
             char addr[PATH_MAX * 2 + 64];
-            addr_text(p, addr, sizeof(addr));
+            addr_text(p->addr, addr, sizeof(addr));
             printf("   address: %s\n", addr);
         } else {
-            printf("   address: not found: %s\n", p->discovery_error);
+            printf("   address: not found: %s\n", discovery_error(p));
         }
         if (p->activated)
             printf("   answers: %s\n", p->answers ? "yes" : "no");
-        if (p->activate_error)
-            printf("   error:   %s\n", p->activate_error);
-        if (p->from) {
+        if (activate_error(p))
+            printf("   error:   %s\n", activate_error(p));
+        if (p->patterns_from) {
             printf("   filters (%zu, from %s):%s\n", p->n_patterns,
-                   strcmp(p->from, "cache") == 0 ? "the properties cache" : "the plugin",
+                   strcmp(p->patterns_from, "cache") == 0 ? "the properties cache" : "the plugin",
                    p->n_patterns == 0 ? " none, it is never consulted" : "");
             for (size_t k = 0; k < p->n_patterns; k++) {
                 _cleanup_free_ char *text = NULL;
@@ -259,15 +180,14 @@ int ctl_plugins(const ctl *c)
                 printf("     #%zu %s%s\n", k, strempty(text),
                        text && strcmp(text, "{}") == 0 ? " (every mount)" : "");
             }
-        } else if (p->patterns_error) {
-            printf("   filters: unknown: %s\n", p->patterns_error);
+        } else if (patterns_error(p)) {
+            printf("   filters: unknown: %s\n", patterns_error(p));
         } else if (p->discovered) {
             printf("   filters: unknown (not cached, and the plugin does not answer)\n");
         }
     }
     if (c->json)
         emit(doc);
-    probes_free(probes, cfg->n_plugins);
     return ret;
 }
 
@@ -440,52 +360,44 @@ int ctl_explain(const ctl *c)
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
     if (mpp_bundle_load(bundle_dir, &bundle, &err) < 0)
         return fail(c, "%s", err.msg);
-    /* A bundle mpp-runtime already ran names its pinned sources: explain the ones they were. */
-    char pin_dir[PATH_MAX];
-    snprintf(pin_dir, sizeof(pin_dir), "%s/pins", cfg->state_dir);
-    if (mpp_bundle_unpin(bundle, pin_dir, &err) < 0)
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    if (mpp_chain_new(cfg, &chain, &err) < 0)
         return fail(c, "%s", err.msg);
     mpp_adapter_options o = {
         .container_id = id,
         .runtime_root = c->root,
         .bundle_dir = bundle_dir,
     };
-    mpp_mount *mounts = NULL;
-    _cleanup_free_ size_t *index = NULL;
-    size_t n = 0;
-    if (mpp_bundle_describe(bundle, &o, &mounts, &index, &n, &err) < 0)
+    /* The start path itself, stopping before the first Attach. */
+    _cleanup_(mpp_dry_run_clear) mpp_dry_run d = {0};
+    if (mpp_interpose_dry_run(chain, bundle, &o, 0, &d, &err) < 0)
         return fail(c, "%s", err.msg);
-    /* As the chain does before matching. */
-    for (size_t i = 0; i < n; i++)
-        if (isempty(mounts[i].effective_source)) {
-            free(mounts[i].effective_source);
-            mounts[i].effective_source = strdup(strempty(mounts[i].source));
-        }
 
-    probe *probes = probe_chain(cfg, false);
-    if (!probes) {
-        mpp_mounts_free(mounts, n);
-        return fail(c, "out of memory");
-    }
     int ret = CTL_OK;
     _cleanup_(json_decrefp) json_t *doc =
         json_pack("{s:s, s:s?, s:[], s:[]}", "bundle", mpp_bundle_origin(bundle), "container",
                   o.container_id, "mounts", "plugins");
     if (!c->json)
         printf("%s: %zu interposable mount%s, %zu plugin%s in the chain\n",
-               mpp_bundle_origin(bundle), n, n == 1 ? "" : "s", cfg->n_plugins,
-               cfg->n_plugins == 1 ? "" : "s");
+               mpp_bundle_origin(bundle), d.n_mounts, d.n_mounts == 1 ? "" : "s", d.n_plugins,
+               d.n_plugins == 1 ? "" : "s");
 
-    _cleanup_free_ size_t *hits = calloc(cfg->n_plugins ? cfg->n_plugins : 1, sizeof(*hits));
-    for (size_t i = 0; i < n && hits; i++) {
-        const mpp_mount *m = &mounts[i];
+    _cleanup_free_ size_t *hits = calloc(d.n_plugins ? d.n_plugins : 1, sizeof(*hits));
+    for (size_t i = 0; i < d.n_mounts && hits; i++) {
+        const mpp_mount *m = &d.mounts[i];
+        /* The source as written; the plugins are shown what it resolves to. */
+        const char *source = d.given[i] ? d.given[i] : m->source;
         json_t *reach = json_array();
-        if (!c->json)
-            printf("mount %zu (mounts[%zu]): %s %s -> %s\n", i, index[i], strempty(m->type),
-                   strempty(m->source), strempty(m->destination));
-        for (size_t k = 0; k < cfg->n_plugins; k++) {
-            probe *p = &probes[k];
-            int match = p->from ? mpp_patterns_match(p->patterns, p->n_patterns, m) : -1;
+        if (!c->json) {
+            printf("mount %zu (mounts[%zu]): %s %s -> %s\n", i, d.index[i], strempty(m->type),
+                   strempty(source), strempty(m->destination));
+            if (d.given[i])
+                printf("  source resolves to %s: that is what the plugins judge\n",
+                       strempty(m->source));
+        }
+        for (size_t k = 0; k < d.n_plugins; k++) {
+            const mpp_plugin_probe *p = &d.plugins[k];
+            int match = d.match[k * d.n_mounts + i];
             if (match >= 0)
                 hits[k]++;
             if (c->json) {
@@ -494,7 +406,7 @@ int ctl_explain(const ctl *c)
                         reach, json_pack("{s:s, s:i}", "plugin", p->name, "pattern", match));
                 continue;
             }
-            if (!p->from)
+            if (!p->patterns_from)
                 printf("  %-16s unknown: its filters cannot be read\n", p->name);
             else if (match >= 0)
                 printf("  %-16s consulted: pattern #%d matches\n", p->name, match);
@@ -504,36 +416,33 @@ int ctl_explain(const ctl *c)
         }
         if (c->json)
             json_array_append_new(json_object_get(doc, "mounts"),
-                                  json_pack("{s:I, s:I, s:o, s:o, s:o, s:o}", "mount",
-                                            (json_int_t)i, "index", (json_int_t)index[i], "type",
-                                            jstr(m->type), "source", jstr(m->source), "destination",
-                                            jstr(m->destination), "plugins", reach));
+                                  json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "mount",
+                                            (json_int_t)i, "index", (json_int_t)d.index[i], "type",
+                                            jstr(m->type), "source", jstr(source), "judged_source",
+                                            jstr(m->source), "destination", jstr(m->destination),
+                                            "plugins", reach));
         else
             json_decref(reach);
     }
-    for (size_t k = 0; k < cfg->n_plugins; k++) {
-        probe *p = &probes[k];
-        const char *problem = p->discovery_error  ? p->discovery_error
-                              : p->patterns_error ? p->patterns_error
-                                                  : p->activate_error;
-        if (!p->from) {
+    for (size_t k = 0; k < d.n_plugins; k++) {
+        const mpp_plugin_probe *p = &d.plugins[k];
+        if (!p->patterns_from) {
             ret = CTL_FAILED;
-            fprintf(stderr, "mppctl: plugin \"%s\": %s\n", p->name, strempty(problem));
+            fprintf(stderr, "mppctl: plugin \"%s\": %s\n", p->name, strempty(p->error));
         }
         if (c->json)
-            json_array_append_new(
-                json_object_get(doc, "plugins"),
-                json_pack("{s:s, s:s?, s:b, s:I, s:s?}", "name", p->name, "filters_from", p->from,
-                          "consulted", hits && hits[k] > 0, "mounts",
-                          (json_int_t)(hits ? hits[k] : 0), "error", p->from ? NULL : problem));
+            json_array_append_new(json_object_get(doc, "plugins"),
+                                  json_pack("{s:s, s:s?, s:b, s:I, s:s?}", "name", p->name,
+                                            "filters_from", p->patterns_from, "consulted",
+                                            hits && hits[k] > 0, "mounts",
+                                            (json_int_t)(hits ? hits[k] : 0), "error",
+                                            p->patterns_from ? NULL : p->error));
     }
     if (c->json)
         emit(doc);
     else
         printf("(patterns on AppliedMiddleware and EffectiveSource are matched as if no plugin "
                "before had changed the mount: mppctl does not call Attach)\n");
-    probes_free(probes, cfg->n_plugins);
-    mpp_mounts_free(mounts, n);
     return hits ? ret : fail(c, "out of memory");
 }
 
@@ -745,21 +654,20 @@ int ctl_check_config(const ctl *c)
         for (size_t i = 0; i < cfg->n_plugins; i++) {
             char what[256];
             snprintf(what, sizeof(what), "plugin \"%s\"", cfg->plugins[i]);
-            probe p = {.name = cfg->plugins[i]};
-            const char *bad = mpp_plugin_name_problem(p.name);
+            const char *bad = mpp_plugin_name_problem(cfg->plugins[i]);
             if (bad) {
                 check(&k, what, false, "invalid name: %s", bad);
                 continue;
             }
-            if (mpp_discover(p.name, cfg->plugin_dirs, cfg->n_plugin_dirs, &p.addr, &err) < 0) {
+            mpp_plugin_addr a = {0};
+            if (mpp_discover(cfg->plugins[i], cfg->plugin_dirs, cfg->n_plugin_dirs, &a, &err) < 0) {
                 check(&k, what, false, "%s", err.msg);
                 continue;
             }
-            p.discovered = true;
             char addr[PATH_MAX * 2 + 64];
-            addr_text(&p, addr, sizeof(addr));
+            addr_text(&a, addr, sizeof(addr));
             check(&k, what, true, "found and trusted: %s", addr);
-            probe_clear(&p);
+            mpp_plugin_addr_clear(&a);
         }
         check_state_dir(&k, cfg->state_dir);
         _cleanup_free_ char *rt = NULL;

@@ -36,6 +36,7 @@ typedef struct chain_plugin {
     mpp_plugin_addr addr;
     mpp_client *client;
     bool have_patterns;
+    bool patterns_cached; /* they came from the properties cache */
     mpp_pattern *patterns;
     size_t n_patterns;
     mpp_pattern_set *set; /* patterns compiled; borrows them */
@@ -145,17 +146,26 @@ static chain_plugin *chain_plugin_by_name(mpp_chain *c, const char *name, mpp_er
     return p;
 }
 
+/* Find the plugin's socket (the message of a failure names the plugin). */
+static int plugin_discover(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->discovered)
+        return 0;
+    int r = mpp_discover(p->name, c->cfg.plugin_dirs, c->cfg.n_plugin_dirs, &p->addr, err);
+    if (r < 0)
+        return r;
+    p->discovered = true;
+    return 0;
+}
+
 /* Find the plugin's socket and make a client; no round trip. */
 static int plugin_connect(mpp_chain *c, chain_plugin *p, mpp_error *err)
 {
     if (p->client)
         return 0;
-    if (!p->discovered) {
-        int r = mpp_discover(p->name, c->cfg.plugin_dirs, c->cfg.n_plugin_dirs, &p->addr, err);
-        if (r < 0)
-            return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
-        p->discovered = true;
-    }
+    int r = plugin_discover(c, p, err);
+    if (r < 0)
+        return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
     mpp_client_options o = {
         .timeout_ms = c->cfg.call_timeout_ms,
         .max_response_bytes = c->cfg.max_response_bytes,
@@ -163,33 +173,29 @@ static int plugin_connect(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return mpp_client_new(&p->addr, &o, &p->client, err);
 }
 
-/* The plugin's patterns: from the cache when it is valid for the plugin's current identity and
- * this configuration, else Activate + MountPointProperties, then cached. */
-static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+/* The plugin's patterns from the properties cache, when it holds them for the plugin's current
+ * identity and this configuration: 1 when loaded, 0 when the plugin must be asked. *identity
+ * (heap) is what a new cache entry is stored under. */
+static int plugin_cached_patterns(mpp_chain *c, chain_plugin *p, char **identity, mpp_error *err)
 {
-    if (p->have_patterns)
-        return 0;
-    int r = plugin_connect(c, p, err);
-    if (r < 0)
-        return r;
-    _cleanup_free_ char *identity = NULL;
-    r = mpp_plugin_identity(&p->addr, &identity, err);
+    int r = mpp_plugin_identity(&p->addr, identity, err);
     if (r < 0)
         return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
-
-    r = mpp_properties_cache_load(c->cfg.state_dir, p->name, identity, c->cfg.digest, &p->patterns,
+    r = mpp_properties_cache_load(c->cfg.state_dir, p->name, *identity, c->cfg.digest, &p->patterns,
                                   &p->n_patterns);
-    if (r > 0) {
-        p->have_patterns = true;
+    if (r <= 0)
         return 0;
-    }
+    p->have_patterns = true;
+    p->patterns_cached = true;
+    return 1;
+}
 
-    r = mpp_client_activate(p->client, err);
-    if (r < 0)
-        return r;
+/* MountPointProperties, from an activated plugin. */
+static int plugin_ask_patterns(chain_plugin *p, mpp_error *err)
+{
     mpp_properties_response resp = {0};
     long status = 0;
-    r = mpp_client_properties(p->client, &resp, &status, err);
+    int r = mpp_client_properties(p->client, &resp, &status, err);
     if (r < 0)
         return r;
     if (!resp.success) {
@@ -204,6 +210,30 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     resp.n_patterns = 0;
     mpp_properties_response_clear(&resp);
     p->have_patterns = true;
+    p->patterns_cached = false;
+    return 0;
+}
+
+/* The plugin's patterns: from the cache when it is valid for the plugin's current identity and
+ * this configuration, else Activate + MountPointProperties, then cached. */
+static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->have_patterns)
+        return 0;
+    int r = plugin_connect(c, p, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *identity = NULL;
+    r = plugin_cached_patterns(c, p, &identity, err);
+    if (r != 0)
+        return r < 0 ? r : 0;
+
+    r = mpp_client_activate(p->client, err);
+    if (r < 0)
+        return r;
+    r = plugin_ask_patterns(p, err);
+    if (r < 0)
+        return r;
     /* A cache that cannot be written only costs round trips later. */
     mpp_properties_cache_store(c->cfg.state_dir, p->name, identity, c->cfg.digest, p->patterns,
                                p->n_patterns);
@@ -336,6 +366,27 @@ static bool request_may_have_arrived(int r)
     return r != -ENOENT && r != -ECONNREFUSED && r != -EAGAIN;
 }
 
+/* The mounts a plugin's patterns select: their indexes in sel[0..*n_sel), in order; with match,
+ * match[i] is the pattern that selects mount i, or -1. No I/O: the patterns are known. */
+static int plugin_select(chain_plugin *p, const mpp_mount_set *ms, size_t n_mounts, size_t *sel,
+                         size_t *n_sel, int *match, mpp_error *err)
+{
+    if (!p->set) {
+        int r = mpp_pattern_set_new(p->patterns, p->n_patterns, &p->set, err);
+        if (r < 0)
+            return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
+    }
+    *n_sel = 0;
+    for (size_t i = 0; i < n_mounts; i++) {
+        int k = mpp_pattern_set_match(p->set, ms, i);
+        if (match)
+            match[i] = k;
+        if (k >= 0)
+            sel[(*n_sel)++] = i;
+    }
+    return 0;
+}
+
 /* One plugin's attach step. Returns 0 (attached or skipped), or negative with err set: the
  * container must fail. */
 static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plugin *p,
@@ -345,19 +396,13 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     int r = plugin_patterns(c, p, err);
     if (r < 0)
         return r;
-    if (!p->set) {
-        r = mpp_pattern_set_new(p->patterns, p->n_patterns, &p->set, err);
-        if (r < 0)
-            return mpp_error_prefix(err, "mount point plugin \"%s\"", p->name);
-    }
-
     _cleanup_free_ size_t *sel = calloc(n_mounts ? n_mounts : 1, sizeof(*sel));
     if (!sel)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     size_t n_sel = 0;
-    for (size_t i = 0; i < n_mounts; i++)
-        if (mpp_pattern_set_match(p->set, ms, i) >= 0)
-            sel[n_sel++] = i;
+    r = plugin_select(p, ms, n_mounts, sel, &n_sel, NULL, err);
+    if (r < 0)
+        return r;
     if (n_sel == 0)
         return 0; /* not selected: no round trip, no clock on any stack */
     c->consulted++;
@@ -541,6 +586,20 @@ const mpp_config *mpp_chain_config(const mpp_chain *c)
     return &c->cfg;
 }
 
+/* Before matching: a mount's EffectiveSource starts as its Source. */
+static int mounts_prepare(mpp_mount *mounts, size_t n_mounts, mpp_error *err)
+{
+    for (size_t i = 0; i < n_mounts; i++) {
+        if (isempty(mounts[i].effective_source)) {
+            free(mounts[i].effective_source);
+            mounts[i].effective_source = strdup(strempty(mounts[i].source));
+            if (!mounts[i].effective_source)
+                return mpp_error_set(err, -ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
 int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_mounts,
                      mpp_error *err)
 {
@@ -550,14 +609,9 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
     c->consulted = 0;
     if (c->n_configured == 0)
         return 0;
-    for (size_t i = 0; i < n_mounts; i++) {
-        if (isempty(mounts[i].effective_source)) {
-            free(mounts[i].effective_source);
-            mounts[i].effective_source = strdup(strempty(mounts[i].source));
-            if (!mounts[i].effective_source)
-                return mpp_error_set(err, -ENOMEM, "out of memory");
-        }
-    }
+    r = mounts_prepare(mounts, n_mounts, err);
+    if (r < 0)
+        return r;
 
     if (!mpp_container_id_valid(id))
         return mpp_error_set(err, -EINVAL,
@@ -627,6 +681,115 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
         if (!attached)
             return mpp_journal_remove(j, err);
     }
+    return 0;
+}
+
+/* ---- Dry run (mppctl): the chain's own discovery, patterns and selection, no Attach ---- */
+
+void mpp_plugin_probe_clear(mpp_plugin_probe *p)
+{
+    if (!p)
+        return;
+    free(p->error);
+    memset(p, 0, sizeof(*p));
+}
+
+void mpp_plugin_probes_free(mpp_plugin_probe *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        mpp_plugin_probe_clear(&v[i]);
+    free(v);
+}
+
+/* The probe stops at the first failure, which it keeps. */
+static int probe_stop(mpp_plugin_probe *out, const mpp_error *e, mpp_error *err)
+{
+    out->error = strdup(e->msg);
+    return out->error ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
+}
+
+static void probe_patterns(mpp_plugin_probe *out, const chain_plugin *p)
+{
+    out->patterns_from = p->patterns_cached ? "cache" : "plugin";
+    out->patterns = p->patterns;
+    out->n_patterns = p->n_patterns;
+}
+
+int mpp_chain_probe(mpp_chain *c, size_t i, unsigned flags, mpp_plugin_probe *out, mpp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (i >= c->n_configured)
+        return mpp_error_set(err, -EINVAL, "the chain has %zu plugins, not %zu", c->n_configured,
+                             i + 1);
+    chain_plugin *p = &c->plugins[i];
+    out->name = p->name;
+    mpp_error e = {0};
+    if (plugin_discover(c, p, &e) < 0)
+        return probe_stop(out, &e, err);
+    out->discovered = true;
+    out->addr = &p->addr;
+
+    /* As plugin_patterns() finds them, but nothing is stored: a dry run writes no state. A
+     * plugin whose identity cannot be read has no valid cache entry: Activate says why. */
+    _cleanup_free_ char *identity = NULL;
+    if (!p->have_patterns)
+        (void)plugin_cached_patterns(c, p, &identity, &e);
+    if (p->have_patterns)
+        probe_patterns(out, p);
+    if (p->have_patterns && !(flags & MPP_PROBE_ACTIVATE))
+        return 0;
+
+    out->activated = true;
+    if (plugin_connect(c, p, &e) < 0 || mpp_client_activate(p->client, &e) < 0)
+        return probe_stop(out, &e, err);
+    out->answers = true;
+    if (!p->have_patterns) {
+        if (plugin_ask_patterns(p, &e) < 0)
+            return probe_stop(out, &e, err);
+        probe_patterns(out, p);
+    }
+    return 0;
+}
+
+int mpp_chain_select(mpp_chain *c, mpp_mount *mounts, size_t n_mounts, unsigned flags,
+                     mpp_plugin_probe **probes, size_t *n_probes, int **match, mpp_error *err)
+{
+    *probes = NULL;
+    *n_probes = 0;
+    *match = NULL;
+    size_t n = c->n_configured;
+    mpp_plugin_probe *pv = calloc(n ? n : 1, sizeof(*pv));
+    _cleanup_free_ int *mv = calloc(n ? n : 1, (n_mounts ? n_mounts : 1) * sizeof(*mv));
+    _cleanup_free_ size_t *sel = calloc(n_mounts ? n_mounts : 1, sizeof(*sel));
+    if (!pv || !mv || !sel) {
+        free(pv);
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    /* From here on as mpp_chain_attach() up to its first Attach, for every plugin. */
+    int r = mounts_prepare(mounts, n_mounts, err);
+    _cleanup_(mpp_mount_set_freep) mpp_mount_set *ms = NULL;
+    if (r >= 0)
+        r = mpp_mount_set_new(mounts, n_mounts, &ms, err);
+    for (size_t k = 0; r >= 0 && k < n; k++) {
+        int *row = &mv[k * n_mounts];
+        r = mpp_chain_probe(c, k, flags, &pv[k], err);
+        if (r < 0)
+            break;
+        if (!pv[k].patterns_from) {
+            for (size_t i = 0; i < n_mounts; i++)
+                row[i] = -1;
+            continue;
+        }
+        size_t n_sel = 0;
+        r = plugin_select(&c->plugins[k], ms, n_mounts, sel, &n_sel, row, err);
+    }
+    if (r < 0) {
+        mpp_plugin_probes_free(pv, n);
+        return r;
+    }
+    *probes = pv;
+    *n_probes = n;
+    *match = TAKE_PTR(mv);
     return 0;
 }
 

@@ -21,6 +21,7 @@
 #include <mpp/client.h>
 #include <mpp/codec.h>
 #include <mpp/config.h>
+#include <mpp/version.h>
 
 #include "http-response.h"
 #include "macro.h"
@@ -411,7 +412,7 @@ int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long 
     int hlen = asprintf(&head,
                         "POST /%s HTTP/1.1\r\n"
                         "Host: %s\r\n"
-                        "User-Agent: mpp/0.1.0\r\n"
+                        "User-Agent: mpp/" MPP_VERSION "\r\n"
                         "Accept: " MEDIA_TYPE "\r\n"
                         "Content-Type: " MEDIA_TYPE "\r\n"
                         "Content-Length: %zu\r\n"

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statfs.h>
@@ -11,6 +13,7 @@
 #include <mpp/limits.h>
 
 #include "macro.h"
+#include "pin-internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
@@ -91,6 +94,54 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
     }
     mpp_mounts_free(mounts, n);
     return r;
+}
+
+void mpp_dry_run_clear(mpp_dry_run *d)
+{
+    if (!d)
+        return;
+    mpp_mounts_free(d->mounts, d->n_mounts);
+    free(d->index);
+    mpp_strv_free(d->given, d->n_mounts);
+    mpp_plugin_probes_free(d->plugins, d->n_plugins);
+    free(d->match);
+    memset(d, 0, sizeof(*d));
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_dry_run *, mpp_dry_run_clear)
+
+int mpp_interpose_dry_run(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
+                          unsigned flags, mpp_dry_run *out, mpp_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    _cleanup_(mpp_dry_run_clearp) mpp_dry_run *d = out;
+    const char *state_dir = mpp_chain_config(chain)->state_dir;
+    char pin_dir[PATH_MAX];
+    if (snprintf(pin_dir, sizeof(pin_dir), "%s/pins", state_dir) >= (int)sizeof(pin_dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory %.256s: path too long",
+                             state_dir);
+    int r = mpp_bundle_unpin(b, pin_dir, err);
+    if (r < 0)
+        return r;
+    /* From here on as mpp_interpose_attach(), up to the chain's first Attach. */
+    r = mpp_bundle_describe(b, o, &d->mounts, &d->index, &d->n_mounts, err);
+    if (r < 0)
+        return r;
+    _cleanup_(mpp_pins_freep) mpp_pins *p = NULL;
+    r = mpp_pins_resolve_nocreate(d->mounts, d->n_mounts, &p, err);
+    if (r < 0)
+        return r;
+    if (!(d->given = calloc(d->n_mounts ? d->n_mounts : 1, sizeof(*d->given))))
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    for (size_t k = 0; k < d->n_mounts; k++)
+        if (mpp_pins_given(p, k) && !(d->given[k] = strdup(mpp_pins_given(p, k))))
+            return mpp_error_set(err, -ENOMEM, "out of memory");
+    r = mpp_chain_select(chain, d->mounts, d->n_mounts, flags, &d->plugins, &d->n_plugins,
+                         &d->match, err);
+    if (r < 0)
+        return r;
+    d = NULL; /* complete: the caller's now */
+    return 0;
 }
 
 static bool executable(const char *p)

@@ -162,8 +162,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
  * missing one is created first when the mount says CreateSourceIfMissing, without following
  * any link; a failure to create it is returned for an EffectiveSource (the plugin that gave it
  * is asked to make sense), and recorded for a source (the mount may be selected by no plugin). */
-static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *by, char **canon,
-                    mpp_error *err)
+static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *by, bool create,
+                    char **canon, mpp_error *err)
 {
     const char *dst = strempty(m->destination);
     *canon = NULL;
@@ -183,7 +183,7 @@ static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *b
     if (fd == -EMFILE || fd == -ENFILE)
         return mpp_error_set(err, fd, "mount %s: cannot open %ssource %s: %s", dst,
                              by ? "effective " : "", path, strerror(-fd));
-    if (fd == -ENOENT && m->create_source_if_missing) {
+    if (fd == -ENOENT && create) {
         mpp_error cerr = {0};
         fd = mpp_mkdir_nofollow(path, &cerr);
         if (fd < 0 && by)
@@ -212,7 +212,7 @@ static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *b
     return 0;
 }
 
-int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err)
+static int pins_resolve(mpp_mount *mounts, size_t n, bool create, mpp_pins **out, mpp_error *err)
 {
     _cleanup_(mpp_pins_freep) mpp_pins *p = calloc(1, sizeof(*p));
     if (!p || !(p->v = calloc(n ? n : 1, sizeof(*p->v))))
@@ -228,7 +228,8 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
         /* Missing, or unopenable (a magic link, say): a mount no plugin selects is none of
          * mpp's business, and one that is selected fails in mpp_pins_take(). */
         char *canon = NULL;
-        int r = pin_path(&p->v[k], m, m->source, NULL, &canon, err);
+        int r = pin_path(&p->v[k], m, m->source, NULL, create && m->create_source_if_missing,
+                         &canon, err);
         if (r < 0)
             return r;
         if (!canon)
@@ -249,6 +250,18 @@ int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err
     return 0;
 }
 
+int mpp_pins_resolve(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err)
+{
+    return pins_resolve(mounts, n, true, out, err);
+}
+
+int mpp_pins_resolve_nocreate(mpp_mount *mounts, size_t n, mpp_pins **out, mpp_error *err)
+{
+    /* A missing source that would be created (a directory, through no link) is named by its
+     * own path once created: leaving it missing gives the plugins the same path. */
+    return pins_resolve(mounts, n, false, out, err);
+}
+
 int mpp_pins_effective(mpp_pins *p, size_t k, mpp_mount *m, const char *plugin, mpp_error *err)
 {
     if (!p || k >= p->n)
@@ -265,7 +278,7 @@ int mpp_pins_effective(mpp_pins *p, size_t k, mpp_mount *m, const char *plugin, 
     if (pn->fd >= 0 && pn->judged && strcmp(pn->judged, eff) == 0)
         return 0;
     char *canon = NULL;
-    int r = pin_path(pn, m, eff, strempty(plugin), &canon, err);
+    int r = pin_path(pn, m, eff, strempty(plugin), m->create_source_if_missing, &canon, err);
     if (r < 0 || !canon)
         return r;
     free(m->effective_source);

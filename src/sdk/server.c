@@ -27,10 +27,6 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#ifdef HAVE_LIBSYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include <mpp/codec.h>
 #include <mpp/mpp-plugin.h>
 #include <mpp/pattern.h>
@@ -83,8 +79,10 @@ struct mpp_plugin_server {
     unsigned in_flight; /* requests the handler has seen and MHD has not completed */
     struct request *queue_head, *queue_tail;
     bool quit; /* workers exit once the queue is empty */
+#ifdef MPP_SDK_TEST_HOOKS
     mpp_plugin_test_hooks hooks;
     void *hooks_userdata;
+#endif
     /* The patterns of the last properties answer (what mpp matches with), for the attach
      * check. */
     mpp_pattern *served;
@@ -143,6 +141,23 @@ static const struct {
     {"/MountPointPlugin.MountPointDetach", MPP_PLUGIN_CALL_DETACH},
 };
 
+/* The test hooks (sdk-internal.h) exist only in the SDK's test build (MPP_SDK_TEST_HOOKS, linked
+ * by the test plugin): the installed library has none, and hooks_get() returns none. */
+static mpp_plugin_test_hooks hooks_get(mpp_plugin_server *s, void **userdata)
+{
+#ifdef MPP_SDK_TEST_HOOKS
+    pthread_mutex_lock(&s->lock);
+    mpp_plugin_test_hooks hooks = s->hooks;
+    *userdata = s->hooks_userdata;
+    pthread_mutex_unlock(&s->lock);
+    return hooks;
+#else
+    *userdata = NULL;
+    return (mpp_plugin_test_hooks){0};
+#endif
+}
+
+#ifdef MPP_SDK_TEST_HOOKS
 const char *mpp_plugin_call_to_string(mpp_plugin_call c)
 {
     switch (c) {
@@ -166,6 +181,7 @@ void mpp_plugin_server_set_test_hooks(mpp_plugin_server *s, const mpp_plugin_tes
     s->hooks_userdata = userdata;
     pthread_mutex_unlock(&s->lock);
 }
+#endif
 
 /* ---- answers ---- */
 
@@ -530,10 +546,8 @@ static void run_call(mpp_plugin_server *s, request *rq)
         return;
     }
 
-    pthread_mutex_lock(&s->lock);
-    mpp_plugin_test_hooks hooks = s->hooks;
-    void *hooks_userdata = s->hooks_userdata;
-    pthread_mutex_unlock(&s->lock);
+    void *hooks_userdata;
+    mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
     if (hooks.answer && a->decoded &&
         hooks.answer(hooks_userdata, (mpp_plugin_call)rq->call, &a->status, &a->body) < 0)
         rq->drop = true;
@@ -839,10 +853,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && rq->call >= 0 && rq->reply.decoded &&
         !rq->drop) {
-        pthread_mutex_lock(&s->lock);
-        mpp_plugin_test_hooks hooks = s->hooks;
-        void *hooks_userdata = s->hooks_userdata;
-        pthread_mutex_unlock(&s->lock);
+        void *hooks_userdata;
+        mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
         if (hooks.sent)
             hooks.sent(hooks_userdata, (mpp_plugin_call)rq->call);
     }
@@ -981,23 +993,7 @@ static int create_socket(mpp_plugin_server *s, const char *path, int *ret_fd, mp
     return 0;
 }
 
-#ifdef HAVE_LIBSYSTEMD
-static int activated_fd(int *ret_fd, mpp_error *err)
-{
-    int n = sd_listen_fds(1);
-    if (n < 0)
-        return mpp_error_set(err, n, "socket activation: %s", strerror(-n));
-    if (n == 0)
-        return mpp_error_set(err, -ENOENT,
-                             "no socket path given and no socket passed by socket activation "
-                             "(LISTEN_FDS/LISTEN_PID)");
-    if (n != 1)
-        return mpp_error_set(err, -EINVAL,
-                             "socket activation passed %d sockets, expected exactly one", n);
-    *ret_fd = SD_LISTEN_FDS_START;
-    return 0;
-}
-#else
+/* sd_listen_fds(3)'s protocol, which is all the SDK needs of libsystemd. */
 static int activated_fd(int *ret_fd, mpp_error *err)
 {
     const char *pid_s = getenv("LISTEN_PID");
@@ -1037,7 +1033,6 @@ static int activated_fd(int *ret_fd, mpp_error *err)
     *ret_fd = LISTEN_FDS_START;
     return 0;
 }
-#endif
 
 static int check_activated_fd(int fd, mpp_error *err)
 {
@@ -1188,10 +1183,8 @@ int mpp_plugin_server_new(const mpp_plugin_server_options *opts, const mpp_plugi
 
 static void call_stopping_hook(mpp_plugin_server *s)
 {
-    pthread_mutex_lock(&s->lock);
-    mpp_plugin_test_hooks hooks = s->hooks;
-    void *hooks_userdata = s->hooks_userdata;
-    pthread_mutex_unlock(&s->lock);
+    void *hooks_userdata;
+    mpp_plugin_test_hooks hooks = hooks_get(s, &hooks_userdata);
     if (hooks.stopping)
         hooks.stopping(hooks_userdata);
 }

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mpp import (MPP_RUNTIME, RUNTIMES, Env, fix_crun_cgroups, make_rootfs,  # noqa: E402
-                 unique_id)
+                 remove_bundle_cgroups, unique_id)
 
 
 @pytest.fixture
@@ -16,6 +16,7 @@ def env(tmp_path):
     e = Env(tmp_path)
     yield e
     e.stop_all()
+    remove_bundle_cgroups()
 
 
 @pytest.fixture

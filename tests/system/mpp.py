@@ -243,8 +243,32 @@ def unique_id(prefix="c"):
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
-def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annotations=None):
-    """An OCI bundle like `runc spec` makes, with our process and extra mounts."""
+# The cgroups make_bundle named; Env's teardown removes those left behind (empty).
+BUNDLE_CGROUPS = []
+
+
+def remove_bundle_cgroups():
+    """Remove the cgroups of our bundles that no runtime removed (a container never deleted);
+    one still in use stays (rmdir of a cgroup with processes fails)."""
+    while BUNDLE_CGROUPS:
+        name = BUNDLE_CGROUPS.pop()
+        for hierarchy in Path("/sys/fs/cgroup").iterdir():
+            try:
+                os.rmdir(hierarchy / name)
+            except OSError:
+                pass
+
+
+def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annotations=None,
+                own_cgroup=True):
+    """An OCI bundle like `runc spec` makes, with our process and extra mounts.
+
+    own_cgroup: the bundle names a cgroup of its own. Without one, both runtimes put the
+    container in the cgroup /ID, shared by every container of that ID under any --root, and
+    crun's delete SIGKILLs every process in it: a concurrent test's `delete c1` would kill this
+    test's c1 (and `crun state` says "stopped" once the cgroup is gone). A bundle that runs
+    several containers at once must not name one (one delete would kill them all): give those
+    containers IDs of their own instead."""
     path.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(["/usr/bin/runc", "spec", "--bundle", str(path)], capture_output=True)
     assert r.returncode == 0, r.stderr
@@ -255,6 +279,10 @@ def make_bundle(path: Path, rootfs: Path, args, mounts=(), terminal=False, annot
     cfg["process"]["capabilities"] = {k: v + ["CAP_DAC_OVERRIDE"] for k, v in
                                       cfg["process"]["capabilities"].items()}
     cfg["mounts"] += list(mounts)
+    if own_cgroup:
+        cgroup = f"mpp-test-{uuid.uuid4().hex}"
+        BUNDLE_CGROUPS.append(cgroup)
+        cfg["linux"]["cgroupsPath"] = "/" + cgroup
     if annotations:
         cfg["annotations"] = annotations
     (path / "config.json").write_text(json.dumps(cfg, indent=1))

@@ -194,7 +194,7 @@ def test_a_shared_bundle_with_the_exit_gate(env, rootfs, rt):
     src = benign(env)
     b = make_bundle(env.root / "b", rootfs,
                     ["/bin/sh", "-c", "ls /.mpp/gate >/dev/null && exit $(cat /data/code)"],
-                    [oci_bind(src, "/data")])
+                    [oci_bind(src, "/data")], own_cgroup=False)
     (src / "code").write_text("0")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real, exit_gate=True, init_path=str(INIT))

@@ -256,7 +256,8 @@ def user_owned(path, mode=0o755, uid=NOBODY):
     return path
 
 
-def run_one_bind(env, rt, rootfs, state_dir, cid="c1", runtime=None):
+def run_one_bind(env, rt, rootfs, state_dir, cid=None, runtime=None):
+    cid = cid or unique_id("c1")
     src = shared_source(env)
     env.write_config(["p0"], runtime=str(runtime or rt.real), state_dir=str(state_dir))
     b = make_bundle(env.root / f"b-{cid}", rootfs, ["/bin/cat", "/data/f"],
@@ -274,7 +275,7 @@ def test_a_state_dir_under_another_users_directory_is_refused(env, rootfs, rt, o
     cid = unique_id("c1")
     parent = user_owned(env.root / "parent", mode, owner)
     env.plugin("p0")
-    r = run_one_bind(env, rt, rootfs, parent / "state")
+    r = run_one_bind(env, rt, rootfs, parent / "state", cid=cid)
     assert r.returncode != 0
     assert f"state directory {parent}/state: its ancestor {parent} {says}" in r.stderr, r.stderr
     assert env.calls() == [], "a plugin was contacted"

@@ -419,6 +419,7 @@ def test_explain_with_an_unreachable_plugin_fails(env, rootfs):
 # Real containers through mpp-runtime.
 
 def test_ps_and_explain_with_a_real_container(env, rootfs, rt):
+    cid = unique_id("real1")
     src = env.root / "src"
     src.mkdir()
     env.plugin("p0", "--patterns", json.dumps(ONLY_DATA))
@@ -430,22 +431,22 @@ def test_ps_and_explain_with_a_real_container(env, rootfs, rt):
     assert {m["destination"]: [p["plugin"] for p in m["plugins"]] for m in doc["mounts"]} == \
         {"/data": ["p0", "p1"], "/other": ["p1"]}
 
-    r = rt.run(True, "create", "--bundle", str(b), "real1", config=env.config,
+    r = rt.run(True, "create", "--bundle", str(b), cid, config=env.config,
                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, capture_output=False)
     assert r.returncode == 0
     try:
         [c] = ctl_json(env, "ps")["containers"]
-        assert c["id"] == "real1" and c["teardown"] == "attached"
+        assert c["id"] == cid and c["teardown"] == "attached"
         stacks = {m["destination"]: [e["plugin"] for e in m["stack"]] for m in c["mounts"]}
         assert stacks == {"/data": ["p0", "p1"], "/other": ["p1"]}
         # A running container is not recovered by --all.
-        assert rt.run(True, "start", "real1", config=env.config).returncode == 0
-        assert ctl_json(env, "recover", "--all")["skipped"] == ["real1"]
+        assert rt.run(True, "start", cid, config=env.config).returncode == 0
+        assert ctl_json(env, "recover", "--all")["skipped"] == [cid]
         assert detaches(env) == []
     finally:
-        rt.run(True, "kill", "real1", "KILL", config=env.config)
-        wait_for(lambda: rt.state("real1") in ("stopped", None), what="stopped")
-        rt.run(True, "delete", "--force", "real1", config=env.config)
+        rt.run(True, "kill", cid, "KILL", config=env.config)
+        wait_for(lambda: rt.state(cid) in ("stopped", None), what="stopped")
+        rt.run(True, "delete", "--force", cid, config=env.config)
     assert detaches(env) == ["p1", "p0"]
     assert ctl_json(env, "ps")["containers"] == []
 

@@ -165,14 +165,16 @@ def test_magic_link_source_is_refused(env, rootfs, rt):
 def test_magic_link_source_no_plugin_selects_is_left_to_the_runtime(env, rootfs, rt):
     """mpp stays out of the way of a mount no plugin selects, even one it would not pin: what
     happens to it is the runtime's business (here, its own refusal to mount a magic link)."""
+    cid_m1 = unique_id("m1")
+    cid_m2 = unique_id("m2")
     env.plugin("p0", "--patterns", json.dumps([{"Destination": [{"Exactly": "/other"}]}]))
     env.write_config(["p0"], runtime=rt.real)
     host = env.root / "host"
     tree(host, "x\n")
     b = make_bundle(env.root / "b-m", rootfs, ["/bin/cat", "/data/f"],
                     [oci_bind(f"/proc/{os.getpid()}/root{host}", "/data")])
-    r = rt.run(True, "run", "--bundle", str(b), "m1", config=env.config)
-    bare = rt.run(False, "run", "--bundle", str(b), "m2")
+    r = rt.run(True, "run", "--bundle", str(b), cid_m1, config=env.config)
+    bare = rt.run(False, "run", "--bundle", str(b), cid_m2)
     assert r.returncode == bare.returncode != 0
     assert "mpp-runtime:" not in r.stderr, r.stderr
     assert env.calls(("attach",)) == []
@@ -184,8 +186,9 @@ def test_one_bundle_for_several_containers_at_once(env, rootfs, rt):
     src = tree(env.root / "src", "judged\n")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
-    tag = unique_id("c")
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")],
+                    own_cgroup=False)
+    tag = unique_id("shared")
     procs = [subprocess.Popen(rt.cmd(True, "run", "--bundle", str(b), f"{tag}-{i}",
                                      config=env.config),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -208,7 +211,8 @@ def test_one_bundle_is_given_back_after_every_round(env, rootfs, rt):
     src = tree(env.root / "src", "judged\n")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/f"], [oci_bind(src, "/data")],
+                    own_cgroup=False)
     original = (b / "config.json").read_bytes()
     tag = unique_id("r")
     for rnd in range(10):

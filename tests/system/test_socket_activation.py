@@ -100,6 +100,25 @@ def test_plugin_serves_the_activated_socket(tmp_path, name):
     assert sock.exists()
 
 
+# What the launcher passes, made wrong: the plugin refuses to start rather than serve a socket
+# that is not its own (the SDK reads LISTEN_FDS/LISTEN_PID itself, without libsystemd).
+# (A LISTEN_PID of another process means "not for this process": the plugins then make their
+# default socket, as sd_listen_fds(3) would have them.)
+@pytest.mark.parametrize("fds,message", [
+    ("2", "socket activation passed 2 sockets, expected exactly one"),
+    ("0", "socket activation passed 0 sockets, expected exactly one"),
+    ("x", "socket activation: invalid LISTEN_FDS=x"),
+])
+def test_plugin_refuses_a_wrong_activation(tmp_path, fds, message):
+    sock = tmp_path / "policy.sock"
+    launcher = LAUNCHER.replace('LISTEN_FDS="1"', f'LISTEN_FDS="{fds}"')
+    r = subprocess.run([PYTHON, "-c", launcher, str(sock)] + argv(tmp_path, "policy"),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+    assert "serving on" not in r.stderr
+
+
 @pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
                     reason="systemd-socket-activate is not installed (Debian package systemd)")
 def test_plugin_under_systemd_socket_activate(tmp_path):

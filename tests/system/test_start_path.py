@@ -80,7 +80,8 @@ def test_fifty_concurrent_starts_on_a_busy_plugin(env, rootfs, rt):
     src.mkdir()
     env.plugin("py", "--backlog", "1", "--accept-delay-ms", "2", python=True)
     env.write_config(["py"], runtime=rt.real, call_timeout_ms=20000, detach_timeout_ms=20000)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")],
+                    own_cgroup=False)
     n = 50
 
     def start(i):
