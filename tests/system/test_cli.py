@@ -300,14 +300,18 @@ def test_delete_regex_tears_down_every_container_deleted(env, rootfs, rt):
     src.mkdir()
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
-    b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    # A bundle (so a cgroup, see make_bundle) per container: crun's delete kills every process
+    # of the container's cgroup, and keep-b must outlive the others' deletes.
+    def b(cid):
+        return make_bundle(env.root / f"b-{cid}", rootfs, ["/bin/sleep", "1000"],
+                           [oci_bind(src, "/data")])
     # No mount a plugin could be shown: no journal, only mpp's copy of the bundle.
     bare = make_bundle(env.root / "bare", rootfs, ["/bin/sleep", "1000"])
     other_root = env.root / "other-root"
     for cid in ("rx-a1", "rx-a22", "keep-b"):
-        create(rt, cfg, b, cid)
+        create(rt, cfg, b(cid), cid)
     create(rt, cfg, bare, "rx-a4")
-    create(rt, cfg, b, "rx-a3", root=other_root)
+    create(rt, cfg, b("rx-a3"), "rx-a3", root=other_root)
     env.clear_log()
     copies = env.state_dir / "bundles"
     try:
