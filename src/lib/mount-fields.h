@@ -6,9 +6,13 @@
  * matching) expand, so that they cannot disagree on which fields exist.
  *
  * Adding a field: its members in mpp_mount and mpp_pattern (include/mpp/types.h, what plugins
- * read), one line here, and only if its kinds are new, the code that gives them meaning.
+ * read), one line here, and the code that gives it meaning (an engine adapter filling it, a
+ * runtime step applying it); a new kind also needs its handling in the three files. types.c
+ * refuses to compile when the list and the structs disagree.
  *
- * X(GROUP, ID, KEY, MKIND, MMEMBER, PKIND, PMEMBER), in wire order within each group:
+ * X(GROUP, ID, KEY, MKIND, MMEMBER, PKIND, PMEMBER), in wire order within each group (the
+ * groups' fields come after the top level's, which puts the fields patterns use most first in
+ * the matcher's checks):
  *   GROUP   the JSON object the key belongs to: ROOT, or the ID of an OBJ field of ROOT
  *   ID      a unique C name for the generated code (bits, bytes, members)
  *   KEY     the JSON key
@@ -40,21 +44,8 @@
     X(ROOT, effective_consistency, "EffectiveConsistency", STR, effective_consistency,             \
       EFFECTIVE_CONSISTENCY, effective_consistency)                                                \
     X(ROOT, VOLUME, "Volume", OBJ, volume, OBJ, volume)                                            \
-    X(VOLUME, volume_name, "Name", STR, volume.name, SLIST, volume.name)                           \
-    X(VOLUME, volume_driver, "Driver", STR, volume.driver, SLIST, volume.driver)                   \
-    X(VOLUME, volume_id, "ID", STR, volume.id, SLIST, volume.id)                                   \
-    X(VOLUME, volume_labels, "Labels", MAP, volume.labels, MAPS, volume.labels)                    \
-    X(VOLUME, volume_driver_options, "DriverOptions", MAP, volume.driver_options, MAPS,            \
-      volume.driver_options)                                                                       \
-    X(VOLUME, volume_options, "Options", MAP, volume.options, MAPS, volume.options)                \
-    X(VOLUME, volume_scope, "Scope", STR, volume.scope, ATOM, volume.scope)                        \
     X(ROOT, CONTAINER, "Container", OBJ, container, OBJ, container_labels)                         \
-    X(CONTAINER, container_labels, "Labels", MAP, container.labels, MAPS, container_labels)        \
-    X(CONTAINER, container_id, "ID", STR, container.id, NONE, -)                                   \
-    X(CONTAINER, container_engine, "Engine", STR, container.engine, NONE, -)                       \
-    X(CONTAINER, container_annotations, "Annotations", MAP, container.annotations, NONE, -)        \
     X(ROOT, IMAGE, "Image", OBJ, image, OBJ, image_labels)                                         \
-    X(IMAGE, image_labels, "Labels", MAP, image.labels, MAPS, image_labels)                        \
     X(ROOT, source, "Source", STR_ALWAYS, source, SLIST, source)                                   \
     X(ROOT, destination, "Destination", STR_ALWAYS, destination, SLIST, destination)               \
     X(ROOT, read_only, "ReadOnly", BOOL, read_only, TRI, read_only)                                \
@@ -64,7 +55,20 @@
     X(ROOT, create_source_if_missing, "CreateSourceIfMissing", BOOL, create_source_if_missing,     \
       TRI, create_source_if_missing)                                                               \
     X(ROOT, applied_middleware, "AppliedMiddleware", APPLIED, applied, STACK, applied_middleware)  \
-    X(ROOT, consistency, "Consistency", STR, consistency, CONSISTENCY, consistency)
+    X(ROOT, consistency, "Consistency", STR, consistency, CONSISTENCY, consistency)                \
+    X(VOLUME, volume_name, "Name", STR, volume.name, SLIST, volume.name)                           \
+    X(VOLUME, volume_driver, "Driver", STR, volume.driver, SLIST, volume.driver)                   \
+    X(VOLUME, volume_id, "ID", STR, volume.id, SLIST, volume.id)                                   \
+    X(VOLUME, volume_labels, "Labels", MAP, volume.labels, MAPS, volume.labels)                    \
+    X(VOLUME, volume_driver_options, "DriverOptions", MAP, volume.driver_options, MAPS,            \
+      volume.driver_options)                                                                       \
+    X(VOLUME, volume_options, "Options", MAP, volume.options, MAPS, volume.options)                \
+    X(VOLUME, volume_scope, "Scope", STR, volume.scope, ATOM, volume.scope)                        \
+    X(CONTAINER, container_labels, "Labels", MAP, container.labels, MAPS, container_labels)        \
+    X(CONTAINER, container_id, "ID", STR, container.id, NONE, -)                                   \
+    X(CONTAINER, container_engine, "Engine", STR, container.engine, NONE, -)                       \
+    X(CONTAINER, container_annotations, "Annotations", MAP, container.annotations, NONE, -)        \
+    X(IMAGE, image_labels, "Labels", MAP, image.labels, MAPS, image_labels)
 
 /* MPP_FIELD_IF(GROUP, WANT, ...): the rest when GROUP is WANT, else nothing; the generators
  * use it to pick the fields of one JSON object. */

@@ -726,12 +726,14 @@ static const char *consistency_or_default(const char *c)
 #define OBJ_(phase, ...)
 #define NONE_(phase, ...)
 
-/* The phases: MV_MEMBER, MV_INIT, MV_VALUE, MV_MAP (the mount's view), RAW (plain matching),
- * BYTE, CP_MEMBER, COMPILE, WORD, STRCMP, CHECK (compiled matching). */
+/* The phases: MV_MEMBER, MV_INIT, MV_VALUE, MV_MAP (the mount's view), RAW_EQ and RAW (plain
+ * matching: the cheap equality tests first, they reject most mounts), BYTE, CP_MEMBER, COMPILE,
+ * WORD, STRCMP, CHECK (compiled matching). */
 #define FOR_MV_MEMBER(...) FOR_FIELD(MV_MEMBER, __VA_ARGS__)
 #define FOR_MV_INIT(...) FOR_FIELD(MV_INIT, __VA_ARGS__)
 #define FOR_MV_VALUE(...) FOR_FIELD(MV_VALUE, __VA_ARGS__)
 #define FOR_MV_MAP(...) FOR_FIELD(MV_MAP, __VA_ARGS__)
+#define FOR_RAW_EQ(...) FOR_FIELD(RAW_EQ, __VA_ARGS__)
 #define FOR_RAW(...) FOR_FIELD(RAW, __VA_ARGS__)
 #define FOR_BYTE(...) FOR_FIELD(BYTE, __VA_ARGS__)
 #define FOR_CP_MEMBER(...) FOR_FIELD(CP_MEMBER, __VA_ARGS__)
@@ -747,6 +749,7 @@ static const char *consistency_or_default(const char *c)
 #define SLIST_MV_INIT(pk, id, mm, pm) mv->id = VALUE(m->mm);
 #define SLIST_MV_VALUE(pk, id, mm, pm) &mv->id,
 #define SLIST_MV_MAP(pk, id, mm, pm)
+#define SLIST_RAW_EQ(pk, id, mm, pm)
 #define SLIST_RAW(pk, id, mm, pm) &&raw_string_patterns_match(&p->pm, &mv->id)
 #define SLIST_BYTE(pk, id, mm, pm)
 #define SLIST_CP_MEMBER(pk, id, mm, pm) slist id;
@@ -768,7 +771,8 @@ static const char *consistency_or_default(const char *c)
 #define ATOM_MV_INIT(pk, id, mm, pm)
 #define ATOM_MV_VALUE(pk, id, mm, pm)
 #define ATOM_MV_MAP(pk, id, mm, pm)
-#define ATOM_RAW(pk, id, mm, pm) &&string_field_match(p->pm, ATOM_VALUE_##pk(m->mm))
+#define ATOM_RAW_EQ(pk, id, mm, pm) &&string_field_match(p->pm, ATOM_VALUE_##pk(m->mm))
+#define ATOM_RAW(pk, id, mm, pm)
 #define ATOM_BYTE(pk, id, mm, pm) B_##id,
 #define ATOM_CP_MEMBER(pk, id, mm, pm)
 #define ATOM_COMPILE(pk, id, mm, pm) word_atom(c, B_##id, atom(p->pm, id##_atoms));
@@ -782,7 +786,8 @@ static const char *consistency_or_default(const char *c)
 #define TRI_MV_INIT(pk, id, mm, pm)
 #define TRI_MV_VALUE(pk, id, mm, pm)
 #define TRI_MV_MAP(pk, id, mm, pm)
-#define TRI_RAW(pk, id, mm, pm) &&tristate_match(p->pm, m->mm)
+#define TRI_RAW_EQ(pk, id, mm, pm) &&tristate_match(p->pm, m->mm)
+#define TRI_RAW(pk, id, mm, pm)
 #define TRI_BYTE(pk, id, mm, pm) B_##id,
 #define TRI_CP_MEMBER(pk, id, mm, pm)
 #define TRI_COMPILE(pk, id, mm, pm) word_tristate(c, B_##id, p->pm);
@@ -795,6 +800,7 @@ static const char *consistency_or_default(const char *c)
 #define MAPS_MV_INIT(pk, id, mm, pm)
 #define MAPS_MV_VALUE(pk, id, mm, pm)
 #define MAPS_MV_MAP(pk, id, mm, pm) {&m->mm, &mv->id},
+#define MAPS_RAW_EQ(pk, id, mm, pm)
 #define MAPS_RAW(pk, id, mm, pm) &&mpp_strmap_patterns_match(&p->pm, &m->mm)
 #define MAPS_BYTE(pk, id, mm, pm)
 #define MAPS_CP_MEMBER(pk, id, mm, pm) cmaps id;
@@ -815,7 +821,7 @@ typedef struct mview {
     /* Mount sets only (first: the word is read for every pattern): */
     uint64_t word; /* see scalar_word */
     uint8_t type;
-    /* MAPS: the maps measured, key then value; NULL for an empty map. */
+    /* SLIST values; MAPS entries measured, key then value (NULL for an empty map). */
     FOR(MV_MEMBER)
     const mpp_mount *m;
 } mview;
@@ -866,7 +872,8 @@ static bool raw_pattern_match(const mpp_pattern *p, mview *mv, live *l)
      * written for v2 never see a type they were not written for (spec §3). */
     if (is_tmpfs(m->type) && !is_tmpfs(p->type))
         return false;
-    return string_field_match(p->effective_consistency,
+    return true FOR(RAW_EQ) &&
+           string_field_match(p->effective_consistency,
                               consistency_or_default(m->effective_consistency)) FOR(RAW) &&
            (p->effective_source.n == 0 ||
             raw_string_patterns_match(&p->effective_source, live_effective_source(l, mv))) &&

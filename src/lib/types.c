@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Destructors and deep copies of the protocol's data model. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,81 @@
 
 #include "macro.h"
 #include "mount-fields.h"
+
+/* The list and the structs agree: a member of mpp_mount the list forgot would be neither
+ * copied, freed, sent nor matched. Each JSON object's fields, declared in list order with the
+ * types of the real members, must make a struct of the same size and member offsets. */
+#define MEMBER_TYPE(mm) __typeof__(((mpp_mount *)0)->mm)
+#define SHADOW_STR(id, mm) MEMBER_TYPE(mm) id;
+#define SHADOW_STR_ALWAYS(id, mm) MEMBER_TYPE(mm) id;
+#define SHADOW_BOOL(id, mm) MEMBER_TYPE(mm) id;
+#define SHADOW_MAP(id, mm) MEMBER_TYPE(mm) id;
+#define SHADOW_OBJ(id, mm) MEMBER_TYPE(mm) id;
+#define SHADOW_APPLIED(id, mm)                                                                     \
+    MEMBER_TYPE(mm) id;                                                                            \
+    MEMBER_TYPE(n_##mm) n_##id;
+#define SHADOW(want, group, id, key, mk, mm, pk, pm) MPP_FIELD_IF(group, want, SHADOW_##mk(id, mm))
+#define SHADOW_ROOT(...) SHADOW(ROOT, __VA_ARGS__)
+#define SHADOW_VOLUME(...) SHADOW(VOLUME, __VA_ARGS__)
+#define SHADOW_CONTAINER(...) SHADOW(CONTAINER, __VA_ARGS__)
+#define SHADOW_IMAGE(...) SHADOW(IMAGE, __VA_ARGS__)
+struct shadow_ROOT {
+    MPP_MOUNT_FIELDS(SHADOW_ROOT)
+};
+struct shadow_VOLUME {
+    MPP_MOUNT_FIELDS(SHADOW_VOLUME)
+};
+struct shadow_CONTAINER {
+    MPP_MOUNT_FIELDS(SHADOW_CONTAINER)
+};
+struct shadow_IMAGE {
+    MPP_MOUNT_FIELDS(SHADOW_IMAGE)
+};
+#define GROUP_BASE_ROOT 0
+#define GROUP_BASE_VOLUME offsetof(mpp_mount, volume)
+#define GROUP_BASE_CONTAINER offsetof(mpp_mount, container)
+#define GROUP_BASE_IMAGE offsetof(mpp_mount, image)
+#define SAME_OFFSET(group, id, key, mk, mm, pk, pm)                                                \
+    _Static_assert(offsetof(struct shadow_##group, id) ==                                          \
+                       offsetof(mpp_mount, mm) - GROUP_BASE_##group,                               \
+                   "mount-fields.h: " key " is not where mpp_mount has it");
+MPP_MOUNT_FIELDS(SAME_OFFSET)
+_Static_assert(sizeof(struct shadow_ROOT) == sizeof(mpp_mount),
+               "mount-fields.h lists fewer fields than mpp_mount has");
+_Static_assert(sizeof(struct shadow_VOLUME) == sizeof(mpp_volume),
+               "mount-fields.h lists fewer fields than mpp_volume has");
+_Static_assert(sizeof(struct shadow_CONTAINER) == sizeof(mpp_container_info),
+               "mount-fields.h lists fewer fields than mpp_container_info has");
+_Static_assert(sizeof(struct shadow_IMAGE) == sizeof(mpp_image_info),
+               "mount-fields.h lists fewer fields than mpp_image_info has");
+
+/* The same for mpp_pattern, whose Container and Image are members of its own. */
+#define PMEMBER_TYPE(pm) __typeof__(((mpp_pattern *)0)->pm)
+#define PSHADOW_SLIST(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_EFFECTIVE_SOURCE(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_ATOM(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_TYPE(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_CONSISTENCY(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_EFFECTIVE_CONSISTENCY(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_TRI(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_MAPS(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_STACK(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_OBJ(id, pm) PMEMBER_TYPE(pm) id;
+#define PSHADOW_NONE(id, pm)
+#define PSHADOW(want, group, id, key, mk, mm, pk, pm)                                              \
+    MPP_FIELD_IF(group, want, PSHADOW_##pk(id, pm))
+#define PSHADOW_ROOT(...) PSHADOW(ROOT, __VA_ARGS__)
+#define PSHADOW_VOLUME(...) PSHADOW(VOLUME, __VA_ARGS__)
+struct pshadow_ROOT {
+    MPP_MOUNT_FIELDS(PSHADOW_ROOT)
+};
+struct pshadow_VOLUME {
+    MPP_MOUNT_FIELDS(PSHADOW_VOLUME)
+};
+_Static_assert(sizeof(struct pshadow_ROOT) == sizeof(mpp_pattern),
+               "mount-fields.h lists fewer fields than mpp_pattern has");
+_Static_assert(sizeof(struct pshadow_VOLUME) == sizeof(mpp_volume_pattern),
+               "mount-fields.h lists fewer fields than mpp_volume_pattern has");
 
 #define FREE_AND_NULL(p)                                                                           \
     do {                                                                                           \
