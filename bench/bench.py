@@ -4,8 +4,15 @@ sides interleaved (A B A B ...) in the same run, reported as medians with their 
 
     bench/bench.py [--quick] [--only NAME]
 
-Prints one table (figure, value, baseline, ratio, target, met) and writes the results as JSON
-under bench/results/."""
+Prints one table (figure, value, baseline, ratio, target, met), then the phase table of
+mpp-runtime's create and delete for the first matching plugin (each phase's p50 and p90 in us,
+for crun and runc, from MPP_PHASES: see src/runtime/phases.h), and writes the results as JSON
+under bench/results/. Targets are those of issue 17 (and earlier ones where tighter).
+
+Every mpp state_dir is on a tmpfs this script mounts (as /run is on a systemd host) and unmounts
+at the end, also on failure; the start figures are also taken with state_dir on the disk
+(DISK_TMP, MPP_BENCH_TMP) and given beside them. The journal benchmark keeps its state on the
+disk: its syncs are what it measures."""
 import argparse
 import collections
 import json
