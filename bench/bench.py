@@ -61,10 +61,9 @@ class StateTmpfs:
         return self.dir
 
     def state_dir(self, name):
-        """A fresh state directory on the tmpfs."""
-        d = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.path))
-        os.chmod(d, 0o755)
-        return d
+        """A fresh state directory on the tmpfs: mode 0700, as mpp requires of it (with any
+        other mode it keeps no properties cache and no journal)."""
+        return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self.path))
 
     def close(self):
         if self.dir is not None:
