@@ -100,6 +100,13 @@ int mpp_container_state_path(const char *state_dir, const char *id, const char *
 /* Whether container id has a journal (a teardown to do). One access() call. */
 bool mpp_container_has_state(const char *state_dir, const char *id);
 
+/* The state directory and each of its ancestors, as far as they exist, must be directories
+ * owned by root (or the caller's uid), with no write permission for group or others, except
+ * that an ancestor may be sticky (/tmp). Walked from / with O_PATH|O_NOFOLLOW descriptors:
+ * a symbolic link on the way is refused. -EPERM (or -ELOOP, -ENOTDIR) with a message naming
+ * the offending directory, its owner and mode. mpp_chain_new checks this. */
+int mpp_state_dir_check(const char *path, mpp_error *err);
+
 /* A container ID usable as a directory name: 1..1024 of [A-Za-z0-9_.-], not "." or "..". */
 bool mpp_container_id_valid(const char *id);
 

@@ -50,6 +50,12 @@ int mpp_config_parse(const char *json, size_t len, const char *origin, mpp_confi
  * means the defaults. A missing file that was named explicitly is an error. */
 int mpp_config_load(const char *path, mpp_config *cfg, mpp_error *err);
 
+/* Read a configuration file of at most max bytes into a NUL-terminated heap buffer. Only a
+ * regular file is read: a symbolic link (not followed), a FIFO (never waited on), a device, a
+ * socket or a directory is refused with a message naming path and what it is; so is a file
+ * that another user owns or that group or others may write. */
+int mpp_config_read_file(const char *path, size_t max, char **out, size_t *out_len, mpp_error *err);
+
 void mpp_config_clear(mpp_config *cfg);
 
 #ifdef __cplusplus

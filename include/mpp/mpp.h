@@ -15,5 +15,6 @@
 #include <mpp/pin.h>
 #include <mpp/gate.h>
 #include <mpp/oci.h>
+#include <mpp/limits.h>
 
 #define MPP_VERSION "0.1.0"

@@ -37,15 +37,22 @@ typedef struct mpp_bundle mpp_bundle;
 
 /* Read BUNDLE_DIR/config.json (a regular file, not a symbolic link). */
 int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err);
+/* The same, for the document of BUNDLE_DIR read from elsewhere (crun's create/run --config
+ * FILE): path names the file (a regular file, not a symbolic link). The bundle directory stays
+ * BUNDLE_DIR: a relative root.path, the copy's origin, and the adapters refer to it, as for
+ * the runtime, whatever directory holds FILE. */
+int mpp_bundle_load_file(const char *bundle_dir, const char *path, mpp_bundle **out,
+                         mpp_error *err);
 
 /* Parse a config.json from memory (e.g. a hook's stdin); origin names it in messages. Such a
  * bundle has no directory: mpp_bundle_save refuses it, mpp_bundle_dump works. */
 int mpp_bundle_parse(const char *json, size_t len, const char *origin, mpp_bundle **out,
                      mpp_error *err);
 
-/* Replace BUNDLE_DIR/config.json atomically: a temporary file in the same directory with the
- * original's mode (and owner, when permitted), fsync, rename over, fsync the directory. On
- * failure the original is untouched and no temporary file is left. */
+/* Replace the file the document was loaded from (BUNDLE_DIR/config.json, or
+ * mpp_bundle_load_file's path) atomically: a temporary file in the same directory with the
+ * original's mode (and owner, when permitted), renamed over it. On failure the original is
+ * untouched and no temporary file is left. */
 int mpp_bundle_save(mpp_bundle *b, mpp_error *err);
 
 /* The runtime's bundle. The real runtime never reads the bundle's own config.json, which its
@@ -65,6 +72,9 @@ void mpp_bundle_copy_remove(const char *dir);
 int mpp_bundle_copy_origin(const char *state_dir, const char *dir, char **origin);
 bool mpp_bundle_has_copies(const char *state_dir, const char *id);
 void mpp_bundle_copies_remove(const char *state_dir, const char *id);
+/* The IDs of the containers that have copies (e.g. none of whose mounts a plugin selected, so
+ * no journal names them), as mpp_chain_list() lists journals. */
+int mpp_bundle_copies_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err);
 
 /* The document as compact JSON text (heap string, NUL-terminated). */
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err);

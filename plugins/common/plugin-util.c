@@ -23,28 +23,29 @@
 int pu_config_load(const char *path, json_t **out, mpp_error *err)
 {
     *out = NULL;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return mpp_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return mpp_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return mpp_error_set(err, -EINVAL, "%s: not a regular file", path);
-    if (st.st_size > PU_CONFIG_MAX)
-        return mpp_error_set(err, -E2BIG, "%s: too large (%lld bytes, at most %d)", path,
-                             (long long)st.st_size, PU_CONFIG_MAX);
-
-    json_error_t jerr;
-    _cleanup_json_ json_t *j = json_loadfd(fd, JSON_REJECT_DUPLICATES, &jerr);
-    if (!j)
-        return mpp_error_set(err, -EBADMSG, "%s: line %d column %d: %s", path, jerr.line,
-                             jerr.column, jerr.text);
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    int r = pu_config_read(path, &text, &len, err);
+    if (r < 0)
+        return r;
+    _cleanup_json_ json_t *j = NULL;
+    r = mpp_json_parse_private(text, len, path, JSON_REJECT_DUPLICATES, &j, err);
+    if (r < 0)
+        return r;
     if (!json_is_object(j))
         return mpp_error_set(err, -EBADMSG, "%s: expected an object at the top level, got %s", path,
                              mpp_json_type_name(j));
     *out = TAKE_PTR(j);
     return 0;
+}
+
+int pu_config_read(const char *path, char **out, size_t *len, mpp_error *err)
+{
+    int r = mpp_config_read_file(path, PU_CONFIG_MAX, out, len, err);
+    if (r == -EFBIG) /* the plugins' wording since their first release */
+        return mpp_error_set(err, -E2BIG, "%s: too large (more than %d bytes)", path,
+                             PU_CONFIG_MAX);
+    return r;
 }
 
 int pu_check_keys(const json_t *obj, const char *origin, const char *const *known, mpp_error *err)

@@ -24,6 +24,10 @@
  * must be an object. Errors: "FILE: line L column C: ..." or "FILE: expected ...". *out is a
  * new reference. */
 int pu_config_load(const char *path, json_t **out, mpp_error *err);
+/* The safe reader under pu_config_load: a regular file only (no symbolic link, FIFO, device or
+ * directory), at most PU_CONFIG_MAX bytes, NUL-terminated heap text. Parse errors of the
+ * loader never quote the text (the file may be a link to a secret). */
+int pu_config_read(const char *path, char **out, size_t *len, mpp_error *err);
 
 /* Refuse keys of obj that are not in known (NULL-terminated): "ORIGIN: unknown key "k" (known
  * keys: a, b)". Also refuses a non-object: "ORIGIN: expected an object, got array". */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* mppctl's commands. Each builds one JSON document for --json, or prints text as it goes. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -666,11 +667,48 @@ static void check(checks *k, const char *what, bool ok, const char *fmt, ...)
         printf("FAILED  %s: %s\n", what, msg);
 }
 
+/* What root reads or trusts must be root's alone: owned by uid 0 (or ours) and writable by no
+ * group or other user. Returns a problem, or NULL. */
+static const char *ownership_problem(const struct stat *st, char *buf, size_t size)
+{
+    if ((st->st_uid == 0 || st->st_uid == geteuid()) && !(st->st_mode & (S_IWGRP | S_IWOTH)))
+        return NULL;
+    snprintf(buf, size,
+             "is owned by uid %u with mode %04o: it must be owned by root and writable by no "
+             "one else",
+             (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777));
+    return buf;
+}
+
+static void check_plugin_dirs(checks *k, const mpp_config *cfg)
+{
+    for (size_t i = 0; i < cfg->n_plugin_dirs; i++) {
+        const char *dir = cfg->plugin_dirs[i];
+        char buf[256];
+        struct stat st;
+        _cleanup_close_ int fd = open(dir, O_PATH | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT)
+            check(k, "plugin_dirs", true, "%s does not exist", dir);
+        else if (fd < 0 || fstat(fd, &st) < 0)
+            check(k, "plugin_dirs", false, "cannot check %s: %s", dir, strerror(errno));
+        else if (!S_ISDIR(st.st_mode))
+            check(k, "plugin_dirs", false, "%s is not a directory", dir);
+        else if (ownership_problem(&st, buf, sizeof(buf)))
+            check(k, "plugin_dirs", false, "%s %s (anyone who can write there can name a plugin)",
+                  dir, buf);
+        else
+            check(k, "plugin_dirs", true, "%s", dir);
+    }
+}
+
 static void check_state_dir(checks *k, const char *dir)
 {
     struct stat st;
+    mpp_error err = {0};
     if (!dir || dir[0] != '/') {
         check(k, "state_dir", false, "\"%s\" is not an absolute path", strempty(dir));
+    } else if (mpp_state_dir_check(dir, &err) < 0) {
+        check(k, "state_dir", false, "%s", err.msg);
     } else if (lstat(dir, &st) < 0) {
         if (errno == ENOENT)
             check(k, "state_dir", true, "%s does not exist yet (it is created with mode 0700)",
@@ -701,6 +739,7 @@ int ctl_check_config(const ctl *c)
     } else {
         check(&k, "config", true, "%s",
               cfg->path ? cfg->path : "no configuration file: the defaults apply");
+        check_plugin_dirs(&k, cfg);
         if (cfg->n_plugins == 0)
             check(&k, "plugins", true, "no plugins configured: mpp-runtime is the real runtime");
         for (size_t i = 0; i < cfg->n_plugins; i++) {

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mpp/limits.h>
+
 #include "ctl.h"
 
 static void usage(FILE *f)
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
     };
     ctl c = {0};
     int o;
+    /* recover detaches containers with many mounts and plugins (limits.h). */
+    (void)mpp_nofile_raise();
     /* Options may come before or after the command (GNU permutation). */
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (o) {

@@ -73,6 +73,7 @@ static _Noreturn void child(char *const argv[], int out, int errfd, int report)
     if (nul < 0 || dup2(nul, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
         dup2(errfd, STDERR_FILENO) < 0)
         _exit(127);
+    mpp_nofile_restore();
     execv(argv[0], argv);
     /* report is close-on-exec: the parent reads errno only when execv failed. */
     int e = errno;

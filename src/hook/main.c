@@ -23,6 +23,7 @@ static void usage(void)
 
 static int run(int argc, char **argv)
 {
+    (void)mpp_nofile_raise(); /* pinning holds a descriptor per mount (limits.h) */
     const char *config_path = NULL;
     static const struct option opts[] = {
         {"mpp-config", required_argument, NULL, 'c'},

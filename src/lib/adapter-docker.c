@@ -22,11 +22,11 @@
 
 #include <jansson.h>
 
+#include <mpp/chain.h>
 #include <mpp/codec.h>
 #include <mpp/pattern.h>
 
-#include "adapter.h"
-#include "journal.h"
+#include "engine.h"
 #include "macro.h"
 
 /* Docker's own files are small; an image config is the largest, still far below this. */
@@ -34,14 +34,15 @@
 /* Storage-driver directories tried for the image config (image/DRIVER/imagedb). */
 #define DOCKER_MAX_DRIVERS 32
 
-struct mpp_docker {
+/* What Docker wrote about one container (the engine's self->data). */
+typedef struct mpp_docker {
     char *root;
     json_t *config;     /* config.v2.json, or NULL */
     json_t *hostconfig; /* hostconfig.json, or NULL */
     mpp_strmap image_labels;
-};
+} mpp_docker;
 
-void mpp_docker_free(mpp_docker *d)
+static void mpp_docker_free(mpp_docker *d)
 {
     if (!d)
         return;
@@ -136,7 +137,10 @@ static int load_image_labels(mpp_docker *d)
     return r;
 }
 
-int mpp_docker_load(const char *docker_root, const char *id, mpp_docker **out)
+/* Load DOCKER_ROOT/containers/ID: -ENOENT when config.v2.json does not exist (not a Docker
+ * container), 0 otherwise, even when the files are unreadable or malformed (they are then
+ * ignored), -ENOMEM. */
+static int mpp_docker_load(const char *docker_root, const char *id, mpp_docker **out)
 {
     *out = NULL;
     if (!mpp_container_id_valid(id))
@@ -253,7 +257,8 @@ static const json_t *find_mount(const mpp_docker *d, const char *dst_clean)
     return NULL;
 }
 
-bool mpp_docker_user_mount(const mpp_docker *d, const char *dst_clean)
+/* Whether the user asked for a mount at this (clean) destination: -v, --mount or a volume. */
+static bool mpp_docker_user_mount(const mpp_docker *d, const char *dst_clean)
 {
     bind_spec b;
     return find_mount_point(d, dst_clean) || find_bind(d, dst_clean, &b) ||
@@ -357,9 +362,10 @@ static int describe_mount_point(mpp_mount *m, const json_t *mp)
     return set_nonempty(&m->consistency, json_object_get(spec, "Consistency"));
 }
 
-int mpp_docker_describe(const mpp_adapter_ctx *ctx, const char *dst_clean, mpp_mount *m)
+/* Fill what Docker knows about the mount at dst_clean: type, volume, mode, consistency,
+ * CreateSourceIfMissing, container and image labels. 0 or -ENOMEM. */
+static int mpp_docker_describe(const mpp_docker *d, const char *dst_clean, mpp_mount *m)
 {
-    const mpp_docker *d = ctx->docker;
     int r;
     const json_t *mp = find_mount_point(d, dst_clean);
     if (mp && (r = describe_mount_point(m, mp)) < 0)
@@ -396,3 +402,72 @@ int mpp_docker_describe(const mpp_adapter_ctx *ctx, const char *dst_clean, mpp_m
             return -ENOMEM;
     return 0;
 }
+
+static int docker_find_root(const mpp_adapter_ctx *ctx, char **root, mpp_error *err)
+{
+    return mpp_engine_root(ctx->options->docker_root, MPP_DEFAULT_DOCKER_ROOT, "Docker root", root,
+                           err);
+}
+
+static int docker_claim(const mpp_adapter_ctx *ctx, mpp_engine_view *self)
+{
+    /* containerd runs every Docker container in its "moby" namespace. */
+    if (!ctx->id || !self->root ||
+        !(mpp_contains(ctx->runtime_root, "/moby") || mpp_contains(ctx->bundle_dir, "/moby/")))
+        return 0;
+    mpp_docker *d = NULL;
+    int r = mpp_docker_load(self->root, ctx->id, &d);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    self->data = d;
+    return 1;
+}
+
+static void docker_release(void *data)
+{
+    mpp_docker_free(data);
+}
+
+/* Docker's own files for this container (resolv.conf, hosts, hostname, mounts/shm...). Only this
+ * container's: log collectors bind DOCKER_ROOT/containers itself. */
+static bool docker_is_engine_file(const mpp_adapter_ctx *ctx, const mpp_engine_view *self,
+                                  const char *src, const char *src_clean)
+{
+    return ctx->id && self->root &&
+           mpp_engine_object_at(src, src_clean, self->root, "containers", ctx->id);
+}
+
+static int docker_volume_name(const mpp_adapter_ctx *ctx, const mpp_engine_view *self,
+                              const char *src_clean, char **name)
+{
+    (void)ctx;
+    *name = NULL;
+    return self->root ? mpp_volume_name_from_path(src_clean, self->root, name) : 0;
+}
+
+static bool docker_user_mount(const mpp_adapter_ctx *ctx, const mpp_engine_view *self,
+                              const char *dst_clean)
+{
+    (void)ctx;
+    return self->data && mpp_docker_user_mount(self->data, dst_clean);
+}
+
+static int docker_describe_mount(const mpp_adapter_ctx *ctx, const mpp_engine_view *self,
+                                 const char *dst_clean, mpp_mount *m)
+{
+    (void)ctx;
+    return self->data ? mpp_docker_describe(self->data, dst_clean, m) : 0;
+}
+
+const mpp_engine_ops mpp_engine_docker = {
+    .name = "docker",
+    .find_root = docker_find_root,
+    .claim = docker_claim,
+    .release = docker_release,
+    .is_engine_file = docker_is_engine_file,
+    .volume_name = docker_volume_name,
+    .user_mount = docker_user_mount,
+    .describe_mount = docker_describe_mount,
+};

@@ -1,105 +1,28 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Which config.json mounts reach plugins (spec §3), their generic description, and the dispatch
- * to the adapter of the engine that made the container. */
+ * to the adapter of the engine that made the container, through the table of engines (engine.h). */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
-#include <linux/openat2.h>
 
 #include <jansson.h>
 
+#include <mpp/chain.h>
 #include <mpp/oci.h>
 #include <mpp/pattern.h>
 
 #include "adapter.h"
-#include "journal.h"
+#include "engine.h"
 #include "macro.h"
 
-const char *mpp_engine_name(mpp_engine e)
-{
-    switch (e) {
-    case MPP_ENGINE_DOCKER:
-        return "docker";
-    case MPP_ENGINE_PODMAN:
-        return "podman";
-    case MPP_ENGINE_CONTAINERD:
-        return "containerd";
-    case MPP_ENGINE_CRIO:
-        return "cri-o";
-    case MPP_ENGINE_OCI:
-        break;
-    }
-    return "oci";
-}
-
-int mpp_set_string(char **field, const char *value)
-{
-    char *copy = NULL;
-    if (value && !(copy = strdup(value)))
-        return -ENOMEM;
-    free(*field);
-    *field = copy;
-    return 0;
-}
-
-int mpp_strmap_set(mpp_strmap *m, const char *key, const char *value)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->items[i].key, key) == 0)
-            return mpp_set_string(&m->items[i].value, strempty(value));
-    return mpp_strmap_add(m, key, value);
-}
-
-int mpp_strmap_from_object(mpp_strmap *m, const json_t *obj)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)obj, k, v)
-    {
-        if (json_is_string(v) && mpp_strmap_set(m, k, json_string_value(v)) < 0)
-            return -ENOMEM;
-    }
-    return 0;
-}
-
-bool mpp_path_is_under(const char *path, const char *root)
-{
-    if (strcmp(root, "/") == 0)
-        return path[0] == '/';
-    size_t n = strlen(root);
-    return strncmp(path, root, n) == 0 && (path[n] == '\0' || path[n] == '/');
-}
-
-int mpp_volume_name_from_path(const char *path, const char *root, char **name)
-{
-    *name = NULL;
-    if (!mpp_path_is_under(path, root))
-        return 0;
-    const char *p = path + strlen(root);
-    if (strcmp(root, "/") == 0)
-        p = path;
-    if (strncmp(p, "/volumes/", 9) != 0)
-        return 0;
-    p += 9;
-    const char *slash = strchr(p, '/');
-    if (!slash || strncmp(slash, "/_data", 6) != 0 || (slash[6] != '\0' && slash[6] != '/'))
-        return 0;
-    char *n = strndup(p, (size_t)(slash - p));
-    if (!n)
-        return -ENOMEM;
-    if (!mpp_container_id_valid(n)) {
-        free(n);
-        return 0;
-    }
-    *name = n;
-    return 1;
-}
+/* The engines, in the order they are asked to claim a container: the most specific marks
+ * first, plain OCI (which claims anything) last. A new engine is one line here. */
+static const mpp_engine_ops *const engines[] = {
+    &mpp_engine_docker,     &mpp_engine_podman, &mpp_engine_crio,
+    &mpp_engine_containerd, &mpp_engine_oci,
+};
 
 /* What mpp never shows to plugins (spec §3): what the runtime and the engine mount on their own
  * account, as opposed to what the user asked for. This is policy; keep it a table.
@@ -107,17 +30,16 @@ int mpp_volume_name_from_path(const char *path, const char *root, char **name)
  * A bind mount is excluded by its source only, never by its destination: a user's
  * `-v /etc:/dev/hostetc` or `-v /etc:/etc/hosts` reaches plugins on every engine. And a source is
  * the engine's only when it is the very object the runtime will mount, inside the engine's
- * directory for this container (engine_object()). Destination rules hold for tmpfs mounts, which
- * have no host source (the runtime's /dev), except, on Docker, for a user's --tmpfs. */
+ * directory for this container (mpp_engine_object()). Destination rules hold for tmpfs mounts,
+ * which have no host source (the runtime's /dev), except for a mount the user asked for (an
+ * engine's user_mount op: Docker's --tmpfs). Each engine's own files are its is_engine_file op;
+ * this table holds what belongs to no engine: the runtime's and the kubelet's. */
 typedef enum rule_kind {
-    DEST_IS,      /* tmpfs: the destination is this path */
-    DEST_UNDER,   /* tmpfs: the destination is this path or below it */
-    SRC_DOCKER,   /* the source is under DOCKER_ROOT/<path>/ID */
-    SRC_PODMAN,   /* the source is under PODMAN_ROOT/<path>/ID */
-    SRC_UNDER_ID, /* the source is under <path>/ID (an absolute path) */
-    SRC_KUBE,     /* the source is under KUBELET_PODS/UID/volumes/kubernetes.io~<path>/ */
-    SRC_KUBELET,  /* the source is a kubelet pod file: KUBELET_PODS/UID/etc-hosts or
-                     KUBELET_PODS/UID/containers/NAME/ID (the termination log) */
+    DEST_IS,     /* tmpfs: the destination is this path */
+    DEST_UNDER,  /* tmpfs: the destination is this path or below it */
+    SRC_KUBE,    /* the source is under KUBELET_PODS/UID/volumes/kubernetes.io~<path>/ */
+    SRC_KUBELET, /* the source is a kubelet pod file: KUBELET_PODS/UID/etc-hosts or
+                    KUBELET_PODS/UID/containers/NAME/ID (the termination log) */
 } rule_kind;
 
 typedef struct exclusion {
@@ -138,13 +60,6 @@ static const exclusion exclusions[] = {
     {DEST_IS, "/etc/hostname"},
     {DEST_IS, "/run/.containerenv"},
     {DEST_UNDER, "/run/secrets"},
-    /* Docker's own files for this container (resolv.conf, hosts, hostname, mounts/shm...). */
-    {SRC_DOCKER, "containers"},
-    /* Podman's and CRI-O's files for this container (userdata/...), in the storage root and in
-     * the run root (/var/run is how CRI-O writes it). */
-    {SRC_PODMAN, "overlay-containers"},
-    {SRC_UNDER_ID, "/run/containers/storage/overlay-containers"},
-    {SRC_UNDER_ID, "/var/run/containers/storage/overlay-containers"},
     /* Kubernetes volumes that the kubelet fills from the API server. */
     {SRC_KUBE, "secret"},
     {SRC_KUBE, "configmap"},
@@ -194,45 +109,9 @@ static verdict destination_verdict(const char *dst)
     return KEEP;
 }
 
-/* Whether the bind source is an object of the engine's, below root, inside prefix: written in
- * clean form (the runtime mounts the text as written) and reached from root through no symbolic
- * link. root itself (/var/run -> /run) is the administrator's; what lies below it is the
- * engine's, which no user can change. A source that only looks like an engine's file, or reaches
- * one through `..` or a link (that its owner could point elsewhere once mpp has looked), is not
- * the engine's: it reaches plugins. */
-static bool engine_object(const char *root, const char *prefix, const char *src,
-                          const char *src_clean)
-{
-    if (strcmp(src, src_clean) != 0 || !mpp_path_is_under(src_clean, prefix) ||
-        !mpp_path_is_under(src_clean, root))
-        return false;
-    const char *rel = src_clean + strlen(root);
-    while (*rel == '/')
-        rel++;
-    if (*rel == '\0')
-        return false;
-    _cleanup_close_ int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0)
-        return false;
-    struct open_how how = {
-        .flags = O_PATH | O_CLOEXEC,
-        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-    };
-    _cleanup_close_ int fd = (int)syscall(SYS_openat2, dfd, rel, &how, sizeof(how));
-    return fd >= 0;
-}
-
-static bool engine_object_at(const char *src, const char *src_clean, const char *root,
-                             const char *sub, const char *id)
-{
-    char prefix[PATH_MAX];
-    int n = sub ? snprintf(prefix, sizeof(prefix), "%s/%s/%s", root, sub, id)
-                : snprintf(prefix, sizeof(prefix), "%s/%s", root, id);
-    return n > 0 && (size_t)n < sizeof(prefix) && engine_object(root, prefix, src, src_clean);
-}
-
 /* src is the source as written, src_clean its clean form. */
-static verdict source_verdict(const mpp_adapter_ctx *ctx, const char *src, const char *src_clean)
+static verdict source_verdict(const mpp_adapter_ctx *ctx, const mpp_engine_view *views,
+                              const char *src, const char *src_clean)
 {
     const char *kube_rel = NULL;
     if (mpp_path_is_under(src_clean, KUBELET_PODS) && src_clean[strlen(KUBELET_PODS)] == '/')
@@ -244,28 +123,23 @@ static verdict source_verdict(const mpp_adapter_ctx *ctx, const char *src, const
         case DEST_IS:
         case DEST_UNDER:
             break;
-        case SRC_DOCKER:
-            /* Only this container's: log collectors bind DOCKER_ROOT/containers itself. */
-            hit = ctx->id && engine_object_at(src, src_clean, ctx->docker_root, e->path, ctx->id);
-            break;
-        case SRC_PODMAN:
-            hit = ctx->id && engine_object_at(src, src_clean, ctx->podman_root, e->path, ctx->id);
-            break;
-        case SRC_UNDER_ID:
-            hit = ctx->id && engine_object_at(src, src_clean, e->path, NULL, ctx->id);
-            break;
         case SRC_KUBE:
             hit = kube_rel && kubelet_volume(kube_rel, e->path) &&
-                  engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
+                  mpp_engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
             break;
         case SRC_KUBELET:
             hit = kube_rel && kubelet_pod_file(kube_rel) &&
-                  engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
+                  mpp_engine_object(KUBELET_PODS, KUBELET_PODS, src, src_clean);
             break;
         }
         if (hit)
             return EXCLUDED_BY_SOURCE;
     }
+    /* Every engine's own files, not only the claiming engine's (see is_engine_file). */
+    for (size_t i = 0; i < ELEMENTSOF(engines); i++)
+        if (engines[i]->is_engine_file &&
+            engines[i]->is_engine_file(ctx, &views[i], src, src_clean))
+            return EXCLUDED_BY_SOURCE;
     return KEEP;
 }
 
@@ -301,8 +175,9 @@ static const char *const propagations[] = {"rprivate", "private", "rshared",
                                            "shared",   "rslave",  "slave"};
 
 /* The generic description: what config.json and the annotations tell, whatever the engine. */
-static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_kind kind,
-                            const char *src_clean, const char *dst_clean, mpp_mount *m)
+static int describe_generic(const mpp_adapter_ctx *ctx, const mpp_engine_view *views,
+                            const json_t *jm, mount_kind kind, const char *src_clean,
+                            const char *dst_clean, mpp_mount *m)
 {
     const char *src = json_string_value(json_object_get(jm, "source"));
     int fail = 0;
@@ -313,7 +188,7 @@ static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_
     m->destination = strdup(dst_clean);
     m->type = strdup(kind == KIND_TMPFS ? "tmpfs" : "bind");
     m->container.id = strdup_or_null(ctx->id, &fail);
-    m->container.engine = strdup(mpp_engine_name(ctx->engine));
+    m->container.engine = strdup(ctx->engine->name);
     if (fail || !m->source || !m->effective_source || !m->destination || !m->type ||
         !m->container.engine)
         return -ENOMEM;
@@ -342,10 +217,11 @@ static int describe_generic(const mpp_adapter_ctx *ctx, const json_t *jm, mount_
         return 0;
     /* A volume of the local driver, recognised by where it lives. */
     static const char *const local = "local";
-    const char *roots[] = {ctx->docker_root, ctx->podman_root};
-    for (size_t r = 0; r < ELEMENTSOF(roots); r++) {
+    for (size_t e = 0; e < ELEMENTSOF(engines); e++) {
+        if (!engines[e]->volume_name)
+            continue;
         char *name = NULL;
-        int k = mpp_volume_name_from_path(src_clean, roots[r], &name);
+        int k = engines[e]->volume_name(ctx, &views[e], src_clean, &name);
         if (k < 0)
             return -ENOMEM;
         if (k == 0)
@@ -385,66 +261,45 @@ static int describe_annotations(const mpp_adapter_ctx *ctx, const char *dst, con
     return 0;
 }
 
-static bool any_annotation_prefix(const json_t *ann, const char *prefix)
+/* One description of the container: the facts, and each engine's view (views[i] is
+ * engines[i]'s). */
+typedef struct adapter_run {
+    mpp_adapter_ctx ctx;
+    mpp_engine_view views[ELEMENTSOF(engines)];
+    size_t claimed; /* the index of ctx.engine */
+} adapter_run;
+
+static void run_done(adapter_run *run)
 {
-    const char *k;
-    json_t *v;
-    size_t n = strlen(prefix);
-    json_object_foreach((json_t *)ann, k, v)
-    {
-        if (strncmp(k, prefix, n) == 0)
-            return true;
+    for (size_t i = 0; i < ELEMENTSOF(engines); i++) {
+        if (run->views[i].data && engines[i]->release)
+            engines[i]->release(run->views[i].data);
+        free(run->views[i].root);
     }
-    return false;
 }
 
-static bool contains(const char *s, const char *needle)
+/* Every engine's root first (exclusions and volumes need them all), then the first claim. */
+static int run_start(adapter_run *run, mpp_error *err)
 {
-    return s && strstr(s, needle);
-}
-
-static int detect_engine(mpp_adapter_ctx *ctx)
-{
-    /* containerd runs every Docker container in its "moby" namespace. */
-    if (ctx->id && (contains(ctx->runtime_root, "/moby") || contains(ctx->bundle_dir, "/moby/"))) {
-        int r = mpp_docker_load(ctx->docker_root, ctx->id, &ctx->docker);
-        if (r == 0) {
-            ctx->engine = MPP_ENGINE_DOCKER;
-            return 0;
-        }
-        if (r != -ENOENT)
+    for (size_t i = 0; i < ELEMENTSOF(engines); i++) {
+        if (!engines[i]->find_root)
+            continue;
+        int r = engines[i]->find_root(&run->ctx, &run->views[i].root, err);
+        if (r < 0)
             return r;
     }
-    const char *manager =
-        json_string_value(json_object_get(ctx->annotations, "io.container.manager"));
-    if (manager && strcmp(manager, "libpod") == 0)
-        ctx->engine = MPP_ENGINE_PODMAN;
-    else if (any_annotation_prefix(ctx->annotations, "io.kubernetes.cri-o."))
-        ctx->engine = MPP_ENGINE_CRIO;
-    else if (contains(ctx->bundle_dir, "io.containerd.runtime") ||
-             any_annotation_prefix(ctx->annotations, "io.kubernetes.cri."))
-        ctx->engine = MPP_ENGINE_CONTAINERD;
-    else
-        ctx->engine = MPP_ENGINE_OCI;
-    return 0;
-}
-
-static int clean_root(const char *given, const char *def, const char *what, char **out,
-                      mpp_error *err)
-{
-    const char *p = given ? given : def;
-    char buf[PATH_MAX];
-    if (p[0] != '/' || mpp_path_clean(p, buf, sizeof(buf)) < 0)
-        return mpp_error_set(err, -EINVAL, "%s \"%s\" is not an absolute path", what, p);
-    *out = strdup(buf);
-    return *out ? 0 : mpp_error_set(err, -ENOMEM, "out of memory");
-}
-
-static void ctx_done(mpp_adapter_ctx *ctx)
-{
-    free(ctx->docker_root);
-    free(ctx->podman_root);
-    mpp_docker_free(ctx->docker);
+    for (size_t i = 0; i < ELEMENTSOF(engines); i++) {
+        int r = engines[i]->claim ? engines[i]->claim(&run->ctx, &run->views[i]) : 0;
+        if (r < 0)
+            return mpp_error_set(err, r, "out of memory");
+        if (r > 0) {
+            run->ctx.engine = engines[i];
+            run->claimed = i;
+            return 0;
+        }
+    }
+    /* Plain OCI, last in the table, claims anything. */
+    return mpp_error_set(err, -EINVAL, "no engine adapter claims the container");
 }
 
 /* A destination in clean absolute form (a relative one is relative to the container's root). */
@@ -457,9 +312,12 @@ static int clean_destination(const char *dst, char *out, size_t size)
     return mpp_path_clean(buf, out, size);
 }
 
-static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, const char *origin,
+static int describe_one(const adapter_run *run, const json_t *jm, size_t i, const char *origin,
                         mpp_mount *m, bool *keep, mpp_error *err)
 {
+    const mpp_adapter_ctx *ctx = &run->ctx;
+    const mpp_engine_ops *engine = ctx->engine;
+    const mpp_engine_view *self = &run->views[run->claimed];
     *keep = false;
     mount_kind kind = kind_of(jm);
     if (kind == KIND_OTHER)
@@ -471,7 +329,7 @@ static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, 
         return mpp_error_set(err, -ENAMETOOLONG, "%s: mounts[%zu].destination: path too long",
                              origin, i);
     if (kind == KIND_TMPFS && destination_verdict(dst_clean) != KEEP &&
-        !(ctx->docker && mpp_docker_user_mount(ctx->docker, dst_clean)))
+        !(engine->user_mount && engine->user_mount(ctx, self, dst_clean)))
         return 0;
 
     const char *src = json_string_value(json_object_get(jm, "source"));
@@ -489,15 +347,13 @@ static int describe_one(const mpp_adapter_ctx *ctx, const json_t *jm, size_t i, 
         if (mpp_path_clean(src, src_clean, sizeof(src_clean)) < 0)
             return mpp_error_set(err, -ENAMETOOLONG, "%s: mounts[%zu].source: path too long",
                                  origin, i);
-        if (source_verdict(ctx, src, src_clean) != KEEP)
+        if (source_verdict(ctx, run->views, src, src_clean) != KEEP)
             return 0;
     }
 
-    int r = describe_generic(ctx, jm, kind, src_clean, dst_clean, m);
-    if (r >= 0 && ctx->engine == MPP_ENGINE_DOCKER)
-        r = mpp_docker_describe(ctx, dst_clean, m);
-    else if (r >= 0 && ctx->engine == MPP_ENGINE_PODMAN)
-        r = mpp_podman_describe(ctx, m);
+    int r = describe_generic(ctx, run->views, jm, kind, src_clean, dst_clean, m);
+    if (r >= 0 && engine->describe_mount)
+        r = engine->describe_mount(ctx, self, dst_clean, m);
     if (r >= 0)
         r = describe_annotations(ctx, dst, dst_clean, m);
     if (r < 0)
@@ -518,23 +374,21 @@ int mpp_adapter_describe(const json_t *root, const char *origin, const mpp_adapt
                              "[A-Za-z0-9_.-]",
                              o->container_id);
 
-    _cleanup_(ctx_done) mpp_adapter_ctx ctx = {
-        .id = o->container_id,
-        .runtime_root = o->runtime_root,
-        .bundle_dir = o->bundle_dir,
+    const json_t *ann = json_object_get(root, "annotations");
+    _cleanup_(run_done) adapter_run run = {
+        .ctx =
+            {
+                .options = o,
+                .config = root,
+                .id = o->container_id,
+                .runtime_root = o->runtime_root,
+                .bundle_dir = o->bundle_dir,
+                .annotations = json_is_object(ann) ? ann : NULL,
+            },
     };
-    int r =
-        clean_root(o->docker_root, MPP_DEFAULT_DOCKER_ROOT, "Docker root", &ctx.docker_root, err);
-    if (r >= 0)
-        r = clean_root(o->podman_root, MPP_DEFAULT_PODMAN_ROOT, "Podman root", &ctx.podman_root,
-                       err);
+    int r = run_start(&run, err);
     if (r < 0)
         return r;
-    const json_t *ann = json_object_get(root, "annotations");
-    ctx.annotations = json_is_object(ann) ? ann : NULL;
-    r = detect_engine(&ctx);
-    if (r < 0)
-        return mpp_error_set(err, r, "out of memory");
 
     const json_t *arr = json_object_get(root, "mounts");
     size_t size = json_is_array(arr) ? json_array_size(arr) : 0;
@@ -549,7 +403,7 @@ int mpp_adapter_describe(const json_t *root, const char *origin, const mpp_adapt
     size_t count = 0;
     for (size_t i = 0; i < size; i++) {
         bool keep;
-        r = describe_one(&ctx, json_array_get(arr, i), i, origin, &ms[count], &keep, err);
+        r = describe_one(&run, json_array_get(arr, i), i, origin, &ms[count], &keep, err);
         if (r < 0) {
             mpp_mounts_free(ms, count + 1);
             return r;

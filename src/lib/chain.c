@@ -122,6 +122,11 @@ int mpp_chain_new(const mpp_config *cfg, mpp_chain **out, mpp_error *err)
         return mpp_error_set(err, -ENOMEM, "out of memory");
     if (isempty(c->cfg.state_dir))
         return mpp_error_set(err, -EINVAL, "configuration has no state_dir");
+    /* Before any plugin is contacted: a user who can replace a directory on the way could
+     * swap in pins or journals of their own. */
+    int r = mpp_state_dir_check(c->cfg.state_dir, err);
+    if (r < 0)
+        return r;
     for (size_t i = 0; i < cfg->n_plugins; i++)
         if (!chain_add_plugin(c, cfg->plugins[i]))
             return mpp_error_set(err, -ENOMEM, "out of memory");
@@ -823,6 +828,8 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
         mpp_detach_response_clear(resp);
         long status = 0;
         r = plugin_patterns(c, p, err); /* a restarted plugin is initialized first */
+        if (r >= 0) /* the connection is dropped after each detach (see detach_one) */
+            r = plugin_connect(c, p, err);
         const char *left = mpp_phase_enter("detach round trip");
         if (r >= 0)
             r = mpp_client_detach(p->client, req, resp, &status, err);
@@ -925,6 +932,10 @@ static int detach_one(mpp_chain *c, mpp_journal *j, mpp_jstate *st, mpp_jplugin 
     size_t n_roots = 0;
 
     r = detach_call(c, p, &req, &resp, &call_err);
+    /* One detach per plugin per teardown: its connection is not kept, so that a chain of many
+     * plugins holds one plugin descriptor at a time, and a teardown at the limit completes. */
+    mpp_client_free(p->client);
+    p->client = NULL;
     if (r == 0 && resp.success) {
         outcome = "ok";
     } else if (r == 0) {

@@ -20,6 +20,11 @@ int mpp_json_parse(const char *text, size_t len, const char *origin, json_t **ou
  * reads too, which might take the other one. */
 int mpp_json_parse_unique(const char *text, size_t len, const char *origin, json_t **out,
                           mpp_error *err);
+/* Parse a file that is not a protocol message (a configuration), with jansson's flags: errors
+ * give the line, the column and a fixed reason, never text of the document (which may be a
+ * link to a secret). Implemented in config.c. */
+int mpp_json_parse_private(const char *text, size_t len, const char *origin, size_t flags,
+                           json_t **out, mpp_error *err);
 /* Object → struct. `where` is the field path prefix for messages ("Mounts[2]"); may be "". */
 int mpp_mount_from_json(const json_t *j, const char *where, mpp_mount *out, mpp_error *err);
 int mpp_changes_from_json(const json_t *j, const char *where, mpp_changes *out, mpp_error *err);

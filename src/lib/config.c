@@ -335,8 +335,11 @@ int mpp_config_parse(const char *json, size_t len, const char *origin, mpp_confi
     if (!c.digest)
         return mpp_error_set(err, -ENOMEM, "%s: out of memory", origin);
 
+    if (len > CONFIG_MAX_BYTES)
+        return mpp_error_set(err, -EFBIG, "%s: larger than %d bytes, refusing it", origin,
+                             CONFIG_MAX_BYTES);
     _cleanup_(json_decrefp) json_t *root = NULL;
-    r = mpp_json_parse(json, len, origin, &root, err);
+    r = mpp_json_parse_private(json, len, origin, JSON_DECODE_ANY, &root, err);
     if (r < 0)
         return r;
     if (!json_is_object(root))
@@ -360,26 +363,52 @@ int mpp_config_parse(const char *json, size_t len, const char *origin, mpp_confi
     return 0;
 }
 
-/* Read at most CONFIG_MAX_BYTES; one more byte tells that the file is too large (st_size is not
- * trusted: it is 0 for some special files). */
-static int read_config_file(const char *path, char **out, size_t *out_len, mpp_error *err)
+int mpp_config_read_file(const char *path, size_t max, char **out, size_t *out_len, mpp_error *err)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
+    *out = NULL;
+    *out_len = 0;
+    /* O_NOFOLLOW: a link would let whoever owns the directory it sits in choose what root
+     * reads. O_NONBLOCK: opening a FIFO must not wait for a writer (fstat refuses it next). */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        if (errno == ELOOP)
+            return mpp_error_set(
+                err, -ELOOP, "%s: is a symbolic link: refusing it (name the file itself)", path);
         return mpp_error_set(err, -errno, "%s: cannot open: %s", path, strerror(errno));
+    }
 
     struct stat st;
     if (fstat(fd, &st) < 0)
         return mpp_error_set(err, -errno, "%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return mpp_error_set(err, -EINVAL, "%s: not a regular file", path);
+    if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISDIR(st.st_mode)    ? "a directory"
+                           : S_ISFIFO(st.st_mode) ? "a FIFO"
+                           : S_ISCHR(st.st_mode)  ? "a character device"
+                           : S_ISBLK(st.st_mode)  ? "a block device"
+                           : S_ISSOCK(st.st_mode) ? "a socket"
+                                                  : "a special file";
+        return mpp_error_set(err, S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL,
+                             "%s: is %s, not a regular file: refusing it", path, what);
+    }
+    /* Whoever can write it chooses the plugins and the runtime that root runs. */
+    if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+        return mpp_error_set(err, -EPERM,
+                             "%s: is owned by uid %u with mode %04o: a configuration must be "
+                             "owned by root and writable by no one else: refusing it",
+                             path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    /* Back to blocking reads: a regular file never blocks, but say what we mean. */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+        return mpp_error_set(err, -errno, "%s: cannot set up reading: %s", path, strerror(errno));
 
-    _cleanup_free_ char *buf = malloc(CONFIG_MAX_BYTES + 1);
+    /* Read at most max; one more byte tells that the file is too large (st_size may change
+     * while we read). */
+    _cleanup_free_ char *buf = malloc(max + 1);
     if (!buf)
         return mpp_error_set(err, -ENOMEM, "%s: out of memory", path);
     size_t len = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
+        ssize_t n = read(fd, buf + len, max + 1 - len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -388,14 +417,62 @@ static int read_config_file(const char *path, char **out, size_t *out_len, mpp_e
         if (n == 0)
             break;
         len += (size_t)n;
-        if (len > CONFIG_MAX_BYTES)
-            return mpp_error_set(err, -EFBIG, "%s: larger than %d bytes, refusing it", path,
-                                 CONFIG_MAX_BYTES);
+        if (len > max)
+            return mpp_error_set(err, -EFBIG, "%s: larger than %zu bytes, refusing it", path, max);
     }
     buf[len] = '\0';
     *out = TAKE_PTR(buf);
     *out_len = len;
     return 0;
+}
+
+int mpp_json_parse_private(const char *text, size_t len, const char *origin, size_t flags,
+                           json_t **out, mpp_error *err)
+{
+    *out = NULL;
+    json_error_t je;
+    json_t *j = json_loadb(text, len, flags, &je);
+    if (j) {
+        *out = j;
+        return 0;
+    }
+    /* je.text quotes the token it stopped at ("invalid token near 'root:$6$...'"): a file that
+     * is not JSON (a link to /etc/shadow, say) must not reach a log through it. */
+    const char *why;
+    switch (json_error_code(&je)) {
+    case json_error_out_of_memory:
+        return mpp_error_set(err, -ENOMEM, "%s: out of memory", origin);
+    case json_error_stack_overflow:
+        why = "nested too deeply";
+        break;
+    case json_error_premature_end_of_input:
+        why = "truncated JSON";
+        break;
+    case json_error_end_of_input_expected:
+        why = "more text after the JSON value";
+        break;
+    case json_error_invalid_utf8:
+        why = "invalid UTF-8";
+        break;
+    case json_error_null_character:
+    case json_error_null_byte_in_key:
+        why = "a NUL character";
+        break;
+    case json_error_numeric_overflow:
+        why = "a number out of range";
+        break;
+    case json_error_duplicate_key:
+        why = "a duplicate object key";
+        break;
+    case json_error_wrong_type:
+        why = "not a JSON object or array";
+        break;
+    default:
+        why = "invalid JSON";
+        break;
+    }
+    return mpp_error_set(err, -EBADMSG, "%s: line %d column %d: %s", origin, je.line, je.column,
+                         why);
 }
 
 int mpp_config_load(const char *path, mpp_config *cfg, mpp_error *err)
@@ -419,7 +496,7 @@ int mpp_config_load(const char *path, mpp_config *cfg, mpp_error *err)
 
     _cleanup_free_ char *text = NULL;
     size_t len = 0;
-    r = read_config_file(path, &text, &len, err);
+    r = mpp_config_read_file(path, CONFIG_MAX_BYTES, &text, &len, err);
     if (r == -ENOENT && is_default)
         return mpp_config_defaults(cfg, err);
     if (r < 0) {

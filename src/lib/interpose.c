@@ -8,6 +8,7 @@
 #include <linux/magic.h>
 
 #include <mpp/interpose.h>
+#include <mpp/limits.h>
 
 #include "macro.h"
 #include "phase.h"
@@ -45,6 +46,16 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
     int r = mpp_bundle_describe(b, o, &mounts, &index, &n, err);
     if (r < 0)
         return r;
+    /* Pinning holds a descriptor per mount until the runtime has run: a container that cannot
+     * get them is refused now, before any plugin is contacted, not half way through. */
+    char what[128];
+    snprintf(what, sizeof(what), "container %.64s: %zu mounts", strempty(o->container_id), n);
+    /* And a connection per plugin, kept until the chain has answered. */
+    r = mpp_nofile_check(n + 1 + mpp_chain_config(chain)->n_plugins, what, err);
+    if (r < 0) {
+        mpp_mounts_free(mounts, n);
+        return r;
+    }
     mpp_phase_enter("pinning");
     r = mpp_pins_resolve(mounts, n, &p, err);
     if (r < 0) {
@@ -73,7 +84,10 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
                 r = mpp_bundle_set_mount_source(b, index[k], mpp_pins_path(p, k), mounts[k].source,
                                                 err);
         if (r < 0) {
-            /* The plugins attached but the container cannot start: detach them now. */
+            /* The plugins attached but the container cannot start: detach them now, with
+             * every pin closed first, so that teardown has the descriptors it needs even
+             * when pinning failed for the lack of them. */
+            mpp_pins_free(TAKE_PTR(p));
             mpp_teardown t = {0};
             mpp_error derr = {0};
             if (mpp_chain_detach(chain, o->container_id, -1, 0, &t, &derr) < 0 &&

@@ -86,6 +86,97 @@ int mpp_state_dir_ensure(const char *path, mpp_error *err)
     return 0;
 }
 
+static bool trusted_owner(uid_t uid)
+{
+    return uid == 0 || uid == geteuid();
+}
+
+/* One directory on the way to the state directory: a directory of root's (or ours) that no one
+ * else can write to. An ancestor may be sticky (/tmp): there others can add entries but not
+ * rename or remove root's. The state directory itself may not: its entries are mpp's alone. */
+static int check_state_component(int fd, const char *path, const char *name, bool last,
+                                 mpp_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return mpp_error_set(err, -errno, "state directory %s: cannot check %s: %m", path, name);
+    const char *role = last ? "the state directory" : "its ancestor";
+    if (S_ISLNK(st.st_mode))
+        return mpp_error_set(err, -ELOOP,
+                             "state directory %s: %s %s is a symbolic link (uid %u): name the "
+                             "directory it points to",
+                             path, role, name, (unsigned)st.st_uid);
+    if (!S_ISDIR(st.st_mode))
+        return mpp_error_set(err, -ENOTDIR, "state directory %s: %s %s is not a directory", path,
+                             role, name);
+    bool writable = st.st_mode & (S_IWGRP | S_IWOTH);
+    if (!trusted_owner(st.st_uid) || (writable && (last || !(st.st_mode & S_ISVTX))))
+        return mpp_error_set(err, -EPERM,
+                             "state directory %s: %s %s is owned by uid %u with mode %04o: every "
+                             "directory up to the state directory must be owned by root and "
+                             "writable by no one else (an ancestor may be sticky, like /tmp), "
+                             "or another user could swap what mpp keeps there",
+                             path, role, name, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
+int mpp_state_dir_check(const char *path, mpp_error *err)
+{
+    if (!path || path[0] != '/')
+        return mpp_error_set(err, -EINVAL, "state directory \"%s\" is not an absolute path",
+                             strempty(path));
+    char walked[PATH_MAX];
+    if (strlen(path) >= sizeof(walked))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory %s: path too long", path);
+
+    /* Walked from / one component at a time through descriptors, links not followed: each
+     * directory checked is the one the next name is looked up in. */
+    _cleanup_close_ int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return mpp_error_set(err, -errno, "state directory %s: cannot open /: %m", path);
+    strcpy(walked, "/");
+    const char *p = path;
+    while (*p == '/')
+        p++;
+    int r = check_state_component(fd, path, "/", *p == '\0', err);
+    if (r < 0)
+        return r;
+    while (*p) {
+        const char *end = strchrnul(p, '/');
+        size_t len = (size_t)(end - p);
+        char name[NAME_MAX + 1];
+        if (len > NAME_MAX)
+            return mpp_error_set(err, -ENAMETOOLONG, "state directory %s: a name is too long",
+                                 path);
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            return mpp_error_set(
+                err, -EINVAL, "state directory %s: \".\" and \"..\" are not allowed in it", path);
+        size_t wl = strlen(walked);
+        snprintf(walked + wl, sizeof(walked) - wl, "%s%s", wl > 1 ? "/" : "", name);
+        while (*end == '/')
+            end++;
+        bool last = *end == '\0';
+
+        int next = openat(fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0) {
+            /* What does not exist yet is created by mpp (0700) in a directory checked here. */
+            if (errno == ENOENT)
+                return 0;
+            return mpp_error_set(err, -errno, "state directory %s: cannot open %s: %m", path,
+                                 walked);
+        }
+        close(fd);
+        fd = next;
+        r = check_state_component(fd, path, walked, last, err);
+        if (r < 0)
+            return r;
+        p = end;
+    }
+    return 0;
+}
+
 static void journal_free(mpp_journal *j)
 {
     if (!j)

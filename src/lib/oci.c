@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include <mpp/chain.h>
 #include <mpp/codec.h>
 #include <mpp/gate.h>
 #include <mpp/oci.h>
@@ -462,14 +463,9 @@ int mpp_json_load_file(const char *path, size_t max, json_t **out, mpp_error *er
     return json_load_fd(fd, path, max, false, out, err);
 }
 
-int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
+/* The document at path, of the bundle directory dir (which need not hold it). */
+static int bundle_load_at(const char *dir, const char *path, mpp_bundle **out, mpp_error *err)
 {
-    *out = NULL;
-    if (isempty(bundle_dir))
-        return mpp_error_set(err, -EINVAL, "no bundle directory given");
-    _cleanup_free_ char *path = NULL;
-    if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
-        return mpp_error_set(err, -ENOMEM, "out of memory");
     json_t *root = NULL;
     _cleanup_close_ int fd = open_json_file(path, err);
     if (fd < 0)
@@ -482,7 +478,28 @@ int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
         json_decref(root);
         return r;
     }
-    return bundle_new(root, path, bundle_dir, path, out, err);
+    return bundle_new(root, path, dir, path, out, err);
+}
+
+int mpp_bundle_load(const char *bundle_dir, mpp_bundle **out, mpp_error *err)
+{
+    *out = NULL;
+    if (isempty(bundle_dir))
+        return mpp_error_set(err, -EINVAL, "no bundle directory given");
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s/config.json", bundle_dir) < 0)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    return bundle_load_at(bundle_dir, path, out, err);
+}
+
+int mpp_bundle_load_file(const char *bundle_dir, const char *path, mpp_bundle **out, mpp_error *err)
+{
+    *out = NULL;
+    if (isempty(bundle_dir))
+        return mpp_error_set(err, -EINVAL, "no bundle directory given");
+    if (isempty(path))
+        return mpp_error_set(err, -EINVAL, "bundle %s: no config file given", bundle_dir);
+    return bundle_load_at(bundle_dir, path, out, err);
 }
 
 int mpp_bundle_dump(const mpp_bundle *b, char **out, mpp_error *err)
@@ -538,14 +555,18 @@ int mpp_bundle_save(mpp_bundle *b, mpp_error *err)
     if (!S_ISREG(st.st_mode))
         return mpp_error_set(err, -EINVAL, "%s is no longer a regular file", b->path);
 
+    /* Beside the file it replaces (a --config file need not be in the bundle directory). */
+    const char *slash = strrchr(b->path, '/');
+    int dir_len = slash ? (int)(slash - b->path) : 1;
+    const char *dir = slash ? b->path : ".";
     _cleanup_(tmpfile_guard_done) tmpfile_guard tmp = {0};
-    if (asprintf(&tmp.path, "%s/.config.json.mpp-XXXXXX", b->dir) < 0) {
+    if (asprintf(&tmp.path, "%.*s/.config.json.mpp-XXXXXX", dir_len, dir) < 0) {
         tmp.path = NULL;
         return mpp_error_set(err, -ENOMEM, "out of memory");
     }
     _cleanup_close_ int fd = mkostemp(tmp.path, O_CLOEXEC);
     if (fd < 0) {
-        r = mpp_error_set(err, -errno, "cannot create a temporary file in %s: %m", b->dir);
+        r = mpp_error_set(err, -errno, "cannot create a temporary file %s: %m", tmp.path);
         free(tmp.path);
         tmp.path = NULL;
         return r;
@@ -760,6 +781,42 @@ void mpp_bundle_copies_remove(const char *state_dir, const char *id)
             remove_copy_at(dirfd(d), e->d_name);
     closedir(d);
     rmdir(dir);
+}
+
+int mpp_bundle_copies_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s/bundles", state_dir) >= (int)sizeof(dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : mpp_error_set(err, -errno, "cannot read %s: %m", dir);
+    char **v = NULL;
+    size_t count = 0;
+    struct dirent *e;
+    int r = 0;
+    while ((e = readdir(d))) {
+        if (!mpp_container_id_valid(e->d_name))
+            continue;
+        char **nv = realloc(v, (count + 1) * sizeof(*nv));
+        if (!nv || !(nv[count] = strdup(e->d_name))) {
+            v = nv ? nv : v;
+            r = mpp_error_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        count++;
+    }
+    closedir(d);
+    if (r < 0) {
+        mpp_strv_free(v, count);
+        return r;
+    }
+    *ids = v;
+    *n = count;
+    return 0;
 }
 
 const char *mpp_bundle_annotation(const mpp_bundle *b, const char *key)

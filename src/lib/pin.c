@@ -179,6 +179,10 @@ static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *b
         return mpp_error_set(err, -ENOMEM, "out of memory");
 
     int fd = open_source(path);
+    /* Out of descriptors is no property of the path: fail now, not once the plugins attached. */
+    if (fd == -EMFILE || fd == -ENFILE)
+        return mpp_error_set(err, fd, "mount %s: cannot open %ssource %s: %s", dst,
+                             by ? "effective " : "", path, strerror(-fd));
     if (fd == -ENOENT && m->create_source_if_missing) {
         mpp_error cerr = {0};
         fd = mpp_mkdir_nofollow(path, &cerr);
@@ -354,6 +358,9 @@ int mpp_pins_take(mpp_pins *p, const mpp_mount *mounts, size_t n, const char *di
         if (pn->tree < 0)
             return mpp_error_set(err, -errno, "mount %s: cannot clone the mount of %s %s: %m", dst,
                                  what, eff);
+        /* The clone holds the object now: one descriptor per mount, not two. */
+        close(pn->fd);
+        pn->fd = -1;
         if (asprintf(&pn->path, "%s/%zu", dir, k) < 0) {
             pn->path = NULL;
             return mpp_error_set(err, -ENOMEM, "out of memory");

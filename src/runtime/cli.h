@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* runc's command line, as mpp-runtime must understand it to pass it on unchanged: global
- * options, the subcommand, and the few subcommand options mpp needs to read. */
+/* runc's and crun's command line, as mpp-runtime must understand it to pass it on unchanged:
+ * global options, the subcommand, and the subcommand options mpp needs to read. Every option of
+ * runc 1.1.5 and crun 1.8.1 is known, so that an option's value is never taken for the
+ * container ID; for the commands mpp acts on (create, run, delete) a form the two runtimes
+ * would read differently, or an option mpp does not know, is refused. */
 
 #include <stdbool.h>
+
+#include <mpp/error.h>
 
 typedef struct runtime_cli {
     /* argv for the real runtime, minus argv[0] and mpp's own options; NULL-terminated. */
@@ -16,19 +21,28 @@ typedef struct runtime_cli {
     const char *log_format; /* --log-format */
     const char *command;    /* the subcommand, or NULL (e.g. --version, --help) */
     const char *id;         /* the container ID (first positional after the subcommand) */
+    int n_args;             /* positionals after the subcommand (create/run/delete want 1) */
     const char *bundle;     /* create/run --bundle/-b, else NULL (= working directory) */
     const char *pid_file;   /* create/run --pid-file */
+    const char *config;     /* create/run --config/-f FILE (crun), else NULL */
     int command_index;      /* where the subcommand is in pass[] */
     bool detach;            /* run --detach/-d */
+    bool keep;              /* run --keep (runc): the container stays after it exits */
     bool force;             /* delete --force/-f */
-    /* create/run --console-socket, and --config/-f (crun reads that file instead of config.json);
-     * where --bundle, --pid-file and --console-socket are in pass[] (the value, or the
-     * "--name=value" argument), or 0. */
+    bool regex;             /* delete --regex/-r (crun): id is a POSIX extended regex */
+    bool help;              /* --help, --version…: the runtime only prints */
+    /* create/run --console-socket; where create/run's --bundle, --pid-file, --console-socket
+     * and --config are in pass[]: the value's word, or the whole "--name=value" word (then
+     * pass[i] is not the value); 0 when not given. For mpp to replace them in the real
+     * runtime's argv. */
     const char *console_socket;
-    const char *config_file;
-    int bundle_index, pid_file_index, console_socket_index;
+    int bundle_index, pid_file_index, console_socket_index, config_index;
 } runtime_cli;
 
-/* Parse argv. Returns 0, or -EINVAL with *bad naming the option that lacks its value. */
-int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, const char **bad);
+/* Parse argv. Returns 0, or -EINVAL (an option lacks its value, is unknown or is written in a
+ * form crun and runc read differently) or -ENOMEM, with err saying which and why. */
+int runtime_cli_parse(int argc, char **argv, runtime_cli *cli, mpp_error *err);
 void runtime_cli_clear(runtime_cli *cli);
+
+/* Whether mpp acts on this command (create, run, delete): then the parse is strict. */
+bool runtime_cli_interposed(const char *command);

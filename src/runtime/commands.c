@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
 _Noreturn void exec_real(char **real_argv)
 {
+    mpp_nofile_restore(); /* the runtime and the container get the engine's limit */
     phases_write();
     execv(real_argv[0], real_argv);
     runtime_error("cannot execute %s: %m", real_argv[0]);
@@ -92,7 +94,7 @@ static int run_real(char **real_argv, mpp_pins *pins)
 /* The real runtime's argv, with strings of its own. */
 typedef struct runtime_argv {
     char **v;
-    char *owned[3];
+    char *owned[4];
 } runtime_argv;
 
 static void runtime_argv_done(runtime_argv *a)
@@ -122,7 +124,9 @@ static int absolute_arg(const runtime_cli *cli, char **v, int index, const char 
 }
 
 /* The real runtime's argv with mpp's copy as the bundle: in place of the engine's --bundle, or
- * after the subcommand when the engine gave none (the working directory). */
+ * after the subcommand when the engine gave none (the working directory). crun's --config FILE
+ * becomes --config config.json, which crun reads as BUNDLE/config.json: the copy, not FILE.
+ * (The option stays, so that a runtime without it, runc, still refuses it.) */
 static int argv_with_bundle(const runtime_cli *cli, char **real_argv, const char *dir,
                             runtime_argv *out)
 {
@@ -133,6 +137,18 @@ static int argv_with_bundle(const runtime_cli *cli, char **real_argv, const char
     if (!v)
         return -ENOMEM;
     memcpy(v, real_argv, n * sizeof(char *));
+    if (cli->config_index > 0) {
+        const char *arg = cli->pass[cli->config_index];
+        size_t i = (size_t)cli->config_index + 1;
+        if (arg == cli->config)
+            v[i] = (char *)"config.json";
+        else if (asprintf(&out->owned[3], "%.*sconfig.json", (int)(cli->config - arg), arg) >= 0)
+            v[i] = out->owned[3];
+        else {
+            out->owned[3] = NULL;
+            return -ENOMEM;
+        }
+    }
     if (cli->pid_file_index > 0 || cli->console_socket_index > 0) {
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd)))
@@ -189,18 +205,60 @@ static bool teardown(mpp_chain *chain, const char *id, int exit_status)
     return failed;
 }
 
+/* crun's create/run --config FILE names the document the runtime reads instead of
+ * BUNDLE/config.json. crun finds it so: "config.json" itself is the bundle's; any other name is
+ * resolved (realpath) in the working directory, before crun enters the bundle. mpp judges that
+ * file as the bundle's document: its copy is what the runtime reads (argv_with_bundle), and a
+ * relative root.path in it still names a directory of the bundle, as crun reads it. As for
+ * BUNDLE/config.json, the file itself must not be a symbolic link: only its directory is
+ * resolved. */
+static int load_document(const runtime_cli *cli, const char *bundle_dir, mpp_bundle **out,
+                         mpp_error *err)
+{
+    if (!cli->config || strcmp(cli->config, "config.json") == 0)
+        return mpp_bundle_load(bundle_dir, out, err);
+    const char *slash = strrchr(cli->config, '/');
+    const char *base = slash ? slash + 1 : cli->config;
+    _cleanup_free_ char *dir =
+        slash ? strndup(cli->config, (size_t)(slash - cli->config)) : strdup(".");
+    if (!dir)
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    if (isempty(base) || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+        return mpp_error_set(err, -EINVAL, "container %s: config file %s: not a file name", cli->id,
+                             cli->config);
+    _cleanup_free_ char *real_dir = realpath(slash == cli->config ? "/" : dir, NULL);
+    if (!real_dir)
+        return mpp_error_set(err, -errno, "container %s: config file %s: %m", cli->id, cli->config);
+    _cleanup_free_ char *path = NULL;
+    if (asprintf(&path, "%s%s%s", real_dir, strcmp(real_dir, "/") == 0 ? "" : "/", base) < 0) {
+        path = NULL;
+        return mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    int r = mpp_bundle_load_file(bundle_dir, path, out, err);
+    if (r < 0)
+        return mpp_error_prefix(err, "container %s", cli->id);
+    return 0;
+}
+
+static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *id);
+
+/* Whether the runtime's create or run left a container for a delete. A failed create (or
+ * detached run) leaves none; a foreground run deletes its own, except runc's run --keep, which
+ * leaves the exited container whatever its status. */
+static bool container_left(const runtime_cli *cli, char **real_argv, int status, bool run)
+{
+    if (run && !cli->detach && !cli->keep)
+        return false;
+    if (status == 0)
+        return true;
+    return cli->keep && runtime_knows(cli, real_argv, cli->id);
+}
+
 int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, bool run)
 {
     if (cfg->n_plugins == 0 || !cli->id)
         exec_real(real_argv); /* nothing to interpose: be the real runtime */
 
-    /* crun reads another file than BUNDLE/config.json then: not the document judged. */
-    if (cli->config_file) {
-        runtime_error("%s --config %s: not supported under mpp: the runtime reads the "
-                      "bundle's config.json as mpp judged it",
-                      cli->command, cli->config_file);
-        return 1;
-    }
     char cwd[PATH_MAX];
     const char *bundle_dir = cli->bundle;
     if (!bundle_dir) {
@@ -215,7 +273,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
-    if (mpp_chain_new(cfg, &chain, &err) < 0 || mpp_bundle_load(bundle_dir, &bundle, &err) < 0) {
+    if (mpp_chain_new(cfg, &chain, &err) < 0 || load_document(cli, bundle_dir, &bundle, &err) < 0) {
         runtime_error("%s", err.msg);
         return 1;
     }
@@ -272,7 +330,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
             return 1;
         }
         int status = run_real(ra.v, pins);
-        if (status != 0 || (run && !cli->detach))
+        if (!container_left(cli, real_argv, status, run))
             mpp_bundle_copy_remove(copy);
         return status;
     }
@@ -285,14 +343,17 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         runtime_error("%s", err.msg);
         mpp_bundle_copy_remove(copy);
         exit_gate_abort(cfg, cli->id, &gate);
+        mpp_pins_free(TAKE_PTR(pins)); /* teardown must not compete with them for fds */
         teardown(chain, cli->id, -1);
         return 1;
     }
 
     int status = run_real(gate.on ? gate.argv : ra.v, pins);
-    if (!run || cli->detach) {
-        /* A failed create (or detached run) leaves no container: nothing will call delete. */
-        if (status != 0) {
+    /* The runtime has mounted what they hold: teardown gets their descriptors. */
+    mpp_pins_free(TAKE_PTR(pins));
+    if (!run || cli->detach || cli->keep) {
+        /* A container left is deleted later, and torn down then. */
+        if (!container_left(cli, real_argv, status, run)) {
             mpp_bundle_copy_remove(copy);
             exit_gate_abort(cfg, cli->id, &gate);
             teardown(chain, cli->id, -1);
@@ -318,7 +379,7 @@ static bool has_gate(const mpp_config *cfg, const char *id)
 /* Whether the real runtime still has the container: `RUNTIME [global options] state ID`. A
  * failed delete of a container it no longer knows (its state lost to a reboot of /run, or
  * deleted behind our back) leaves the plugins' teardown to us. */
-static bool runtime_knows(const runtime_cli *cli, char **real_argv)
+static bool runtime_knows(const runtime_cli *cli, char **real_argv, const char *id)
 {
     size_t cmd = (size_t)cli->command_index + 1;
     _cleanup_free_ char **argv = calloc(cmd + 3, sizeof(char *));
@@ -327,7 +388,7 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
     for (size_t i = 0; i < cmd; i++)
         argv[i] = real_argv[i];
     argv[cmd] = (char *)"state";
-    argv[cmd + 1] = (char *)cli->id;
+    argv[cmd + 1] = (char *)id;
     pid_t pid = fork();
     if (pid < 0)
         return true;
@@ -337,6 +398,7 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
             dup2(nul, STDOUT_FILENO);
             dup2(nul, STDERR_FILENO);
         }
+        mpp_nofile_restore();
         execv(argv[0], argv);
         _exit(127);
     }
@@ -347,8 +409,100 @@ static bool runtime_knows(const runtime_cli *cli, char **real_argv)
     return !(WIFEXITED(ws) && WEXITSTATUS(ws) != 0 && WEXITSTATUS(ws) != 127);
 }
 
+/* The IDs of the containers mpp holds something for: a journal, or a copy of the bundle. */
+static int held_ids(const mpp_config *cfg, char ***ids, size_t *n, mpp_error *err)
+{
+    char **copies = NULL;
+    size_t n_copies = 0;
+    int r = mpp_chain_list(cfg->state_dir, ids, n, err);
+    if (r < 0)
+        return r;
+    r = mpp_bundle_copies_list(cfg->state_dir, &copies, &n_copies, err);
+    char **v = r < 0 ? NULL : realloc(*ids, (*n + n_copies + 1) * sizeof(char *));
+    if (!v) {
+        mpp_strv_free(*ids, *n);
+        mpp_strv_free(copies, n_copies);
+        *ids = NULL;
+        *n = 0;
+        return r < 0 ? r : mpp_error_set(err, -ENOMEM, "out of memory");
+    }
+    *ids = v;
+    for (size_t k = 0; k < n_copies; k++) {
+        bool seen = false;
+        for (size_t j = 0; j < *n && !seen; j++)
+            seen = strcmp(v[j], copies[k]) == 0;
+        if (seen)
+            free(copies[k]);
+        else
+            v[(*n)++] = copies[k];
+    }
+    free(copies);
+    return 0;
+}
+
+/* crun's delete --regex RE deletes every container of its state root whose ID RE matches
+ * (regcomp REG_EXTENDED | REG_NOSUB, regexec: anywhere in the ID), each failure a warning. The
+ * containers mpp holds a journal or a bundle copy for that RE matches, that the runtime knew
+ * before and no longer knows after, are the ones it deleted: each gets its teardown and loses
+ * its copy. A container of another runtime root (unknown to this one) is left alone. runc has
+ * no --regex: its error stands. */
+static int delete_matching(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
+{
+    regex_t re;
+    if (regcomp(&re, cli->id, REG_EXTENDED | REG_NOSUB) != 0)
+        exec_real(real_argv); /* the runtime's own error */
+    char **ids = NULL;
+    size_t n = 0;
+    mpp_error err = {0};
+    if (held_ids(cfg, &ids, &n, &err) < 0) {
+        regfree(&re);
+        runtime_error("delete --regex %s: %s", cli->id, err.msg);
+        return 1;
+    }
+    _cleanup_free_ bool *known = calloc(n ? n : 1, sizeof(bool));
+    size_t n_known = 0;
+    for (size_t k = 0; known && k < n; k++)
+        if (regexec(&re, ids[k], 0, NULL, 0) == 0 && runtime_knows(cli, real_argv, ids[k])) {
+            known[k] = true;
+            n_known++;
+        }
+    regfree(&re);
+    if (!known || n_known == 0) {
+        mpp_strv_free(ids, n);
+        if (!known) {
+            runtime_error("out of memory");
+            return 1;
+        }
+        exec_real(real_argv);
+    }
+
+    int status = run_real(real_argv, NULL);
+    _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (!known[k] || runtime_knows(cli, real_argv, ids[k]))
+            continue;
+        /* After the runtime's delete: it and its poststop hooks read the bundle. */
+        mpp_bundle_copies_remove(cfg->state_dir, ids[k]);
+        if (has_gate(cfg, ids[k]))
+            mpp_gate_close(cfg->state_dir, ids[k]);
+        if (!mpp_container_has_state(cfg->state_dir, ids[k]))
+            continue;
+        if (!chain && mpp_chain_new(cfg, &chain, &err) < 0) {
+            /* Its journal stays, for mppctl recover. */
+            runtime_error("teardown of container %s: %s", ids[k], err.msg);
+            status = 1;
+            continue;
+        }
+        teardown(chain, ids[k], -1);
+    }
+    mpp_strv_free(ids, n);
+    return status;
+}
+
 int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
+    if (cli->regex)
+        return delete_matching(cli, cfg, real_argv);
     mpp_phase_enter("state check");
     bool gate = has_gate(cfg, cli->id);
     bool copies = mpp_bundle_has_copies(cfg->state_dir, cli->id);
@@ -357,7 +511,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
         exec_real(real_argv);
 
     int status = run_real(real_argv, NULL);
-    if (status != 0 && !cli->force && runtime_knows(cli, real_argv)) {
+    if (status != 0 && !cli->force && runtime_knows(cli, real_argv, cli->id)) {
         /* Still there (e.g. running without --force): it will be deleted again later. */
         return status;
     }

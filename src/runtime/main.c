@@ -21,17 +21,19 @@ static void runtime_cli_clearp(runtime_cli *cli)
 
 static int run(int argc, char **argv)
 {
+    /* Many mounts need many descriptors (pins, see limits.h): take what the hard limit
+     * allows; exec_real() gives the real runtime the engine's soft limit back. */
+    (void)mpp_nofile_raise();
+
     _cleanup_(runtime_cli_clearp) runtime_cli cli = {0};
-    const char *bad = NULL;
-    int r = runtime_cli_parse(argc, argv, &cli, &bad);
+    mpp_error perr = {0};
+    int r = runtime_cli_parse(argc, argv, &cli, &perr);
+    /* Even a refused command line reports to the engine's --log when it got that far. */
+    runtime_log_open(cli.log, cli.log_format);
     if (r < 0) {
-        fprintf(stderr, "mpp-runtime: %s\n",
-                r == -EINVAL ? "an option is missing its value" : "out of memory");
-        if (bad)
-            fprintf(stderr, "mpp-runtime: option %s needs a value\n", bad);
+        runtime_error("%s", perr.msg);
         return 1;
     }
-    runtime_log_open(cli.log, cli.log_format);
     phases_command(cli.command);
 
     _cleanup_(mpp_config_clear) mpp_config cfg = {0};
@@ -53,6 +55,9 @@ static int run(int argc, char **argv)
     memcpy(real_argv + 1, cli.pass, (size_t)cli.n_pass * sizeof(char *));
 
     int status;
+    /* Help, or not exactly one ID: the real runtime only prints, or refuses it. */
+    if (cli.help || (runtime_cli_interposed(cli.command) && cli.n_args != 1))
+        exec_real(real_argv);
     if (cli.command && strcmp(cli.command, "create") == 0)
         status = cmd_create(&cli, &cfg, real_argv, false);
     else if (cli.command && strcmp(cli.command, "run") == 0)

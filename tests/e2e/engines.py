@@ -327,11 +327,12 @@ class Podman:
 
     def etc_overlay(self):
         """Fresh upper and work directories for one command's /etc overlay: its mpp/mpp.json is
-        a symbolic link to the shared configuration, which tests rewrite."""
+        a hard link to the shared configuration, which tests rewrite in place (mpp refuses a
+        configuration that is a symbolic link)."""
         d = self.dir / f"etc-{uuid.uuid4().hex[:8]}"
         (d / "upper/mpp").mkdir(parents=True)
         (d / "work").mkdir()
-        os.symlink(self.config, d / "upper/mpp/mpp.json")
+        os.link(self.config, d / "upper/mpp/mpp.json")
         return d
 
     def cmd(self, mode, *args):

@@ -246,17 +246,85 @@ def test_every_way_of_naming_the_bundle_gets_the_copy(env, rootfs, rt, form):
     assert env.calls() == ["p0:properties", "p0:attach", "p0:detach"]
 
 
-def test_a_config_file_other_than_the_bundles_is_refused(env, rootfs, rt):
-    """crun's create --config FILE reads FILE, not the document mpp judged."""
-    src = benign(env)
-    b = make_bundle(env.root / "b", rootfs, ["/bin/cat", "/data/shadow"], [oci_bind(src, "/data")])
+def crun_config_bundle(env, rootfs, src, name="b"):
+    """A bundle whose config.json is benign and an other.json beside it that binds src."""
+    b = make_bundle(env.root / name, rootfs, ["/bin/cat", "/data/shadow"],
+                    [oci_bind(benign(env), "/data")])
     cfg = json.loads((b / "config.json").read_text())
-    cfg["mounts"][-1]["source"] = "/etc"
-    (b / "other.json").write_text(json.dumps(cfg))
+    cfg["mounts"][-1]["source"] = str(src)
+    (b / "other.json").write_text(json.dumps(cfg, indent=1))
+    return b
+
+
+@pytest.mark.parametrize("opt", [["--config", "other.json"], ["-f", "other.json"],
+                                 ["--config=other.json"]])
+def test_a_config_file_other_than_the_bundles_is_judged(env, rootfs, rt, opt):
+    """crun's create --config FILE reads FILE, not BUNDLE/config.json: FILE is the document
+    judged. Its bind of /etc is denied, whatever BUNDLE/config.json says; its benign bind runs,
+    from mpp's copy, and FILE is left as it was, byte for byte."""
+    if not rt.real.endswith("crun"):
+        pytest.skip("crun's option (runc refuses it: tests/system/test_cli.py)")
     env.plugin("policy", *DENY_ETC)
     env.write_config(["policy"], runtime=rt.real)
-    for opt in (["--config", "other.json"], ["-f", "other.json"], ["--config=other.json"]):
-        r = rt.run(True, "run", "--bundle", str(b), *opt, "c1", config=env.config)
-        assert "root:" not in r.stdout
-        assert r.returncode != 0 and "not supported under mpp" in r.stderr, r.stderr
-        assert rt.state("c1") is None
+    b = crun_config_bundle(env, rootfs, "/etc")
+    # A relative FILE is found in the working directory, as crun finds it.
+    r = rt.run(True, "run", "--bundle", str(b), *opt, "c1", config=env.config, cwd=b)
+    assert "root:" not in r.stdout, "/etc/shadow reached the container"
+    assert r.returncode != 0 and "no /etc here" in r.stderr, r.stderr
+    assert rt.state("c1") is None
+
+    other = env.root / "other-src"
+    other.mkdir()
+    (other / "shadow").write_text("from other.json\n")
+    b = crun_config_bundle(env, rootfs, other, "b2")
+    given, st = (b / "other.json").read_bytes(), os.stat(b / "other.json")
+    listing = sorted(os.listdir(b))
+    err = env.root / "create.err"
+    with open(err, "w") as f:
+        r = rt.run(True, "create", "--bundle", str(b), *opt, "c2", config=env.config, cwd=b,
+                   stdout=subprocess.DEVNULL, stderr=f, capture_output=False)
+    assert r.returncode == 0, err.read_text()
+    try:
+        copies = list((env.state_dir / "bundles" / "c2").iterdir())
+        assert len(copies) == 1
+        # The runtime's bundle is mpp's copy, whose document is other.json's, judged.
+        st_rt = json.loads(rt.run(False, "state", "c2").stdout)
+        assert st_rt["bundle"] == str(copies[0]), st_rt
+        copy = json.loads((copies[0] / "config.json").read_text())
+        assert copy["mounts"][-1]["source"] == str(other)
+        assert rt.run(True, "start", "c2", config=env.config).returncode == 0
+        wait_for(lambda: rt.state("c2") == "stopped", what="stopped")
+    finally:
+        r = rt.run(True, "delete", "--force", "c2", config=env.config)
+    assert r.returncode == 0, r.stderr
+    assert (b / "other.json").read_bytes() == given
+    now = os.stat(b / "other.json")
+    assert (now.st_ino, now.st_mtime_ns) == (st.st_ino, st.st_mtime_ns)
+    assert sorted(os.listdir(b)) == listing
+    assert list((env.state_dir / "bundles").iterdir()) == []
+
+
+def test_a_config_file_replaced_after_the_check_never_reaches_the_runtime(env, rootfs, rt):
+    """While a plugin answers the attach of --config FILE's mounts (after mpp read and checked
+    FILE), FILE is replaced by a document that binds /etc: the runtime reads mpp's copy of what
+    was judged, not FILE (given to crun as it was, the container would read /etc/shadow)."""
+    if not rt.real.endswith("crun"):
+        pytest.skip("crun's option")
+    other = env.root / "other-src"
+    other.mkdir()
+    (other / "shadow").write_text("judged\n")
+    b = crun_config_bundle(env, rootfs, other)
+    evil = json.loads((b / "other.json").read_text())
+    evil["mounts"][-1]["source"] = "/etc"
+    (env.root / "evil.json").write_text(json.dumps(evil))
+    env.plugin("policy", *DENY_ETC)
+    env.plugin("racer", "--run-on-attach",
+               f"cp '{env.root}/evil.json' '{b}/.racer' && mv '{b}/.racer' '{b}/other.json'")
+    env.write_config(["policy", "racer"], runtime=rt.real)
+    r = rt.run(True, "run", "--bundle", str(b), "--config", "other.json", "c1",
+               config=env.config, cwd=b)
+    assert "root:" not in r.stdout, "/etc/shadow reached the container"
+    assert (r.returncode, r.stdout) == (0, "judged\n"), r.stderr
+    assert json.loads((b / "other.json").read_text())["mounts"][-1]["source"] == "/etc", \
+        "the racer did not run: the test proves nothing"
+    assert env.calls(("attach", "detach")) == ["racer:attach", "racer:detach"]

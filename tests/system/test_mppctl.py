@@ -517,8 +517,8 @@ def test_check_config_good(env):
     assert f'ok      plugin "p0": found and trusted: unix:{env.plugin_dir / "p0.sock"}' in r.stdout
     doc = ctl_json(env, "check-config", env.config, config=False)
     assert doc["ok"] is True
-    assert [c["check"] for c in doc["checks"]] == ["config", 'plugin "p0"', "state_dir",
-                                                   "runtime"]
+    assert [c["check"] for c in doc["checks"]] == ["config", "plugin_dirs",
+                                                   'plugin "p0"', "state_dir", "runtime"]
 
 
 def test_check_config_problems(env):

@@ -745,6 +745,72 @@ static void test_exclusion_by_resolved_source(void **state)
     described_clear(&d);
 }
 
+/* Whichever engine claims the container (each is one entry of the adapters' table), every
+ * engine's own files of this container stay hidden and every engine's local volumes are told by
+ * their path: a claim can miss while the files are still the engine's. */
+static void test_every_engine_whatever_the_claim(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *root = docker_root();
+    char proot[PATH_MAX];
+    snprintf(proot, sizeof(proot), "%s/podman", root);
+    put(proot, "overlay-containers/" ID "/userdata/hostname", "x\n");
+    put(proot, "volumes/pvol/_data/file", "x\n");
+
+    static const struct {
+        const char *annotations, *runtime_root, *bundle_dir, *engine;
+    } claims[] = {
+        {"{}", NULL, NULL, "oci"},
+        {"{}", RUNTIME_ROOT, BUNDLE_DIR, "docker"},
+        {"{\"io.container.manager\": \"libpod\"}", NULL, NULL, "podman"},
+        {"{\"io.kubernetes.cri-o.TTY\": \"false\"}", NULL, NULL, "cri-o"},
+        {"{\"io.kubernetes.cri.sandbox-id\": \"s\"}", NULL, NULL, "containerd"},
+        {"{}", NULL, "/run/containerd/io.containerd.runtime.v2.task/k8s.io/" ID, "containerd"},
+    };
+    for (size_t c = 0; c < ELEMENTSOF(claims); c++) {
+        char *json = NULL;
+        assert_true(asprintf(&json,
+                             "{\"mounts\": ["
+                             "{\"destination\": \"/etc/hostname\", \"type\": \"bind\", "
+                             "\"source\": \"%s/containers/" ID "/hostname\"},"
+                             "{\"destination\": \"/p/hostname\", \"type\": \"bind\", "
+                             "\"source\": \"%s/overlay-containers/" ID "/userdata/hostname\"},"
+                             "{\"destination\": \"/v\", \"type\": \"bind\", "
+                             "\"source\": \"%s/volumes/vol/_data\"},"
+                             "{\"destination\": \"/pv\", \"type\": \"bind\", "
+                             "\"source\": \"%s/volumes/pvol/_data\"},"
+                             "{\"destination\": \"/srv\", \"type\": \"bind\", \"source\": \"/srv\"}"
+                             "], \"annotations\": %s}",
+                             root, proot, root, proot, claims[c].annotations) > 0);
+        mpp_adapter_options o = {
+            .container_id = ID,
+            .docker_root = root,
+            .podman_root = proot,
+            .runtime_root = claims[c].runtime_root,
+            .bundle_dir = claims[c].bundle_dir,
+        };
+        described d = {0};
+        describe_json(json, &o, &d);
+        free(json);
+        assert_int_equal(d.n, 3);
+        for (size_t i = 0; i < d.n; i++)
+            if (strcmp(d.mounts[i].container.engine, claims[c].engine) != 0)
+                fail_msg("claim %zu: engine %s, expected %s", c, d.mounts[i].container.engine,
+                         claims[c].engine);
+        assert_false(has(&d, "/etc/hostname"));
+        assert_false(has(&d, "/p/hostname"));
+        const mpp_mount *m = find(&d, "/v");
+        assert_string_equal(m->type, "volume");
+        assert_string_equal(m->volume.name, "vol");
+        m = find(&d, "/pv");
+        assert_string_equal(m->type, "volume");
+        assert_string_equal(m->volume.name, "pvol");
+        assert_string_equal(m->volume.driver, "local");
+        assert_string_equal(find(&d, "/srv")->type, "bind");
+        described_clear(&d);
+    }
+}
+
 static void test_bad_roots(void **state)
 {
     (void)state;
@@ -776,6 +842,7 @@ int main(void)
         cmocka_unit_test(test_podman),
         cmocka_unit_test(test_generic_annotations),
         cmocka_unit_test(test_bad_roots),
+        cmocka_unit_test(test_every_engine_whatever_the_claim),
         cmocka_unit_test(test_exclusion_by_resolved_source),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -856,6 +856,72 @@ static void test_save_copy(void **state)
     assert_int_equal(count_entries(file), 0);
 }
 
+/* crun's --config FILE: the document comes from FILE, the bundle stays the bundle directory (a
+ * relative root.path and the copy's origin name it, not FILE's directory). */
+static void test_load_file(void **state)
+{
+    (void)state;
+    _cleanup_free_ char *dir = make_bundle("lf", "runc-spec.json", 0644);
+    char fdir[PATH_MAX], file[PATH_MAX + 16], sdir[PATH_MAX], copy[PATH_MAX];
+    char link[PATH_MAX + 16], cfile[PATH_MAX + 32], root[PATH_MAX + 32];
+    snprintf(fdir, sizeof(fdir), "%s/lf-conf", tmpdir);
+    snprintf(file, sizeof(file), "%s/alt.json", fdir);
+    snprintf(sdir, sizeof(sdir), "%s/lf-state", tmpdir);
+    assert_int_equal(mkdir(fdir, 0755), 0);
+    assert_int_equal(mkdir(sdir, 0700), 0);
+    _cleanup_free_ char *text = fixture("runc-spec.json", NULL);
+    write_file(file, text, 0644);
+
+    mpp_bundle *b = NULL;
+    mpp_error err = {0};
+    assert_int_equal(mpp_bundle_load_file(dir, file, &b, &err), 0);
+    assert_string_equal(mpp_bundle_origin(b), file);
+    assert_int_equal(mpp_bundle_copy_make(sdir, "c1", copy, sizeof(copy), &err), 0);
+    assert_int_equal(mpp_bundle_save_copy(b, copy, &err), 0);
+    snprintf(cfile, sizeof(cfile), "%s/config.json", copy);
+    _cleanup_free_ char *saved = read_all(cfile, NULL);
+    snprintf(root, sizeof(root), "\"path\":\"%s/rootfs\"", dir);
+    if (!strstr(saved, root))
+        fail_msg("%s lacks %s", saved, root);
+    _cleanup_free_ char *origin = NULL;
+    assert_int_equal(mpp_bundle_copy_origin(sdir, copy, &origin), 1);
+    assert_string_equal(origin, dir);
+    _cleanup_free_ char *after = read_all(file, NULL);
+    assert_string_equal(after, text);
+
+    /* mpp_bundle_save replaces FILE, its temporary file beside it, not in the bundle. */
+    assert_int_equal(mpp_bundle_save(b, &err), 0);
+    assert_int_equal(count_entries(fdir), 1);
+    assert_int_equal(count_entries(dir), 1);
+    mpp_bundle_free(b);
+
+    /* The copies' IDs, as the journals' are listed. */
+    char **ids = NULL;
+    size_t n = 0;
+    assert_int_equal(mpp_bundle_copies_list(sdir, &ids, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(ids[0], "c1");
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    mpp_bundle_copies_remove(sdir, "c1");
+    assert_int_equal(mpp_bundle_copies_list(sdir, &ids, &n, &err), 0);
+    assert_int_equal(n, 0);
+    free(ids);
+
+    /* FILE itself must not be a symbolic link, as config.json; nor be missing. */
+    snprintf(link, sizeof(link), "%s/link.json", fdir);
+    assert_int_equal(symlink(file, link), 0);
+    assert_int_equal(mpp_bundle_load_file(dir, link, &b, &err), -ELOOP);
+    assert_null(b);
+    assert_non_null(strstr(err.msg, "symbolic link"));
+    snprintf(link, sizeof(link), "%s/none.json", fdir);
+    assert_int_equal(mpp_bundle_load_file(dir, link, &b, &err), -ENOENT);
+    assert_non_null(strstr(err.msg, "none.json"));
+    assert_int_equal(mpp_bundle_load_file("", file, &b, &err), -EINVAL);
+    assert_int_equal(mpp_bundle_load_file(dir, NULL, &b, &err), -EINVAL);
+}
+
 static void test_unpin(void **state)
 {
     (void)state;
@@ -1164,6 +1230,7 @@ int main(void)
         cmocka_unit_test(test_save_atomic),
         cmocka_unit_test(test_save_file_replaced),
         cmocka_unit_test(test_save_copy),
+        cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_go_key_folding),
         cmocka_unit_test(test_unpin),
         cmocka_unit_test(test_malformed),
