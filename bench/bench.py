@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -608,9 +609,11 @@ def bench_journal(quick):
             # side leaves its blocks to the bundle's next sync, so the difference of the two
             # medians is the marginal cost (within a cold start's spread). The time the process
             # spends waiting in the journal's own syncs is the other bound.
+            # The journal is not synced any more (state_dir is runtime state): no spread then.
             record("journal: time in its syncs per container start",
                    sum(syncs["journal"]) / starts * 1e3, None, "ms",
-                   spread={k: x * 1e3 for k, x in spread(syncs["journal"]).items() if k != "n"},
+                   spread={k: x * 1e3 for k, x in spread(syncs["journal"]).items() if k != "n"}
+                   if len(syncs["journal"]) > 1 else None,
                    note="create+start+delete; " + what + "; spread: of one sync")
             if syncs["journal"]:
                 record("journal: time per sync", med(syncs["journal"]) * 1e3, None, "ms",
@@ -1078,10 +1081,17 @@ def main():
     def terminated(sig, frame):
         raise SystemExit(f"bench: signal {sig}")
     signal.signal(signal.SIGTERM, terminated)
+    failed = []
     try:
         for name, fn in BENCHES.items():
             if not args.only or name in args.only:
-                fn(args.quick)
+                # A benchmark that fails is reported in the table; the others still run.
+                try:
+                    fn(args.quick)
+                except Exception as e:  # noqa: BLE001
+                    traceback.print_exc()
+                    failed.append(name)
+                    record(f"{name}: FAILED", 0, None, "", note=f"{type(e).__name__}: {e}"[:300])
     finally:
         STATE_TMPFS.close()
 
@@ -1105,6 +1115,8 @@ def main():
     (out / "latest.json").write_text(json.dumps(doc, indent=1))
     (out / "latest.md").write_text(markdown(doc))
     print(f"results: {out / ('bench-' + stamp + '.json')}")
+    if failed:
+        sys.exit(f"bench: failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":
