@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "journal.h"
 #include "macro.h"
+#include "phase.h"
 #include "properties-cache.h"
 
 typedef struct chain_plugin {
@@ -151,7 +152,9 @@ static int plugin_discover(mpp_chain *c, chain_plugin *p, mpp_error *err)
 {
     if (p->discovered)
         return 0;
+    const char *left = mpp_phase_enter("discovery");
     int r = mpp_discover(p->name, c->cfg.plugin_dirs, c->cfg.n_plugin_dirs, &p->addr, err);
+    mpp_phase_enter(left);
     if (r < 0)
         return r;
     p->discovered = true;
@@ -170,7 +173,10 @@ static int plugin_connect(mpp_chain *c, chain_plugin *p, mpp_error *err)
         .timeout_ms = c->cfg.call_timeout_ms,
         .max_response_bytes = c->cfg.max_response_bytes,
     };
-    return mpp_client_new(&p->addr, &o, &p->client, err);
+    const char *left = mpp_phase_enter("connect");
+    r = mpp_client_new(&p->addr, &o, &p->client, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 /* The plugin's patterns from the properties cache, when it holds them for the plugin's current
@@ -216,10 +222,8 @@ static int plugin_ask_patterns(chain_plugin *p, mpp_error *err)
 
 /* The plugin's patterns: from the cache when it is valid for the plugin's current identity and
  * this configuration, else Activate + MountPointProperties, then cached. */
-static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+static int plugin_patterns_load(mpp_chain *c, chain_plugin *p, mpp_error *err)
 {
-    if (p->have_patterns)
-        return 0;
     int r = plugin_connect(c, p, err);
     if (r < 0)
         return r;
@@ -240,6 +244,16 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return 0;
 }
 
+static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->have_patterns)
+        return 0;
+    const char *left = mpp_phase_enter("properties");
+    int r = plugin_patterns_load(c, p, err);
+    mpp_phase_enter(left);
+    return r;
+}
+
 /* Each record is written before the step it protects (the "attach" record before the call: a
  * plugin may act on it, so a teardown after a crash must know of it). Not synced: state_dir is
  * runtime state, see journal.h. */
@@ -248,10 +262,12 @@ static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
     _cleanup_free_ char *text = NULL;
     if (!rec)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_json_dump(rec, &text, err);
-    if (r < 0)
-        return r;
-    return mpp_journal_append(j, text, err);
+    if (r >= 0)
+        r = mpp_journal_append(j, text, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 static const char *mount_source(const mpp_mount *m)
@@ -344,7 +360,9 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
                          mpp_error *err)
 {
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_journal_create(c->cfg.state_dir, id, &j, err);
+    mpp_phase_enter(left);
     if (r < 0)
         return r;
     _cleanup_(json_decrefp) json_t *begin =
@@ -446,7 +464,9 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     mpp_attach_response resp = {0};
     long status = 0;
     mpp_error call_err = {0};
+    const char *left = mpp_phase_enter("attach round trip");
     r = mpp_client_attach(p->client, &req, &resp, &status, &call_err);
+    mpp_phase_enter(left);
     if (r < 0 || !resp.success) {
         /* Sent without a valid answer: the plugin may have done its work, so it stays
          * possibly attached (journaled as sent) and gets its detach; only a refusal it
@@ -672,6 +692,7 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
     }
     /* Asked but nothing attached: no teardown will be needed, so keep no state. */
     if (j) {
+        mpp_phase_enter("journal");
         mpp_jstate st;
         r = mpp_jstate_load(j, &st, err);
         if (r < 0)
@@ -969,8 +990,10 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
         r = plugin_patterns(c, p, err); /* a restarted plugin is initialized first */
         if (r >= 0) /* the connection is dropped after each detach (see detach_one) */
             r = plugin_connect(c, p, err);
+        const char *left = mpp_phase_enter("detach round trip");
         if (r >= 0)
             r = mpp_client_detach(p->client, req, resp, &status, err);
+        mpp_phase_enter(left);
         if (r >= 0 && status == 200)
             return 0;
         if (r >= 0)
@@ -1200,10 +1223,12 @@ int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned fla
 {
     memset(t, 0, sizeof(*t));
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_journal_open(c->cfg.state_dir, id, &j, err);
-    if (r < 0)
-        return r;
-    return unwind(c, j, id, exit_status, flags, t, err);
+    if (r >= 0)
+        r = unwind(c, j, id, exit_status, flags, t, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 void mpp_teardown_clear(mpp_teardown *t)
