@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The chain engine (spec §6): attach in chain order with clocks, unwind in reverse from the
+/* The chain engine (protocol §6): attach in chain order with clocks, unwind in reverse from the
  * journal, detach outcomes, emergency actions. */
 #include <dirent.h>
 #include <errno.h>
@@ -902,7 +902,7 @@ static int scoped_action(mpp_action_kind kind, const char *root, const char *pat
     return 0;
 }
 
-/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. roots are
+/* Emergency actions (protocol §4.2), run when a plugin cannot be reached for its detach. roots are
  * what its Remove and Unmount may act on (see "The scope of emergency actions"). */
 static int run_action(const mpp_action *a, const char *plugin, const char *const *roots,
                       size_t n_roots, bool *halt, char **error, char **warning)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP client that talks to plugins (spec §1). It writes its requests itself (a POST with
+/* The HTTP client that talks to plugins (protocol §1). It writes its requests itself (a POST with
  * a JSON body) and reads the answers with http-parser (http-response.c). One connection per
  * client, kept for the next call (keep-alive). A client is not thread-safe. */
 #include <errno.h>

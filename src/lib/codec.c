@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The protocol codec (spec §1, §4, §5): JSON text <-> the structs of types.h, with jansson.
+/* The protocol codec (protocol §1, §4, §5): JSON text <-> the structs of types.h, with jansson.
  *
  * Decoders read like Go's encoding/json: null or absent means "not given" for every field (Go
  * leaves the zero value), unknown fields are ignored, but a value of the wrong type is an error
  * naming its field path ("Mounts[1].ReadOnly: expected a boolean, got string"). Numbers are never
- * coerced to strings or booleans. Encoders write the spec's keys in the spec's order and leave
- * out empty optional fields (Go's omitempty). */
+ * coerced to strings or booleans. Encoders write the protocol's keys in its order (protocol §4)
+ * and leave out empty optional fields (Go's omitempty). */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The per-container journal: state_dir/ID/journal, JSON lines, each written (in one write())
- * before the step it records can have an effect. Replaying it gives the plugins still attached,
- * so that a teardown in any later process finishes the unwind. Nothing is synced: state_dir is
- * runtime state like /run/runc, safe against the death of any process (the page cache keeps
- * what was written), not against a power loss, after which no container it describes exists
- * (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no record.
+/* The per-container journal: state_dir/containers/ID/journal, JSON lines, each written (in one
+ * write()) before the step it records can have an effect. Replaying it gives the plugins still
+ * attached, so that a teardown in any later process finishes the unwind. Nothing is synced:
+ * state_dir is runtime state like /run/runc, safe against the death of any process (the page
+ * cache keeps what was written), not against a power loss, after which no container it describes
+ * exists (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no
+ * record.
  *
  * Records (the "op" key):
  *   begin      {id, mounts: N}
@@ -30,8 +31,8 @@
 
 typedef struct mpp_journal mpp_journal;
 
-/* Create state_dir/ID (0700) and its journal (0600), locked. -EEXIST if the container already
- * has one. */
+/* Create state_dir/containers/ID (0700) and its journal (0600), locked. -EEXIST if the
+ * container already has one. */
 int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out, mpp_error *err);
 
 /* Open and lock an existing journal (waits for a concurrent holder). -ENOENT if there is none

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The pattern matcher (spec §5).
+/* The pattern matcher (protocol §5).
  *
  * This runs for every mount × plugin × pattern on the container creation path, so it neither
  * allocates nor does I/O: paths are cleaned into stack buffers, and only when they are not
@@ -559,7 +559,7 @@ static inline __attribute__((always_inline)) bool kv_exists(const ckv *c, const 
 static bool kv_all(const ckv *c, const mpp_kv_pattern *r, const mpp_strmap *m, const str *pre)
 {
     /* With no Value the rule "every matching key has a matching value" would always hold, so
-     * the spec gives it a meaning: every key of the map matches Key. */
+     * protocol §5 gives it a meaning: every key of the map matches Key. */
     bool keys_only = c ? c->value.set == 0 : raw_sp_is_empty(&r->value);
 
     for (size_t i = 0; i < m->n; i++) {
@@ -662,7 +662,7 @@ static bool stack_op_match(mpp_stack_op op, const mpp_applied_patterns *list,
         return false;
 
     case MPP_STACK_TOP_SEQUENCE:
-        /* "Top" is the first applied entry, index 0 (the spec's naming). */
+        /* "Top" is the first applied entry, index 0 (the protocol's naming, §5). */
         return k <= n && run_matches(list, stack, 0);
 
     case MPP_STACK_BOTTOM_SEQUENCE:
@@ -702,7 +702,7 @@ bool mpp_stack_pattern_match(const mpp_stack_pattern *p, const mpp_applied *stac
 
 /* ---- Pattern ---- */
 
-/* Spec §4: the effective consistency is "the last consistency set by a plugin, else default";
+/* Protocol §4: the effective consistency is "the last consistency set by a plugin, else default";
  * for the user's Consistency an unset value is the default as well. */
 static const char *consistency_or_default(const char *c)
 {
@@ -842,7 +842,7 @@ typedef struct live {
 static value *live_effective_source(live *l, mview *mv)
 {
     if (!l->effective_source) {
-        /* The effective source is Source until a plugin changes it (spec §4, §6). */
+        /* The effective source is Source until a plugin changes it (protocol §4, §6). */
         if (isempty(mv->m->effective_source)) {
             l->effective_source = &mv->source;
         } else {
@@ -869,7 +869,7 @@ static bool raw_pattern_match(const mpp_pattern *p, mview *mv, live *l)
     const mpp_mount *m = mv->m;
 
     /* [mpp extension] tmpfs mounts reach only patterns that name that type, so that plugins
-     * written for v2 never see a type they were not written for (spec §3). */
+     * written for v2 never see a type they were not written for (protocol §3). */
     if (is_tmpfs(m->type) && !is_tmpfs(p->type))
         return false;
     return true FOR(RAW_EQ) &&
