@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The fields of a MountPoint (spec §4), and how a Pattern (spec §5) looks at each: the one list
- * that types.c (clear, copy, init), codec.c (decode, encode) and pattern.c (plain and compiled
- * matching) expand, so that they cannot disagree on which fields exist.
+/* The fields of a MountPoint (protocol §4), and how a Pattern (protocol §5) looks at each: the
+ * one list that types.c (clear, copy, init), codec.c (decode, encode) and pattern.c (plain and
+ * compiled matching) expand, so that they cannot disagree on which fields exist.
  *
  * Adding a field: its members in mpp_mount and mpp_pattern (include/mpp/types.h, what plugins
- * read), one line here, and the code that gives it meaning (an engine adapter filling it, a
- * runtime step applying it); a new kind also needs its handling in the three files. types.c
- * refuses to compile when the list and the structs disagree.
+ * read), one line here, the code that gives it meaning (an engine adapter filling it, a runtime
+ * step applying it), and its row in docs/protocol.md (§4.2, and §5 for patterns); a new kind also
+ * needs its handling in the three files. types.c refuses to compile when the list and the structs
+ * disagree.
  *
  * X(GROUP, ID, KEY, MKIND, MMEMBER, PKIND, PMEMBER), in wire order within each group (the
  * groups' fields come after the top level's, which puts the fields patterns use most first in
@@ -18,7 +19,7 @@
  *   KEY     the JSON key
  *   MKIND   the mount's member, at MMEMBER in mpp_mount:
  *           STR         char *, left out of JSON when empty
- *           STR_ALWAYS  char *, always written (spec §4 says the key is always there)
+ *           STR_ALWAYS  char *, always written (protocol §4.2 says the key is always there)
  *           BOOL        bool, left out when false
  *           MAP         mpp_strmap, left out when empty
  *           OBJ         a JSON object holding the fields of group ID (always written)
