@@ -287,7 +287,8 @@ def test_delete_regex_tears_down_every_container_deleted(env, rootfs, rt):
     src.mkdir()
     env.plugin("p0")
     cfg = chain_config(env, rt, ["p0"])
-    b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")])
+    b = make_bundle(env.root / "b", rootfs, ["/bin/sleep", "1000"], [oci_bind(src, "/data")],
+                    own_cgroup=False)  # several containers at once
     # No mount a plugin could be shown: no journal, only mpp's copy of the bundle.
     bare = make_bundle(env.root / "bare", rootfs, ["/bin/sleep", "1000"])
     other_root = env.root / "other-root"
