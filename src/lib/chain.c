@@ -1245,46 +1245,16 @@ int mpp_exit_status_after_teardown(int status, bool teardown_failed)
     return (status == 0 && teardown_failed) ? 129 : status;
 }
 
+/* A container with a regular journal file (not one a crashed create left half made). */
+static bool has_journal(const char *state_dir, const char *id)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return mpp_container_state_path(state_dir, id, "journal", path, sizeof(path)) > 0 &&
+           lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
 {
-    *ids = NULL;
-    *n = 0;
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof(dir), "%s/containers", state_dir) >= (int)sizeof(dir))
-        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        return mpp_error_set(err, -errno, "cannot read state directory %s: %m", state_dir);
-    }
-    char **v = NULL;
-    size_t count = 0;
-    struct dirent *de;
-    int r = 0;
-    while ((de = readdir(d))) {
-        if (!mpp_container_id_valid(de->d_name))
-            continue;
-        char path[PATH_MAX];
-        struct stat stj;
-        mpp_container_state_path(state_dir, de->d_name, "journal", path, sizeof(path));
-        if (lstat(path, &stj) < 0 || !S_ISREG(stj.st_mode))
-            continue;
-        char **nv = realloc(v, (count + 1) * sizeof(*nv));
-        if (!nv || !(nv[count] = strdup(de->d_name))) {
-            v = nv ? nv : v;
-            r = mpp_error_set(err, -ENOMEM, "out of memory");
-            break;
-        }
-        v = nv;
-        count++;
-    }
-    closedir(d);
-    if (r < 0) {
-        mpp_strv_free(v, count);
-        return r;
-    }
-    *ids = v;
-    *n = count;
-    return 0;
+    return mpp_state_ids(state_dir, "containers", has_journal, ids, n, err);
 }

@@ -110,3 +110,9 @@ void mpp_jstate_clear(mpp_jstate *st);
 
 /* The plugin still attached with the highest clock, or NULL: the next to detach. */
 mpp_jplugin *mpp_jstate_next_detach(mpp_jstate *st);
+
+/* The names in state_dir/SUB that are valid container IDs and that keep() accepts (NULL: all),
+ * as a heap array for mpp_strv_free(); a missing directory is an empty list. */
+int mpp_state_ids(const char *state_dir, const char *sub,
+                  bool (*keep)(const char *state_dir, const char *id), char ***ids, size_t *n,
+                  mpp_error *err);
