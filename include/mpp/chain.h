@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The chain engine (spec §2 and §6) and its journal.
+/* The chain engine (protocol §2 and §6) and its journal.
  *
  * mpp_chain_attach runs the attach pass for one container: for each plugin in chain order it
  * selects the mounts its patterns match (no I/O: properties come from a cache under state_dir),
  * sends one Attach with all of them, and applies the answers. Every step is written to the
- * container's journal (state_dir/ID/journal, fsync'd) before its effect can matter, so that a
- * teardown in any later process, after a crash at any point, detaches exactly the plugins that
- * attached (or may have: an Attach sent without a recorded answer counts as attached).
+ * container's journal (state_dir/containers/ID/journal, one write() each, not synced: see
+ * journal.h) before its effect can matter, so that a teardown in any later process, after a
+ * crash at any point, detaches exactly the plugins that attached (or may have: an Attach sent
+ * without a recorded answer counts as attached, protocol §6.3).
  *
  * mpp_chain_detach unwinds from the journal: highest clock first, one Detach per plugin.
  * Plugins must accept a Detach for a container ID they do not know (they may have crashed before
@@ -33,7 +34,7 @@ typedef struct mpp_chain mpp_chain;
 int mpp_chain_new(const mpp_config *cfg, mpp_chain **out, mpp_error *err);
 void mpp_chain_free(mpp_chain *c);
 
-/* Attach pass for container id. mounts are the interposable mounts (spec §3), in a stable
+/* Attach pass for container id. mounts are the interposable mounts (protocol §3), in a stable
  * order; on success their effective_source, effective_consistency and applied stacks are
  * filled. On a denial, or any failure, every plugin already attached is detached (reverse
  * order; an Attach that went out and got no valid answer counts as attached: the plugin may
@@ -111,7 +112,7 @@ typedef struct mpp_teardown {
     char **errors; /* the recorded errors, in order */
     size_t n_errors;
     unsigned detached; /* plugins detached by this call */
-    char **warnings;   /* by this call: unreachable plugins and their Warning actions (§4.2) */
+    char **warnings;   /* by this call: unreachable plugins, Warning actions (protocol §4.2) */
     size_t n_warnings;
 } mpp_teardown;
 
@@ -154,7 +155,7 @@ int mpp_state_dir_check(const char *path, mpp_error *err);
 /* A container ID usable as a directory name: 1..1024 of [A-Za-z0-9_.-], not "." or "..". */
 bool mpp_container_id_valid(const char *id);
 
-/* Spec §6: a failed teardown turns 0 into 129; any other status is kept. */
+/* Protocol §6: a failed teardown turns 0 into 129; any other status is kept. */
 int mpp_exit_status_after_teardown(int status, bool teardown_failed);
 
 /* Containers with a journal under state_dir (for recover and ps). *ids is a heap array. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Plugin discovery (spec §1) and the HTTP client (HTTP/1.1 over unix sockets and TCP). */
+/* Plugin discovery (protocol §1) and the HTTP client (HTTP/1.1 over unix sockets and TCP). */
 
 #include <stdbool.h>
 #include <stddef.h>

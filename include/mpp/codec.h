@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The protocol codec (spec §1 and §4): JSON text <-> the structs of types.h.
+/* The protocol codec (protocol §1 and §4): JSON text <-> the structs of types.h.
  *
  * Decoders are lenient as a Go decoder is: any array or object may be null or absent, unknown
  * fields are ignored. They are strict about types and size: a wrong type, truncated JSON, invalid
@@ -9,7 +9,7 @@
  * -EBADMSG (or -E2BIG for size) with a message naming the field, e.g.
  * "Mounts[2].Volume.Labels: expected an object of strings, got integer".
  *
- * Encoders emit the exact JSON keys of the spec and omit empty optional fields (omitempty).
+ * Encoders emit the exact JSON keys of the protocol and omit empty optional fields (omitempty).
  * The output is a NUL-terminated heap string the caller frees. */
 
 #include <stddef.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* mpp's configuration file (DESIGN.md "Configuration"). Unknown keys are refused, so that a typo
- * is an error rather than a silently ignored setting. */
+/* mpp's configuration file (every key is in mpp.json(5), docs/man/mpp.json.5). Unknown keys are
+ * refused, so that a typo is an error rather than a silently ignored setting. */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The exit gate's host side (spec §6: teardown blocks the report of the container's exit).
+/* The exit gate's host side (protocol §6: teardown blocks the report of the container's exit).
  * mpp-init, the container's PID 1, connects to state_dir/gates/ID/gate.sock when the workload
  * has exited and sends "mpp-gate 1 exit N\n"; the gate checks that the peer is the container's
  * PID 1 and that nothing else runs in the container, runs the teardown, and answers
- * "mpp-gate 1 status V\n" with V the status after spec §6's rule (0 becomes 129 on failure).
+ * "mpp-gate 1 status V\n" with V the status after protocol §6's rule (0 becomes 129 on failure).
  * It answers once; anything else is refused. */
 
 #include <stdbool.h>

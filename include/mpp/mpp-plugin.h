@@ -56,9 +56,10 @@ typedef struct mpp_plugin_server_options {
     unsigned max_connections; /* 0 = MPP_PLUGIN_DEFAULT_MAX_CONNECTIONS; at least 4 */
     unsigned idle_timeout_s;  /* 0 = MPP_PLUGIN_DEFAULT_IDLE_TIMEOUT_S */
 
-    /* The SDK refuses an attach of a mount the plugin's own properties callback does not select
-     * (its patterns, asked again for each attach: mpp sends only what they select, so anything
-     * else came from a client talking to the socket directly). Set to serve every mount sent. */
+    /* The SDK refuses an attach of a mount the plugin's own patterns do not select (those of its
+     * last properties answer; the callback is asked when this process has given none): mpp sends
+     * only what they select, so anything else came from a client talking to the socket directly
+     * (protocol §8.8). Set to serve every mount sent. */
     bool attach_unselected;
 } mpp_plugin_server_options;
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* OCI bundles: read a config.json, describe its interposable mounts (spec §3) as MountPoints with
- * the help of the engine that made the container (the "adapters"), write the effective sources
- * back, and check or create those sources (spec §6 "Source").
+/* OCI bundles: read a config.json, describe its interposable mounts (protocol §3) as MountPoints
+ * with the help of the engine that made the container (the "adapters"), write the effective
+ * sources back, and check or create those sources (protocol §6 "Source").
  *
  * A bundle keeps the whole document: fields mpp does not know are written back unchanged. Loading
  * checks the parts mpp reads (the top level is an object; "mounts" is an array of objects with a
@@ -98,7 +98,7 @@ typedef struct mpp_adapter_options {
     const char *bundle_dir;   /* may be NULL (hook) */
 } mpp_adapter_options;
 
-/* The interposable mounts of the bundle (spec §3), described by the matching engine adapter.
+/* The interposable mounts of the bundle (protocol §3), described by the matching engine adapter.
  * index[k] is the position of mounts[k] in config.json's "mounts" array; the order is the
  * config.json order. Both arrays are heap-allocated (NULL when *n is 0); free them with
  * mpp_mounts_free(*mounts, *n) and free(*index).
@@ -132,7 +132,7 @@ int mpp_bundle_set_mount_source(mpp_bundle *b, size_t i, const char *source, con
  * pin_dir gets back the source recorded for it. */
 int mpp_bundle_unpin(mpp_bundle *b, const char *pin_dir, mpp_error *err); /* how many */
 
-/* Spec §6 "Source": for each mount whose effective source does not exist, create it as a
+/* Protocol §6 "Source": for each mount whose effective source does not exist, create it as a
  * directory (mode 0755, parents too, never through a symbolic link: see pin.h) only if
  * create_source_if_missing; else -ENOENT naming both
  * the original and the effective source. An existing source must resolve to something a bind

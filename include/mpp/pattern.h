@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The pattern matcher (spec §5). Pure functions: no I/O, no allocation on the match path
+/* The pattern matcher (protocol §5). Pure functions: no I/O, no allocation on the match path
  * (path cleaning uses a bounded stack buffer; a path longer than PATH_MAX does not match a
  * path predicate). The compiled sets below allocate when they are built, never when they
  * match. */
@@ -43,7 +43,7 @@ int mpp_pattern_set_new(const mpp_pattern *ps, size_t n, mpp_pattern_set **out, 
 void mpp_pattern_set_free(mpp_pattern_set *s);
 
 /* Prepare the mounts ms[0..n) for matching. The set borrows the array and keeps what it
- * derives from the fields plugins never change (spec §4: they change only EffectiveSource,
+ * derives from the fields plugins never change (protocol §4: they change only EffectiveSource,
  * EffectiveConsistency and, through the chain, AppliedMiddleware): Source, Destination, Type,
  * Mode, Propagation, Consistency, ReadOnly, CreateSourceIfMissing, Volume.{Name, Driver, ID,
  * Scope, Labels, DriverOptions, Options}, Container.Labels and Image.Labels must not change

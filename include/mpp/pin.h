@@ -74,6 +74,11 @@ int mpp_pins_install(mpp_pins *p, mpp_error *err);
 
 void mpp_pins_free(mpp_pins *p);
 
+/* The canonical path of what fd names, as mpp shows pinned sources to plugins: 0, -ENOENT when
+ * the object has no path left ("/x (deleted)") or lies outside our root, -ENAMETOOLONG, or
+ * readlink's error. For plugins that judge an object the way mpp pinned it. */
+int mpp_fd_canonical_path(int fd, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

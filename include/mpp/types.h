@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The data model of the mount point plugin protocol (spec §4 and §5). Every string and array is
- * heap-owned by the struct that holds it; the *_clear functions free them and accept zeroed
+/* The data model of the mount point plugin protocol (protocol §4 and §5). Every string and array
+ * is heap-owned by the struct that holds it; the *_clear functions free them and accept zeroed
  * structs. An absent string is NULL; an absent array has n == 0 (and items may be NULL). */
 
 #include <stdbool.h>
@@ -23,7 +23,7 @@ typedef struct mpp_strmap {
     size_t n;
 } mpp_strmap;
 
-/* Changes a plugin made to a mount (Changes in the spec). NULL or "" = unchanged. */
+/* Changes a plugin made to a mount (Changes, protocol §4.2). NULL or "" = unchanged. */
 typedef struct mpp_changes {
     char *effective_source;
     char *effective_consistency;
@@ -75,7 +75,7 @@ typedef struct mpp_mount {
     char *consistency;
 } mpp_mount;
 
-/* Patterns (spec §5). */
+/* Patterns (protocol §5). */
 
 /* StringPattern: every predicate that is set must hold; not_ negates each predicate on its own.
  * A NULL string predicate is unset; empty is set when true. */
@@ -176,7 +176,7 @@ typedef struct mpp_pattern {
     char *consistency;
 } mpp_pattern;
 
-/* Messages (spec §4). */
+/* Messages (protocol §4). */
 
 typedef struct mpp_activate_response {
     char **implements;

@@ -46,7 +46,7 @@ int pu_get_uint(const json_t *obj, const char *origin, const char *key, uint64_t
 int pu_get_strings(const json_t *obj, const char *origin, const char *key, const char ***out,
                    size_t *n, mpp_error *err);
 
-/* Patterns (spec §5) from a config value, an array of Pattern objects, through the codec.
+/* Patterns (protocol §5) from a config value, an array of Pattern objects, through the codec.
  * Returns 0 when the key is absent (*out NULL, *n 0), 1 when present (even if empty). */
 int pu_get_patterns(const json_t *obj, const char *origin, const char *key, mpp_pattern **out,
                     size_t *n, mpp_error *err);
@@ -111,7 +111,7 @@ int pu_answer_patterns(const mpp_pattern *patterns, size_t n, mpp_properties_res
  * answered Success false, Recoverable true, so that mpp records it and unwinds the rest. */
 int pu_answer_detach(int r, const mpp_error *e, mpp_detach_response *resp, mpp_error *err);
 
-/* Append an emergency detach action (spec §4.2) to an attachment. 0 or -ENOMEM. */
+/* Append an emergency detach action (protocol §4.2) to an attachment. 0 or -ENOMEM. */
 int pu_add_action(mpp_attachment *a, mpp_action_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

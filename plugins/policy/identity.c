@@ -15,6 +15,8 @@
 
 #include <linux/openat2.h>
 
+#include <mpp/pin.h>
+
 #include "macro.h"
 #include "policy.h"
 
@@ -26,20 +28,6 @@ void policy_object_clear(policy_object *o)
     free(o->anc);
     free(o->fspath);
     *o = (policy_object){0};
-}
-
-static int fd_path(int fd, char *buf, size_t size)
-{
-    char proc[64];
-    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-    ssize_t len = readlink(proc, buf, size - 1);
-    if (len < 0)
-        return -errno;
-    if ((size_t)len >= size - 1)
-        return -ENAMETOOLONG;
-    buf[len] = '\0';
-    /* "/x (deleted)" is no path; neither is anything outside our root. */
-    return buf[0] == '/' ? 0 : -ENOENT;
 }
 
 static int add_ident(policy_object *o, const struct stat *st)
@@ -59,7 +47,7 @@ static int add_ident(policy_object *o, const struct stat *st)
 static int parent_of_file(int fd, const struct stat *st)
 {
     char path[PATH_MAX];
-    int r = fd_path(fd, path, sizeof(path));
+    int r = mpp_fd_canonical_path(fd, path, sizeof(path));
     if (r < 0)
         return r;
     char *slash = strrchr(path, '/');
@@ -177,7 +165,7 @@ static int fs_path(int fd, policy_mountinfo *mi, char **out)
     if (!(stx.stx_mask & STATX_MNT_ID))
         return 0; /* a kernel before 5.8: not told */
     char path[PATH_MAX];
-    int r = fd_path(fd, path, sizeof(path));
+    int r = mpp_fd_canonical_path(fd, path, sizeof(path));
     if (r < 0)
         return r;
     const char *root, *point;

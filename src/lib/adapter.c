@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Which config.json mounts reach plugins (spec §3), their generic description, and the dispatch
- * to the adapter of the engine that made the container, through the table of engines (engine.h). */
+/* Which config.json mounts reach plugins (protocol §3), their generic description, and the
+ * dispatch to the adapter of the engine that made the container, through the table of engines
+ * (engine.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -24,8 +25,8 @@ static const mpp_engine_ops *const engines[] = {
     &mpp_engine_containerd, &mpp_engine_oci,
 };
 
-/* What mpp never shows to plugins (spec §3): what the runtime and the engine mount on their own
- * account, as opposed to what the user asked for. This is policy; keep it a table.
+/* What mpp never shows to plugins (protocol §3): what the runtime and the engine mount on their
+ * own account, as opposed to what the user asked for. This is policy; keep it a table.
  *
  * A bind mount is excluded by its source only, never by its destination: a user's
  * `-v /etc:/dev/hostetc` or `-v /etc:/etc/hosts` reaches plugins on every engine. And a source is

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The chain engine (spec §6): attach in chain order with clocks, unwind in reverse from the
+/* The chain engine (protocol §6): attach in chain order with clocks, unwind in reverse from the
  * journal, detach outcomes, emergency actions. */
 #include <dirent.h>
 #include <errno.h>
@@ -28,6 +28,7 @@
 #include "fault.h"
 #include "journal.h"
 #include "macro.h"
+#include "phase.h"
 #include "properties-cache.h"
 
 typedef struct chain_plugin {
@@ -151,7 +152,9 @@ static int plugin_discover(mpp_chain *c, chain_plugin *p, mpp_error *err)
 {
     if (p->discovered)
         return 0;
+    const char *left = mpp_phase_enter("discovery");
     int r = mpp_discover(p->name, c->cfg.plugin_dirs, c->cfg.n_plugin_dirs, &p->addr, err);
+    mpp_phase_enter(left);
     if (r < 0)
         return r;
     p->discovered = true;
@@ -170,7 +173,10 @@ static int plugin_connect(mpp_chain *c, chain_plugin *p, mpp_error *err)
         .timeout_ms = c->cfg.call_timeout_ms,
         .max_response_bytes = c->cfg.max_response_bytes,
     };
-    return mpp_client_new(&p->addr, &o, &p->client, err);
+    const char *left = mpp_phase_enter("connect");
+    r = mpp_client_new(&p->addr, &o, &p->client, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 /* The plugin's patterns from the properties cache, when it holds them for the plugin's current
@@ -216,10 +222,8 @@ static int plugin_ask_patterns(chain_plugin *p, mpp_error *err)
 
 /* The plugin's patterns: from the cache when it is valid for the plugin's current identity and
  * this configuration, else Activate + MountPointProperties, then cached. */
-static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+static int plugin_patterns_load(mpp_chain *c, chain_plugin *p, mpp_error *err)
 {
-    if (p->have_patterns)
-        return 0;
     int r = plugin_connect(c, p, err);
     if (r < 0)
         return r;
@@ -240,6 +244,16 @@ static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
     return 0;
 }
 
+static int plugin_patterns(mpp_chain *c, chain_plugin *p, mpp_error *err)
+{
+    if (p->have_patterns)
+        return 0;
+    const char *left = mpp_phase_enter("properties");
+    int r = plugin_patterns_load(c, p, err);
+    mpp_phase_enter(left);
+    return r;
+}
+
 /* Each record is written before the step it protects (the "attach" record before the call: a
  * plugin may act on it, so a teardown after a crash must know of it). Not synced: state_dir is
  * runtime state, see journal.h. */
@@ -248,10 +262,12 @@ static int journal_record(mpp_journal *j, json_t *rec, mpp_error *err)
     _cleanup_free_ char *text = NULL;
     if (!rec)
         return mpp_error_set(err, -ENOMEM, "out of memory");
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_json_dump(rec, &text, err);
-    if (r < 0)
-        return r;
-    return mpp_journal_append(j, text, err);
+    if (r >= 0)
+        r = mpp_journal_append(j, text, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 static const char *mount_source(const mpp_mount *m)
@@ -344,7 +360,9 @@ static int journal_begin(mpp_chain *c, const char *id, size_t n_mounts, mpp_jour
                          mpp_error *err)
 {
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_journal_create(c->cfg.state_dir, id, &j, err);
+    mpp_phase_enter(left);
     if (r < 0)
         return r;
     _cleanup_(json_decrefp) json_t *begin =
@@ -446,7 +464,9 @@ static int attach_one(mpp_chain *c, mpp_journal **jj, const char *id, chain_plug
     mpp_attach_response resp = {0};
     long status = 0;
     mpp_error call_err = {0};
+    const char *left = mpp_phase_enter("attach round trip");
     r = mpp_client_attach(p->client, &req, &resp, &status, &call_err);
+    mpp_phase_enter(left);
     if (r < 0 || !resp.success) {
         /* Sent without a valid answer: the plugin may have done its work, so it stays
          * possibly attached (journaled as sent) and gets its detach; only a refusal it
@@ -672,6 +692,7 @@ int mpp_chain_attach(mpp_chain *c, const char *id, mpp_mount *mounts, size_t n_m
     }
     /* Asked but nothing attached: no teardown will be needed, so keep no state. */
     if (j) {
+        mpp_phase_enter("journal");
         mpp_jstate st;
         r = mpp_jstate_load(j, &st, err);
         if (r < 0)
@@ -881,7 +902,7 @@ static int scoped_action(mpp_action_kind kind, const char *root, const char *pat
     return 0;
 }
 
-/* Emergency actions (spec §4.2), run when a plugin cannot be reached for its detach. roots are
+/* Emergency actions (protocol §4.2), run when a plugin cannot be reached for its detach. roots are
  * what its Remove and Unmount may act on (see "The scope of emergency actions"). */
 static int run_action(const mpp_action *a, const char *plugin, const char *const *roots,
                       size_t n_roots, bool *halt, char **error, char **warning)
@@ -969,8 +990,10 @@ static int detach_call(mpp_chain *c, chain_plugin *p, const mpp_detach_request *
         r = plugin_patterns(c, p, err); /* a restarted plugin is initialized first */
         if (r >= 0) /* the connection is dropped after each detach (see detach_one) */
             r = plugin_connect(c, p, err);
+        const char *left = mpp_phase_enter("detach round trip");
         if (r >= 0)
             r = mpp_client_detach(p->client, req, resp, &status, err);
+        mpp_phase_enter(left);
         if (r >= 0 && status == 200)
             return 0;
         if (r >= 0)
@@ -1200,10 +1223,12 @@ int mpp_chain_detach(mpp_chain *c, const char *id, int exit_status, unsigned fla
 {
     memset(t, 0, sizeof(*t));
     _cleanup_(mpp_journal_closep) mpp_journal *j = NULL;
+    const char *left = mpp_phase_enter("journal");
     int r = mpp_journal_open(c->cfg.state_dir, id, &j, err);
-    if (r < 0)
-        return r;
-    return unwind(c, j, id, exit_status, flags, t, err);
+    if (r >= 0)
+        r = unwind(c, j, id, exit_status, flags, t, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 void mpp_teardown_clear(mpp_teardown *t)
@@ -1220,46 +1245,16 @@ int mpp_exit_status_after_teardown(int status, bool teardown_failed)
     return (status == 0 && teardown_failed) ? 129 : status;
 }
 
+/* A container with a regular journal file (not one a crashed create left half made). */
+static bool has_journal(const char *state_dir, const char *id)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    return mpp_container_state_path(state_dir, id, "journal", path, sizeof(path)) > 0 &&
+           lstat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int mpp_chain_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
 {
-    *ids = NULL;
-    *n = 0;
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof(dir), "%s/containers", state_dir) >= (int)sizeof(dir))
-        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
-    DIR *d = opendir(dir);
-    if (!d) {
-        if (errno == ENOENT)
-            return 0;
-        return mpp_error_set(err, -errno, "cannot read state directory %s: %m", state_dir);
-    }
-    char **v = NULL;
-    size_t count = 0;
-    struct dirent *de;
-    int r = 0;
-    while ((de = readdir(d))) {
-        if (!mpp_container_id_valid(de->d_name))
-            continue;
-        char path[PATH_MAX];
-        struct stat stj;
-        mpp_container_state_path(state_dir, de->d_name, "journal", path, sizeof(path));
-        if (lstat(path, &stj) < 0 || !S_ISREG(stj.st_mode))
-            continue;
-        char **nv = realloc(v, (count + 1) * sizeof(*nv));
-        if (!nv || !(nv[count] = strdup(de->d_name))) {
-            v = nv ? nv : v;
-            r = mpp_error_set(err, -ENOMEM, "out of memory");
-            break;
-        }
-        v = nv;
-        count++;
-    }
-    closedir(d);
-    if (r < 0) {
-        mpp_strv_free(v, count);
-        return r;
-    }
-    *ids = v;
-    *n = count;
-    return 0;
+    return mpp_state_ids(state_dir, "containers", has_journal, ids, n, err);
 }

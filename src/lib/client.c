@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The HTTP client that talks to plugins (spec §1). It writes its requests itself (a POST with
+/* The HTTP client that talks to plugins (protocol §1). It writes its requests itself (a POST with
  * a JSON body) and reads the answers with http-parser (http-response.c). One connection per
  * client, kept for the next call (keep-alive). A client is not thread-safe. */
 #include <errno.h>
@@ -25,6 +25,7 @@
 
 #include "http-response.h"
 #include "macro.h"
+#include "phase.h"
 
 #define MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 #define EP_ACTIVATE "/Plugin.Activate"
@@ -433,8 +434,13 @@ int mpp_client_post(mpp_client *c, const char *endpoint, const char *body, long 
         reused = false;
     }
     int r;
-    if (c->fd < 0 && (r = client_connect(c, deadline, err)) < 0)
-        return r;
+    if (c->fd < 0) {
+        const char *left = mpp_phase_enter("connect");
+        r = client_connect(c, deadline, err);
+        mpp_phase_enter(left);
+        if (r < 0)
+            return r;
+    }
 
     struct iovec iov[2] = {{.iov_base = head, .iov_len = (size_t)hlen},
                            {.iov_base = (char *)body, .iov_len = body_len}};

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The protocol codec (spec §1, §4, §5): JSON text <-> the structs of types.h, with jansson.
+/* The protocol codec (protocol §1, §4, §5): JSON text <-> the structs of types.h, with jansson.
  *
  * Decoders read like Go's encoding/json: null or absent means "not given" for every field (Go
  * leaves the zero value), unknown fields are ignored, but a value of the wrong type is an error
  * naming its field path ("Mounts[1].ReadOnly: expected a boolean, got string"). Numbers are never
- * coerced to strings or booleans. Encoders write the spec's keys in the spec's order and leave
- * out empty optional fields (Go's omitempty). */
+ * coerced to strings or booleans. Encoders write the protocol's keys in its order (protocol §4)
+ * and leave out empty optional fields (Go's omitempty). */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 
 #include "codec-json.h"
 #include "macro.h"
+#include "mount-fields.h"
 
 /* Far above any real message, low enough that a hostile document cannot make us allocate
  * gigabytes of structs from 16 MiB of "[0,0,0...]". */
@@ -370,63 +371,53 @@ static void clear_applied(void *p)
     memset(a, 0, sizeof(*a));
 }
 
-static int dec_volume(dec *d, const json_t *v, void *out)
+static int dec_mount_applied(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"Name", dec_string, offsetof(mpp_volume, name)},
-        {"Driver", dec_string, offsetof(mpp_volume, driver)},
-        {"ID", dec_string, offsetof(mpp_volume, id)},
-        {"Labels", dec_strmap, offsetof(mpp_volume, labels)},
-        {"DriverOptions", dec_strmap, offsetof(mpp_volume, driver_options)},
-        {"Options", dec_strmap, offsetof(mpp_volume, options)},
-        {"Scope", dec_string, offsetof(mpp_volume, scope)},
-    };
+    mpp_mount *m = out;
+    void *items = NULL;
+    int r = dec_array(d, v, sizeof(*m->applied), dec_applied, clear_applied, &items, &m->n_applied);
+    m->applied = items;
+    return r;
+}
+
+/* The field_spec of each kind of member of mpp_mount (mount-fields.h). An object's decoder, and
+ * AppliedMiddleware's, take the whole mount (offset 0). */
+#define MSPEC_STR(key, id, mm) {key, dec_string, offsetof(mpp_mount, mm)},
+#define MSPEC_STR_ALWAYS(key, id, mm) {key, dec_string, offsetof(mpp_mount, mm)},
+#define MSPEC_BOOL(key, id, mm) {key, dec_bool, offsetof(mpp_mount, mm)},
+#define MSPEC_MAP(key, id, mm) {key, dec_strmap, offsetof(mpp_mount, mm)},
+#define MSPEC_OBJ(key, id, mm) {key, dec_mount_##id, 0},
+#define MSPEC_APPLIED(key, id, mm) {key, dec_mount_applied, 0},
+#define MSPEC(want, group, id, key, mk, mm, pk, pm)                                                \
+    MPP_FIELD_IF(group, want, MSPEC_##mk(key, id, mm))
+#define MSPEC_IN_VOLUME(...) MSPEC(VOLUME, __VA_ARGS__)
+#define MSPEC_IN_CONTAINER(...) MSPEC(CONTAINER, __VA_ARGS__)
+#define MSPEC_IN_IMAGE(...) MSPEC(IMAGE, __VA_ARGS__)
+#define MSPEC_IN_ROOT(...) MSPEC(ROOT, __VA_ARGS__)
+
+static int dec_mount_VOLUME(dec *d, const json_t *v, void *out)
+{
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(MSPEC_IN_VOLUME)};
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
-static int dec_container(dec *d, const json_t *v, void *out)
+static int dec_mount_CONTAINER(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"Labels", dec_strmap, offsetof(mpp_container_info, labels)},
-        {"ID", dec_string, offsetof(mpp_container_info, id)},
-        {"Engine", dec_string, offsetof(mpp_container_info, engine)},
-        {"Annotations", dec_strmap, offsetof(mpp_container_info, annotations)},
-    };
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(MSPEC_IN_CONTAINER)};
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
-static int dec_image(dec *d, const json_t *v, void *out)
+static int dec_mount_IMAGE(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"Labels", dec_strmap, offsetof(mpp_image_info, labels)},
-    };
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(MSPEC_IN_IMAGE)};
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
 /* Leaves a partial mount on error: the caller clears it. */
 static int dec_mount(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"EffectiveSource", dec_string, offsetof(mpp_mount, effective_source)},
-        {"EffectiveConsistency", dec_string, offsetof(mpp_mount, effective_consistency)},
-        {"Volume", dec_volume, offsetof(mpp_mount, volume)},
-        {"Container", dec_container, offsetof(mpp_mount, container)},
-        {"Image", dec_image, offsetof(mpp_mount, image)},
-        {"Source", dec_string, offsetof(mpp_mount, source)},
-        {"Destination", dec_string, offsetof(mpp_mount, destination)},
-        {"ReadOnly", dec_bool, offsetof(mpp_mount, read_only)},
-        {"Type", dec_string, offsetof(mpp_mount, type)},
-        {"Mode", dec_string, offsetof(mpp_mount, mode)},
-        {"Propagation", dec_string, offsetof(mpp_mount, propagation)},
-        {"CreateSourceIfMissing", dec_bool, offsetof(mpp_mount, create_source_if_missing)},
-        {"Consistency", dec_string, offsetof(mpp_mount, consistency)},
-    };
-    mpp_mount *m = out;
-    int r = dec_object(d, v, fields, ELEMENTSOF(fields), m);
-    if (r < 0 || absent(v))
-        return r;
-    return DEC_FIELD_ARRAY(d, v, "AppliedMiddleware", dec_applied, clear_applied, m->applied,
-                           m->n_applied);
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(MSPEC_IN_ROOT)};
+    return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
 static void clear_mount(void *p)
@@ -620,46 +611,48 @@ static int dec_stack_pattern(dec *d, const json_t *v, void *out)
     return 0;
 }
 
-static int dec_volume_pattern(dec *d, const json_t *v, void *out)
+/* The field_spec of each kind of member of mpp_pattern (mount-fields.h); an object's decoder
+ * takes the whole pattern (offset 0). */
+#define PSPEC_SLIST(key, id, pm) {key, dec_string_patterns, offsetof(mpp_pattern, pm)},
+#define PSPEC_EFFECTIVE_SOURCE PSPEC_SLIST
+#define PSPEC_ATOM(key, id, pm) {key, dec_pattern_string, offsetof(mpp_pattern, pm)},
+#define PSPEC_TYPE PSPEC_ATOM
+#define PSPEC_CONSISTENCY PSPEC_ATOM
+#define PSPEC_EFFECTIVE_CONSISTENCY PSPEC_ATOM
+#define PSPEC_TRI(key, id, pm) {key, dec_tristate, offsetof(mpp_pattern, pm)},
+#define PSPEC_MAPS(key, id, pm) {key, dec_strmap_patterns, offsetof(mpp_pattern, pm)},
+#define PSPEC_STACK(key, id, pm) {key, dec_stack_pattern, offsetof(mpp_pattern, pm)},
+#define PSPEC_OBJ(key, id, pm) {key, dec_pattern_##id, 0},
+#define PSPEC_NONE(key, id, pm)
+#define PSPEC(want, group, id, key, mk, mm, pk, pm)                                                \
+    MPP_FIELD_IF(group, want, PSPEC_##pk(key, id, pm))
+#define PSPEC_IN_VOLUME(...) PSPEC(VOLUME, __VA_ARGS__)
+#define PSPEC_IN_CONTAINER(...) PSPEC(CONTAINER, __VA_ARGS__)
+#define PSPEC_IN_IMAGE(...) PSPEC(IMAGE, __VA_ARGS__)
+#define PSPEC_IN_ROOT(...) PSPEC(ROOT, __VA_ARGS__)
+
+static int dec_pattern_VOLUME(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"Name", dec_string_patterns, offsetof(mpp_volume_pattern, name)},
-        {"Driver", dec_string_patterns, offsetof(mpp_volume_pattern, driver)},
-        {"ID", dec_string_patterns, offsetof(mpp_volume_pattern, id)},
-        {"Labels", dec_strmap_patterns, offsetof(mpp_volume_pattern, labels)},
-        {"DriverOptions", dec_strmap_patterns, offsetof(mpp_volume_pattern, driver_options)},
-        {"Options", dec_strmap_patterns, offsetof(mpp_volume_pattern, options)},
-        {"Scope", dec_pattern_string, offsetof(mpp_volume_pattern, scope)},
-    };
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(PSPEC_IN_VOLUME)};
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
-/* Container and Image patterns: {"Labels": [StringMapPattern]}, into an mpp_strmap_patterns. */
-static int dec_labels_pattern(dec *d, const json_t *v, void *out)
+static int dec_pattern_CONTAINER(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {{"Labels", dec_strmap_patterns, 0}};
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(PSPEC_IN_CONTAINER)};
+    return dec_object(d, v, fields, ELEMENTSOF(fields), out);
+}
+
+static int dec_pattern_IMAGE(dec *d, const json_t *v, void *out)
+{
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(PSPEC_IN_IMAGE)};
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
 
 /* Leaves a partial pattern on error: the caller clears it. */
 static int dec_pattern(dec *d, const json_t *v, void *out)
 {
-    static const field_spec fields[] = {
-        {"EffectiveSource", dec_string_patterns, offsetof(mpp_pattern, effective_source)},
-        {"EffectiveConsistency", dec_pattern_string, offsetof(mpp_pattern, effective_consistency)},
-        {"Volume", dec_volume_pattern, offsetof(mpp_pattern, volume)},
-        {"Container", dec_labels_pattern, offsetof(mpp_pattern, container_labels)},
-        {"Image", dec_labels_pattern, offsetof(mpp_pattern, image_labels)},
-        {"Source", dec_string_patterns, offsetof(mpp_pattern, source)},
-        {"Destination", dec_string_patterns, offsetof(mpp_pattern, destination)},
-        {"ReadOnly", dec_tristate, offsetof(mpp_pattern, read_only)},
-        {"Type", dec_pattern_string, offsetof(mpp_pattern, type)},
-        {"Mode", dec_string_patterns, offsetof(mpp_pattern, mode)},
-        {"Propagation", dec_pattern_string, offsetof(mpp_pattern, propagation)},
-        {"CreateSourceIfMissing", dec_tristate, offsetof(mpp_pattern, create_source_if_missing)},
-        {"AppliedMiddleware", dec_stack_pattern, offsetof(mpp_pattern, applied_middleware)},
-        {"Consistency", dec_pattern_string, offsetof(mpp_pattern, consistency)},
-    };
+    static const field_spec fields[] = {MPP_MOUNT_FIELDS(PSPEC_IN_ROOT)};
     mpp_pattern_init(out);
     return dec_object(d, v, fields, ELEMENTSOF(fields), out);
 }
@@ -1270,29 +1263,6 @@ json_t *mpp_changes_to_json(const mpp_changes *c)
     return TAKE_PTR(o);
 }
 
-static json_t *volume_to_json(const mpp_volume *v)
-{
-    json_auto_t *o = json_object();
-    if (!o || put_str_opt(o, "Name", v->name) < 0 || put_str_opt(o, "Driver", v->driver) < 0 ||
-        put_str_opt(o, "ID", v->id) < 0 ||
-        put_opt(o, "Labels", mpp_strmap_to_json(&v->labels)) < 0 ||
-        put_opt(o, "DriverOptions", mpp_strmap_to_json(&v->driver_options)) < 0 ||
-        put_opt(o, "Options", mpp_strmap_to_json(&v->options)) < 0 ||
-        put_str_opt(o, "Scope", v->scope) < 0)
-        return NULL;
-    return TAKE_PTR(o);
-}
-
-static json_t *container_to_json(const mpp_container_info *c)
-{
-    json_auto_t *o = json_object();
-    if (!o || put_opt(o, "Labels", mpp_strmap_to_json(&c->labels)) < 0 ||
-        put_str_opt(o, "ID", c->id) < 0 || put_str_opt(o, "Engine", c->engine) < 0 ||
-        put_opt(o, "Annotations", mpp_strmap_to_json(&c->annotations)) < 0)
-        return NULL;
-    return TAKE_PTR(o);
-}
-
 static json_t *applied_to_json(const mpp_applied *a)
 {
     json_auto_t *o = json_object();
@@ -1302,28 +1272,59 @@ static json_t *applied_to_json(const mpp_applied *a)
     return TAKE_PTR(o);
 }
 
+static json_t *applied_list_to_json(const mpp_applied *a, size_t n)
+{
+    json_auto_t *list = json_array();
+    if (!list)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (append(list, applied_to_json(&a[i])) < 0)
+            return NULL;
+    return TAKE_PTR(list);
+}
+
+/* How each kind of member of mpp_mount is written (mount-fields.h): a term of an || chain that
+ * is true on failure. */
+#define MENC_STR(key, id, mm) put_str_opt(o, key, m->mm) < 0 ||
+#define MENC_STR_ALWAYS(key, id, mm) put_str(o, key, m->mm) < 0 ||
+#define MENC_BOOL(key, id, mm) put_true_opt(o, key, m->mm) < 0 ||
+#define MENC_MAP(key, id, mm) put_opt(o, key, mpp_strmap_to_json(&m->mm)) < 0 ||
+#define MENC_OBJ(key, id, mm) put(o, key, mount_##id##_to_json(m)) < 0 ||
+#define MENC_APPLIED(key, id, mm) put(o, key, applied_list_to_json(m->mm, m->n_##mm)) < 0 ||
+#define MENC(want, group, id, key, mk, mm, pk, pm) MPP_FIELD_IF(group, want, MENC_##mk(key, id, mm))
+#define MENC_IN_VOLUME(...) MENC(VOLUME, __VA_ARGS__)
+#define MENC_IN_CONTAINER(...) MENC(CONTAINER, __VA_ARGS__)
+#define MENC_IN_IMAGE(...) MENC(IMAGE, __VA_ARGS__)
+#define MENC_IN_ROOT(...) MENC(ROOT, __VA_ARGS__)
+
+static json_t *mount_VOLUME_to_json(const mpp_mount *m)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(MENC_IN_VOLUME) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
+static json_t *mount_CONTAINER_to_json(const mpp_mount *m)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(MENC_IN_CONTAINER) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
+static json_t *mount_IMAGE_to_json(const mpp_mount *m)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(MENC_IN_IMAGE) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
 json_t *mpp_mount_to_json(const mpp_mount *m)
 {
     json_auto_t *o = json_object();
-    json_auto_t *image = json_object();
-    json_auto_t *applied = json_array();
-    if (!o || !image || !applied ||
-        put_opt(image, "Labels", mpp_strmap_to_json(&m->image.labels)) < 0)
-        return NULL;
-    for (size_t i = 0; i < m->n_applied; i++)
-        if (append(applied, applied_to_json(&m->applied[i])) < 0)
-            return NULL;
-    if (put_str(o, "EffectiveSource", m->effective_source) < 0 ||
-        put_str_opt(o, "EffectiveConsistency", m->effective_consistency) < 0 ||
-        put(o, "Volume", volume_to_json(&m->volume)) < 0 ||
-        put(o, "Container", container_to_json(&m->container)) < 0 ||
-        put(o, "Image", TAKE_PTR(image)) < 0 || put_str(o, "Source", m->source) < 0 ||
-        put_str(o, "Destination", m->destination) < 0 ||
-        put_true_opt(o, "ReadOnly", m->read_only) < 0 || put_str_opt(o, "Type", m->type) < 0 ||
-        put_str_opt(o, "Mode", m->mode) < 0 || put_str_opt(o, "Propagation", m->propagation) < 0 ||
-        put_true_opt(o, "CreateSourceIfMissing", m->create_source_if_missing) < 0 ||
-        put(o, "AppliedMiddleware", TAKE_PTR(applied)) < 0 ||
-        put_str_opt(o, "Consistency", m->consistency) < 0)
+    if (!o || MPP_MOUNT_FIELDS(MENC_IN_ROOT) false)
         return NULL;
     return TAKE_PTR(o);
 }
@@ -1409,15 +1410,6 @@ static json_t *strmap_patterns_to_json(const mpp_strmap_patterns *ps)
     return TAKE_PTR(a);
 }
 
-/* {"Labels": [...]} or an empty object. */
-static json_t *labels_pattern_to_json(const mpp_strmap_patterns *ps)
-{
-    json_auto_t *o = json_object();
-    if (!o || put_opt(o, "Labels", strmap_patterns_to_json(ps)) < 0)
-        return NULL;
-    return TAKE_PTR(o);
-}
-
 static json_t *applied_patterns_to_json(const mpp_applied_patterns *ps)
 {
     json_auto_t *a = json_array();
@@ -1452,41 +1444,57 @@ static json_t *stack_pattern_to_json(const mpp_stack_pattern *sp)
     return TAKE_PTR(o);
 }
 
-static json_t *volume_pattern_to_json(const mpp_volume_pattern *v)
-{
-    json_auto_t *o = json_object();
-    if (!o || put_opt(o, "Name", string_patterns_to_json(&v->name)) < 0 ||
-        put_opt(o, "Driver", string_patterns_to_json(&v->driver)) < 0 ||
-        put_opt(o, "ID", string_patterns_to_json(&v->id)) < 0 ||
-        put_opt(o, "Labels", strmap_patterns_to_json(&v->labels)) < 0 ||
-        put_opt(o, "DriverOptions", strmap_patterns_to_json(&v->driver_options)) < 0 ||
-        put_opt(o, "Options", strmap_patterns_to_json(&v->options)) < 0 ||
-        put_str_opt(o, "Scope", v->scope) < 0)
-        return NULL;
-    return TAKE_PTR(o);
-}
-
 static int put_tristate(json_t *o, const char *key, mpp_tristate t)
 {
     return t == MPP_UNSET ? 0 : put(o, key, json_boolean(t == MPP_TRUE));
 }
 
+/* How each kind of member of mpp_pattern is written (mount-fields.h), as MENC_*. */
+#define PENC_SLIST(key, id, pm) put_opt(o, key, string_patterns_to_json(&p->pm)) < 0 ||
+#define PENC_EFFECTIVE_SOURCE PENC_SLIST
+#define PENC_ATOM(key, id, pm) put_str_opt(o, key, p->pm) < 0 ||
+#define PENC_TYPE PENC_ATOM
+#define PENC_CONSISTENCY PENC_ATOM
+#define PENC_EFFECTIVE_CONSISTENCY PENC_ATOM
+#define PENC_TRI(key, id, pm) put_tristate(o, key, p->pm) < 0 ||
+#define PENC_MAPS(key, id, pm) put_opt(o, key, strmap_patterns_to_json(&p->pm)) < 0 ||
+#define PENC_STACK(key, id, pm) put_opt(o, key, stack_pattern_to_json(&p->pm)) < 0 ||
+#define PENC_OBJ(key, id, pm) put_opt(o, key, pattern_##id##_to_json(p)) < 0 ||
+#define PENC_NONE(key, id, pm)
+#define PENC(want, group, id, key, mk, mm, pk, pm) MPP_FIELD_IF(group, want, PENC_##pk(key, id, pm))
+#define PENC_IN_VOLUME(...) PENC(VOLUME, __VA_ARGS__)
+#define PENC_IN_CONTAINER(...) PENC(CONTAINER, __VA_ARGS__)
+#define PENC_IN_IMAGE(...) PENC(IMAGE, __VA_ARGS__)
+#define PENC_IN_ROOT(...) PENC(ROOT, __VA_ARGS__)
+
+static json_t *pattern_VOLUME_to_json(const mpp_pattern *p)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(PENC_IN_VOLUME) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
+static json_t *pattern_CONTAINER_to_json(const mpp_pattern *p)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(PENC_IN_CONTAINER) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
+static json_t *pattern_IMAGE_to_json(const mpp_pattern *p)
+{
+    json_auto_t *o = json_object();
+    if (!o || MPP_MOUNT_FIELDS(PENC_IN_IMAGE) false)
+        return NULL;
+    return TAKE_PTR(o);
+}
+
 json_t *mpp_pattern_to_json(const mpp_pattern *p)
 {
     json_auto_t *o = json_object();
-    if (!o || put_opt(o, "EffectiveSource", string_patterns_to_json(&p->effective_source)) < 0 ||
-        put_str_opt(o, "EffectiveConsistency", p->effective_consistency) < 0 ||
-        put_opt(o, "Volume", volume_pattern_to_json(&p->volume)) < 0 ||
-        put_opt(o, "Container", labels_pattern_to_json(&p->container_labels)) < 0 ||
-        put_opt(o, "Image", labels_pattern_to_json(&p->image_labels)) < 0 ||
-        put_opt(o, "Source", string_patterns_to_json(&p->source)) < 0 ||
-        put_opt(o, "Destination", string_patterns_to_json(&p->destination)) < 0 ||
-        put_tristate(o, "ReadOnly", p->read_only) < 0 || put_str_opt(o, "Type", p->type) < 0 ||
-        put_opt(o, "Mode", string_patterns_to_json(&p->mode)) < 0 ||
-        put_str_opt(o, "Propagation", p->propagation) < 0 ||
-        put_tristate(o, "CreateSourceIfMissing", p->create_source_if_missing) < 0 ||
-        put_opt(o, "AppliedMiddleware", stack_pattern_to_json(&p->applied_middleware)) < 0 ||
-        put_str_opt(o, "Consistency", p->consistency) < 0)
+    if (!o || MPP_MOUNT_FIELDS(PENC_IN_ROOT) false)
         return NULL;
     return TAKE_PTR(o);
 }

@@ -229,7 +229,7 @@ static int get_plugins(const json_t *v, const char *origin, mpp_config *c, mpp_e
                                  "%s: \"plugins\"[%zu]: invalid plugin name \"%s\": %s", origin, i,
                                  name, problem);
 
-        /* Spec §2: a duplicate is dropped, the first occurrence keeps its place. */
+        /* Protocol §2: a duplicate is dropped, the first occurrence keeps its place. */
         bool dup = false;
         for (size_t k = 0; k < c->n_plugins && !dup; k++)
             dup = strcmp(c->plugins[k], name) == 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Plugin discovery by name (spec §1), with Docker's directory layout.
+/* Plugin discovery by name (protocol §1), with Docker's directory layout.
  *
  * mpp runs as root and hands plugins the power to redirect mounts, so every file discovery reads
  * or connects to must be root's: owned by uid 0, not writable by group or others, and never

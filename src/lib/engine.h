@@ -55,7 +55,7 @@ struct mpp_engine_ops {
     /* Free self->data. */
     void (*release)(void *data);
     /* Whether the bind source (as written, and its clean form) is this engine's own file for
-     * this container (spec §3): the mount then never reaches plugins. Asked of every engine,
+     * this container (protocol §3): the mount then never reaches plugins. Asked of every engine,
      * not only the one that claimed: a claim can miss (Docker's records unreadable) while the
      * file is still the engine's. Use mpp_engine_object_at(), which fails closed. */
     bool (*is_engine_file)(const mpp_adapter_ctx *ctx, const mpp_engine_view *self, const char *src,

@@ -14,6 +14,7 @@
 
 #include "macro.h"
 #include "pin-internal.h"
+#include "phase.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 
@@ -29,7 +30,10 @@ static void name_given_sources(const mpp_pins *p, const mpp_mount *mounts, size_
 
 static int pin_effective(void *pins, size_t k, mpp_mount *m, const char *plugin, mpp_error *err)
 {
-    return mpp_pins_effective(pins, k, m, plugin, err);
+    const char *left = mpp_phase_enter("pinning");
+    int r = mpp_pins_effective(pins, k, m, plugin, err);
+    mpp_phase_enter(left);
+    return r;
 }
 
 int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_options *o,
@@ -41,6 +45,7 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
     size_t n = 0;
     if (pins)
         *pins = NULL;
+    const char *left = mpp_phase_enter("mounts described");
     int r = mpp_bundle_describe(b, o, &mounts, &index, &n, err);
     if (r < 0)
         return r;
@@ -54,6 +59,7 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
         mpp_mounts_free(mounts, n);
         return r;
     }
+    mpp_phase_enter("pinning");
     r = mpp_pins_resolve(mounts, n, &p, err);
     if (r < 0) {
         mpp_mounts_free(mounts, n);
@@ -62,6 +68,7 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
 
     /* Each EffectiveSource is pinned as a plugin returns it, before the next one judges it. */
     mpp_chain_set_source_hook(chain, pin_effective, p);
+    mpp_phase_enter("matching");
     r = mpp_chain_attach(chain, o->container_id, mounts, n, err);
     mpp_chain_set_source_hook(chain, NULL, NULL);
     if (r < 0)
@@ -70,7 +77,9 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
                   mpp_container_has_state(mpp_chain_config(chain)->state_dir, o->container_id);
     if (r >= 0 && judged) {
         /* Sources were created (CreateSourceIfMissing) and checked as they were pinned. */
+        mpp_phase_enter("pinning");
         r = mpp_pins_take(p, mounts, n, pin_dir, err);
+        mpp_phase_enter("bundle rewrite");
         if (r >= 0)
             r = mpp_bundle_apply(b, mounts, index, n, err);
         for (size_t k = 0; r >= 0 && k < n; k++)
@@ -93,6 +102,7 @@ int mpp_interpose_attach(mpp_chain *chain, mpp_bundle *b, const mpp_adapter_opti
         }
     }
     mpp_mounts_free(mounts, n);
+    mpp_phase_enter(left);
     return r;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The per-container journal: JSON lines in order, and their replay into the attached stacks. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -50,6 +51,44 @@ bool mpp_container_id_valid(const char *id)
               *p == '_' || *p == '.' || *p == '-'))
             return false;
     return true;
+}
+
+int mpp_state_ids(const char *state_dir, const char *sub,
+                  bool (*keep)(const char *state_dir, const char *id), char ***ids, size_t *n,
+                  mpp_error *err)
+{
+    *ids = NULL;
+    *n = 0;
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s/%s", state_dir, sub) >= (int)sizeof(dir))
+        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : mpp_error_set(err, -errno, "cannot read %s: %m", dir);
+    char **v = NULL;
+    size_t count = 0;
+    struct dirent *e;
+    int r = 0;
+    while ((e = readdir(d))) {
+        if (!mpp_container_id_valid(e->d_name) || (keep && !keep(state_dir, e->d_name)))
+            continue;
+        char **nv = realloc(v, (count + 1) * sizeof(*nv));
+        if (!nv || !(nv[count] = strdup(e->d_name))) {
+            v = nv ? nv : v;
+            r = mpp_error_set(err, -ENOMEM, "out of memory");
+            break;
+        }
+        v = nv;
+        count++;
+    }
+    closedir(d);
+    if (r < 0) {
+        mpp_strv_free(v, count);
+        return r;
+    }
+    *ids = v;
+    *n = count;
+    return 0;
 }
 
 int mpp_state_dir_ensure(const char *path, mpp_error *err)

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The per-container journal: state_dir/ID/journal, JSON lines, each written (in one write())
- * before the step it records can have an effect. Replaying it gives the plugins still attached,
- * so that a teardown in any later process finishes the unwind. Nothing is synced: state_dir is
- * runtime state like /run/runc, safe against the death of any process (the page cache keeps
- * what was written), not against a power loss, after which no container it describes exists
- * (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no record.
+/* The per-container journal: state_dir/containers/ID/journal, JSON lines, each written (in one
+ * write()) before the step it records can have an effect. Replaying it gives the plugins still
+ * attached, so that a teardown in any later process finishes the unwind. Nothing is synced:
+ * state_dir is runtime state like /run/runc, safe against the death of any process (the page
+ * cache keeps what was written), not against a power loss, after which no container it describes
+ * exists (docs/reliability.md). A last line without its newline (cut short, or zeroes) is no
+ * record.
  *
  * Records (the "op" key):
  *   begin      {id, mounts: N}
@@ -30,8 +31,8 @@
 
 typedef struct mpp_journal mpp_journal;
 
-/* Create state_dir/ID (0700) and its journal (0600), locked. -EEXIST if the container already
- * has one. */
+/* Create state_dir/containers/ID (0700) and its journal (0600), locked. -EEXIST if the
+ * container already has one. */
 int mpp_journal_create(const char *state_dir, const char *id, mpp_journal **out, mpp_error *err);
 
 /* Open and lock an existing journal (waits for a concurrent holder). -ENOENT if there is none
@@ -109,3 +110,9 @@ void mpp_jstate_clear(mpp_jstate *st);
 
 /* The plugin still attached with the highest clock, or NULL: the next to detach. */
 mpp_jplugin *mpp_jstate_next_detach(mpp_jstate *st);
+
+/* The names in state_dir/SUB that are valid container IDs and that keep() accepts (NULL: all),
+ * as a heap array for mpp_strv_free(); a missing directory is an empty list. */
+int mpp_state_ids(const char *state_dir, const char *sub,
+                  bool (*keep)(const char *state_dir, const char *id), char ***ids, size_t *n,
+                  mpp_error *err);

@@ -785,38 +785,7 @@ void mpp_bundle_copies_remove(const char *state_dir, const char *id)
 
 int mpp_bundle_copies_list(const char *state_dir, char ***ids, size_t *n, mpp_error *err)
 {
-    *ids = NULL;
-    *n = 0;
-    char dir[PATH_MAX];
-    if (snprintf(dir, sizeof(dir), "%s/bundles", state_dir) >= (int)sizeof(dir))
-        return mpp_error_set(err, -ENAMETOOLONG, "state directory path too long");
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT ? 0 : mpp_error_set(err, -errno, "cannot read %s: %m", dir);
-    char **v = NULL;
-    size_t count = 0;
-    struct dirent *e;
-    int r = 0;
-    while ((e = readdir(d))) {
-        if (!mpp_container_id_valid(e->d_name))
-            continue;
-        char **nv = realloc(v, (count + 1) * sizeof(*nv));
-        if (!nv || !(nv[count] = strdup(e->d_name))) {
-            v = nv ? nv : v;
-            r = mpp_error_set(err, -ENOMEM, "out of memory");
-            break;
-        }
-        v = nv;
-        count++;
-    }
-    closedir(d);
-    if (r < 0) {
-        mpp_strv_free(v, count);
-        return r;
-    }
-    *ids = v;
-    *n = count;
-    return 0;
+    return mpp_state_ids(state_dir, "bundles", NULL, ids, n, err);
 }
 
 const char *mpp_bundle_annotation(const mpp_bundle *b, const char *key)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The pattern matcher (spec §5).
+/* The pattern matcher (protocol §5).
  *
  * This runs for every mount × plugin × pattern on the container creation path, so it neither
  * allocates nor does I/O: paths are cleaned into stack buffers, and only when they are not
@@ -27,6 +27,7 @@
 #include <mpp/pattern.h>
 
 #include "macro.h"
+#include "mount-fields.h"
 
 static inline const char *str_or_empty(const char *s)
 {
@@ -558,7 +559,7 @@ static inline __attribute__((always_inline)) bool kv_exists(const ckv *c, const 
 static bool kv_all(const ckv *c, const mpp_kv_pattern *r, const mpp_strmap *m, const str *pre)
 {
     /* With no Value the rule "every matching key has a matching value" would always hold, so
-     * the spec gives it a meaning: every key of the map matches Key. */
+     * protocol §5 gives it a meaning: every key of the map matches Key. */
     bool keys_only = c ? c->value.set == 0 : raw_sp_is_empty(&r->value);
 
     for (size_t i = 0; i < m->n; i++) {
@@ -661,7 +662,7 @@ static bool stack_op_match(mpp_stack_op op, const mpp_applied_patterns *list,
         return false;
 
     case MPP_STACK_TOP_SEQUENCE:
-        /* "Top" is the first applied entry, index 0 (the spec's naming). */
+        /* "Top" is the first applied entry, index 0 (the protocol's naming, §5). */
         return k <= n && run_matches(list, stack, 0);
 
     case MPP_STACK_BOTTOM_SEQUENCE:
@@ -701,38 +702,135 @@ bool mpp_stack_pattern_match(const mpp_stack_pattern *p, const mpp_applied *stac
 
 /* ---- Pattern ---- */
 
-/* Spec §4: the effective consistency is "the last consistency set by a plugin, else default";
+/* Protocol §4: the effective consistency is "the last consistency set by a plugin, else default";
  * for the user's Consistency an unset value is the default as well. */
 static const char *consistency_or_default(const char *c)
 {
     return isempty(c) ? "default" : c;
 }
 
-/* The string fields of a mount that [StringPattern] lists look at. EffectiveSource is not here:
- * plugins change it along the chain. In a mount set, also what is derived from the fields
+/* What each kind of field (mount-fields.h) means to the matcher, phase by phase; a phase is
+ * expanded over the whole field list with FOR(PHASE). The fields whose meaning is their own
+ * (EffectiveSource and EffectiveConsistency, which plugins change along the chain, the
+ * AppliedMiddleware stack, and Type's tmpfs rule) are written out where they act. */
+#define FOR_FIELD(phase, group, id, key, mk, mm, pk, pm) pk##_(phase, pk, id, mm, pm)
+#define SLIST_(phase, ...) SLIST_##phase(__VA_ARGS__)
+#define ATOM_(phase, ...) ATOM_##phase(__VA_ARGS__)
+#define TYPE_(phase, ...) ATOM_##phase(__VA_ARGS__)
+#define CONSISTENCY_(phase, ...) ATOM_##phase(__VA_ARGS__)
+#define TRI_(phase, ...) TRI_##phase(__VA_ARGS__)
+#define MAPS_(phase, ...) MAPS_##phase(__VA_ARGS__)
+#define EFFECTIVE_SOURCE_(phase, ...)
+#define EFFECTIVE_CONSISTENCY_(phase, ...)
+#define STACK_(phase, ...)
+#define OBJ_(phase, ...)
+#define NONE_(phase, ...)
+
+/* The phases: MV_MEMBER, MV_INIT, MV_VALUE, MV_MAP (the mount's view), RAW_EQ and RAW (plain
+ * matching: the cheap equality tests first, they reject most mounts), BYTE, CP_MEMBER, COMPILE,
+ * WORD, STRCMP, CHECK (compiled matching). */
+#define FOR_MV_MEMBER(...) FOR_FIELD(MV_MEMBER, __VA_ARGS__)
+#define FOR_MV_INIT(...) FOR_FIELD(MV_INIT, __VA_ARGS__)
+#define FOR_MV_VALUE(...) FOR_FIELD(MV_VALUE, __VA_ARGS__)
+#define FOR_MV_MAP(...) FOR_FIELD(MV_MAP, __VA_ARGS__)
+#define FOR_RAW_EQ(...) FOR_FIELD(RAW_EQ, __VA_ARGS__)
+#define FOR_RAW(...) FOR_FIELD(RAW, __VA_ARGS__)
+#define FOR_BYTE(...) FOR_FIELD(BYTE, __VA_ARGS__)
+#define FOR_CP_MEMBER(...) FOR_FIELD(CP_MEMBER, __VA_ARGS__)
+#define FOR_COMPILE(...) FOR_FIELD(COMPILE, __VA_ARGS__)
+#define FOR_WORD(...) FOR_FIELD(WORD, __VA_ARGS__)
+#define FOR_STRCMP(...) FOR_FIELD(STRCMP, __VA_ARGS__)
+#define FOR_CHECK(...) FOR_FIELD(CHECK, __VA_ARGS__)
+#define FOR(phase) MPP_MOUNT_FIELDS(FOR_##phase)
+
+/* SLIST: [StringPattern] on a string plugins never change, kept in the mount's view as a value
+ * (length and cleaned path worked out once). */
+#define SLIST_MV_MEMBER(pk, id, mm, pm) value id;
+#define SLIST_MV_INIT(pk, id, mm, pm) mv->id = VALUE(m->mm);
+#define SLIST_MV_VALUE(pk, id, mm, pm) &mv->id,
+#define SLIST_MV_MAP(pk, id, mm, pm)
+#define SLIST_RAW_EQ(pk, id, mm, pm)
+#define SLIST_RAW(pk, id, mm, pm) &&raw_string_patterns_match(&p->pm, &mv->id)
+#define SLIST_BYTE(pk, id, mm, pm)
+#define SLIST_CP_MEMBER(pk, id, mm, pm) slist id;
+#define SLIST_COMPILE(pk, id, mm, pm)                                                              \
+    if (compile_slist(o, &c->id, &p->pm, C(id), &c->checks) < 0)                                   \
+        return -ENOMEM;
+#define SLIST_WORD(pk, id, mm, pm)
+#define SLIST_STRCMP(pk, id, mm, pm)
+#define SLIST_CHECK(pk, id, mm, pm)                                                                \
+    if ((k & C(id)) && !slist_match(&c->id, &mv->id))                                              \
+        return false;
+
+/* ATOM (and TYPE, CONSISTENCY): equal or don't care, one byte of the compiled word; the table
+ * id##_atoms holds the usual values. ATOM_VALUE is the mount's value as patterns see it. */
+#define ATOM_VALUE_ATOM(s) (s)
+#define ATOM_VALUE_TYPE(s) (s)
+#define ATOM_VALUE_CONSISTENCY(s) consistency_or_default(s)
+#define ATOM_MV_MEMBER(pk, id, mm, pm)
+#define ATOM_MV_INIT(pk, id, mm, pm)
+#define ATOM_MV_VALUE(pk, id, mm, pm)
+#define ATOM_MV_MAP(pk, id, mm, pm)
+#define ATOM_RAW_EQ(pk, id, mm, pm) &&string_field_match(p->pm, ATOM_VALUE_##pk(m->mm))
+#define ATOM_RAW(pk, id, mm, pm)
+#define ATOM_BYTE(pk, id, mm, pm) B_##id,
+#define ATOM_CP_MEMBER(pk, id, mm, pm)
+#define ATOM_COMPILE(pk, id, mm, pm) word_atom(c, B_##id, atom(p->pm, id##_atoms));
+#define ATOM_WORD(pk, id, mm, pm) | byte_at(B_##id, atom(ATOM_VALUE_##pk(m->mm), id##_atoms))
+#define ATOM_STRCMP(pk, id, mm, pm)                                                                \
+    &&(c->atoms[B_##id] != ATOM_OTHER || strcmp(p->pm, ATOM_VALUE_##pk(m->mm)) == 0)
+#define ATOM_CHECK(pk, id, mm, pm)
+
+/* TRI: a *bool of the pattern against a bool, one byte of the compiled word. */
+#define TRI_MV_MEMBER(pk, id, mm, pm)
+#define TRI_MV_INIT(pk, id, mm, pm)
+#define TRI_MV_VALUE(pk, id, mm, pm)
+#define TRI_MV_MAP(pk, id, mm, pm)
+#define TRI_RAW_EQ(pk, id, mm, pm) &&tristate_match(p->pm, m->mm)
+#define TRI_RAW(pk, id, mm, pm)
+#define TRI_BYTE(pk, id, mm, pm) B_##id,
+#define TRI_CP_MEMBER(pk, id, mm, pm)
+#define TRI_COMPILE(pk, id, mm, pm) word_tristate(c, B_##id, p->pm);
+#define TRI_WORD(pk, id, mm, pm) | byte_at(B_##id, m->mm)
+#define TRI_STRCMP(pk, id, mm, pm)
+#define TRI_CHECK(pk, id, mm, pm)
+
+/* MAPS: [StringMapPattern] on a map; a mount set measures its entries once (MV_MAP). */
+#define MAPS_MV_MEMBER(pk, id, mm, pm) str *id;
+#define MAPS_MV_INIT(pk, id, mm, pm)
+#define MAPS_MV_VALUE(pk, id, mm, pm)
+#define MAPS_MV_MAP(pk, id, mm, pm) {&m->mm, &mv->id},
+#define MAPS_RAW_EQ(pk, id, mm, pm)
+#define MAPS_RAW(pk, id, mm, pm) &&mpp_strmap_patterns_match(&p->pm, &m->mm)
+#define MAPS_BYTE(pk, id, mm, pm)
+#define MAPS_CP_MEMBER(pk, id, mm, pm) cmaps id;
+#define MAPS_COMPILE(pk, id, mm, pm)                                                               \
+    if (compile_cmaps(o, &c->id, &p->pm, C(id), &c->checks) < 0)                                   \
+        return -ENOMEM;
+#define MAPS_WORD(pk, id, mm, pm)
+#define MAPS_STRCMP(pk, id, mm, pm)
+#define MAPS_CHECK(pk, id, mm, pm)                                                                 \
+    if ((k & C(id)) && !cmaps_match(&c->id, &m->mm, mv->id))                                       \
+        return false;
+
+/* The fields of a mount the matcher looks at, as it can see them fast. EffectiveSource is not
+ * here: plugins change it along the chain. In a mount set, also what is derived from the fields
  * plugins never change: lengths and cleaned paths, the map entries measured, and the
  * enum-like fields as one word of codes. */
 typedef struct mview {
     /* Mount sets only (first: the word is read for every pattern): */
     uint64_t word; /* see scalar_word */
     uint8_t type;
-    str *volume_labels, *volume_driver_options, *volume_options, *container_labels,
-        *image_labels; /* the maps measured: key then value; NULL for an empty map */
-
+    /* SLIST values; MAPS entries measured, key then value (NULL for an empty map). */
+    FOR(MV_MEMBER)
     const mpp_mount *m;
-    value source, destination, mode, volume_name, volume_driver, volume_id;
 } mview;
 
 /* The part the plain entry points use (a mount set fills in the rest). */
 static void mview_init(mview *mv, const mpp_mount *m)
 {
     mv->m = m;
-    mv->source = VALUE(m->source);
-    mv->destination = VALUE(m->destination);
-    mv->mode = VALUE(m->mode);
-    mv->volume_name = VALUE(m->volume.name);
-    mv->volume_driver = VALUE(m->volume.driver);
-    mv->volume_id = VALUE(m->volume.id);
+    FOR(MV_INIT)
 }
 
 /* What one match call works out about the fields plugins change, if a pattern needs them. */
@@ -744,7 +842,7 @@ typedef struct live {
 static value *live_effective_source(live *l, mview *mv)
 {
     if (!l->effective_source) {
-        /* The effective source is Source until a plugin changes it (spec §4, §6). */
+        /* The effective source is Source until a plugin changes it (protocol §4, §6). */
         if (isempty(mv->m->effective_source)) {
             l->effective_source = &mv->source;
         } else {
@@ -771,32 +869,14 @@ static bool raw_pattern_match(const mpp_pattern *p, mview *mv, live *l)
     const mpp_mount *m = mv->m;
 
     /* [mpp extension] tmpfs mounts reach only patterns that name that type, so that plugins
-     * written for v2 never see a type they were not written for (spec §3). */
+     * written for v2 never see a type they were not written for (protocol §3). */
     if (is_tmpfs(m->type) && !is_tmpfs(p->type))
         return false;
-    /* Cheap equality tests first: they reject most mounts. */
-    if (!string_field_match(p->type, m->type) || !tristate_match(p->read_only, m->read_only) ||
-        !tristate_match(p->create_source_if_missing, m->create_source_if_missing) ||
-        !string_field_match(p->propagation, m->propagation) ||
-        !string_field_match(p->volume.scope, m->volume.scope) ||
-        !string_field_match(p->consistency, consistency_or_default(m->consistency)) ||
-        !string_field_match(p->effective_consistency,
-                            consistency_or_default(m->effective_consistency)))
-        return false;
-
-    return raw_string_patterns_match(&p->source, &mv->source) &&
-           raw_string_patterns_match(&p->destination, &mv->destination) &&
+    return true FOR(RAW_EQ) &&
+           string_field_match(p->effective_consistency,
+                              consistency_or_default(m->effective_consistency)) FOR(RAW) &&
            (p->effective_source.n == 0 ||
             raw_string_patterns_match(&p->effective_source, live_effective_source(l, mv))) &&
-           raw_string_patterns_match(&p->mode, &mv->mode) &&
-           raw_string_patterns_match(&p->volume.name, &mv->volume_name) &&
-           raw_string_patterns_match(&p->volume.driver, &mv->volume_driver) &&
-           raw_string_patterns_match(&p->volume.id, &mv->volume_id) &&
-           mpp_strmap_patterns_match(&p->volume.labels, &m->volume.labels) &&
-           mpp_strmap_patterns_match(&p->volume.driver_options, &m->volume.driver_options) &&
-           mpp_strmap_patterns_match(&p->volume.options, &m->volume.options) &&
-           mpp_strmap_patterns_match(&p->container_labels, &m->container.labels) &&
-           mpp_strmap_patterns_match(&p->image_labels, &m->image.labels) &&
            mpp_stack_pattern_match(&p->applied_middleware, m->applied, m->n_applied);
 }
 
@@ -839,7 +919,7 @@ static const char *const propagation_atoms[] = {"rprivate", "private", "rslave",
                                                 "rshared",  "shared",  NULL};
 static const char *const consistency_atoms[] = {"default", "consistent", "cached", "delegated",
                                                 NULL};
-static const char *const scope_atoms[] = {"local", "global", NULL};
+static const char *const volume_scope_atoms[] = {"local", "global", NULL};
 
 static uint8_t atom(const char *s, const char *const *table)
 {
@@ -859,31 +939,24 @@ static bool atom_match(uint8_t want, const char *ws, uint8_t have, const char *h
 
 /* The fields that are equal-or-don't-care, one byte each in a word, so that a pattern tests
  * them all with one mask: (mount word & mask) == want. */
-enum { B_TYPE, B_PROPAGATION, B_SCOPE, B_CONSISTENCY, B_READ_ONLY, B_CREATE_SOURCE };
+enum { FOR(BYTE) N_BYTES };
+_Static_assert(N_BYTES <= 8, "the fields of the word fit in 64 bits");
 
 static inline uint64_t byte_at(unsigned b, uint64_t v)
 {
     return v << (8 * b);
 }
 
-/* What a cpattern checks beyond its word; each bit is set only when the field is. */
+/* What a cpattern checks beyond its word, a bit per field (C(id)); each bit is set only when
+ * the pattern sets the field. */
+#define CHECK_BIT(group, id, ...) CB_##id,
 enum {
-    C_SOURCE = 1 << 0,
-    C_DESTINATION = 1 << 1,
-    C_EFFECTIVE_SOURCE = 1 << 2,
-    C_MODE = 1 << 3,
-    C_VOLUME_NAME = 1 << 4,
-    C_VOLUME_DRIVER = 1 << 5,
-    C_VOLUME_ID = 1 << 6,
-    C_VOLUME_LABELS = 1 << 7,
-    C_VOLUME_DRIVER_OPTIONS = 1 << 8,
-    C_VOLUME_OPTIONS = 1 << 9,
-    C_CONTAINER_LABELS = 1 << 10,
-    C_IMAGE_LABELS = 1 << 11,
-    C_EFFECTIVE_CONSISTENCY = 1 << 12,
-    C_STACK = 1 << 13,
-    C_OTHER_STRINGS = 1 << 14, /* a word field outside its table: compare the strings too */
+    MPP_MOUNT_FIELDS(CHECK_BIT) CB_OTHER_STRINGS, /* a word field outside its table: compare the
+                                                     strings too */
+    N_CHECK_BITS
 };
+_Static_assert(N_CHECK_BITS <= 32, "the checks of a pattern fit in 32 bits");
+#define C(id) (UINT32_C(1) << CB_##id)
 
 typedef struct slist {
     spat *items;
@@ -906,10 +979,11 @@ typedef struct cmaps {
 typedef struct cpattern {
     uint64_t mask, want;
     uint32_t checks;
-    uint8_t type, propagation, consistency, effective_consistency, scope;
+    uint8_t atoms[N_BYTES]; /* the codes of the word's ATOM fields, by byte */
+    uint8_t effective_consistency;
     const mpp_pattern *raw;
-    slist source, destination, effective_source, mode, volume_name, volume_driver, volume_id;
-    cmaps volume_labels, volume_driver_options, volume_options, container_labels, image_labels;
+    slist effective_source;
+    FOR(CP_MEMBER)
 } cpattern;
 
 /* Every allocation a set makes, freed together. */
@@ -1050,8 +1124,9 @@ static void word_atom(cpattern *c, unsigned b, uint8_t a)
         return;
     c->mask |= byte_at(b, 0xff);
     c->want |= byte_at(b, a);
+    c->atoms[b] = a;
     if (a == ATOM_OTHER)
-        c->checks |= C_OTHER_STRINGS;
+        c->checks |= C(OTHER_STRINGS);
 }
 
 static void word_tristate(cpattern *c, unsigned b, mpp_tristate t)
@@ -1065,36 +1140,14 @@ static void word_tristate(cpattern *c, unsigned b, mpp_tristate t)
 static int compile_pattern(owned *o, cpattern *c, const mpp_pattern *p)
 {
     c->raw = p;
-    c->type = atom(p->type, type_atoms);
-    c->propagation = atom(p->propagation, propagation_atoms);
-    c->consistency = atom(p->consistency, consistency_atoms);
+    FOR(COMPILE)
     c->effective_consistency = atom(p->effective_consistency, consistency_atoms);
-    c->scope = atom(p->volume.scope, scope_atoms);
-    word_atom(c, B_TYPE, c->type);
-    word_atom(c, B_PROPAGATION, c->propagation);
-    word_atom(c, B_SCOPE, c->scope);
-    word_atom(c, B_CONSISTENCY, c->consistency);
-    word_tristate(c, B_READ_ONLY, p->read_only);
-    word_tristate(c, B_CREATE_SOURCE, p->create_source_if_missing);
     if (c->effective_consistency != ATOM_UNSET)
-        c->checks |= C_EFFECTIVE_CONSISTENCY;
+        c->checks |= C(effective_consistency);
     if (stack_pattern_is_set(&p->applied_middleware))
-        c->checks |= C_STACK;
-
-    uint32_t *k = &c->checks;
-    if (compile_slist(o, &c->source, &p->source, C_SOURCE, k) < 0 ||
-        compile_slist(o, &c->destination, &p->destination, C_DESTINATION, k) < 0 ||
-        compile_slist(o, &c->effective_source, &p->effective_source, C_EFFECTIVE_SOURCE, k) < 0 ||
-        compile_slist(o, &c->mode, &p->mode, C_MODE, k) < 0 ||
-        compile_slist(o, &c->volume_name, &p->volume.name, C_VOLUME_NAME, k) < 0 ||
-        compile_slist(o, &c->volume_driver, &p->volume.driver, C_VOLUME_DRIVER, k) < 0 ||
-        compile_slist(o, &c->volume_id, &p->volume.id, C_VOLUME_ID, k) < 0 ||
-        compile_cmaps(o, &c->volume_labels, &p->volume.labels, C_VOLUME_LABELS, k) < 0 ||
-        compile_cmaps(o, &c->volume_driver_options, &p->volume.driver_options,
-                      C_VOLUME_DRIVER_OPTIONS, k) < 0 ||
-        compile_cmaps(o, &c->volume_options, &p->volume.options, C_VOLUME_OPTIONS, k) < 0 ||
-        compile_cmaps(o, &c->container_labels, &p->container_labels, C_CONTAINER_LABELS, k) < 0 ||
-        compile_cmaps(o, &c->image_labels, &p->image_labels, C_IMAGE_LABELS, k) < 0)
+        c->checks |= C(applied_middleware);
+    if (compile_slist(o, &c->effective_source, &p->effective_source, C(effective_source),
+                      &c->checks) < 0)
         return -ENOMEM;
     return 0;
 }
@@ -1143,25 +1196,25 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_mount_set *, mpp_mount_set_free);
 static int prepare_maps(owned *o, mview *mv)
 {
     const mpp_mount *m = mv->m;
-    const mpp_strmap *maps[] = {&m->volume.labels, &m->volume.driver_options, &m->volume.options,
-                                &m->container.labels, &m->image.labels};
-    str **pre[] = {&mv->volume_labels, &mv->volume_driver_options, &mv->volume_options,
-                   &mv->container_labels, &mv->image_labels};
+    const struct {
+        const mpp_strmap *map;
+        str **pre;
+    } maps[] = {FOR(MV_MAP)};
     size_t total = 0;
     for (size_t k = 0; k < ELEMENTSOF(maps); k++)
-        total += maps[k]->n;
+        total += maps[k].map->n;
     if (total == 0)
         return 0;
     str *e = own_calloc(o, 2 * total, sizeof(str));
     if (!e)
         return -ENOMEM;
     for (size_t k = 0; k < ELEMENTSOF(maps); k++) {
-        if (maps[k]->n == 0)
+        if (maps[k].map->n == 0)
             continue;
-        *pre[k] = e;
-        for (size_t i = 0; i < maps[k]->n; i++) {
-            const char *key = str_or_empty(maps[k]->items[i].key);
-            const char *val = str_or_empty(maps[k]->items[i].value);
+        *maps[k].pre = e;
+        for (size_t i = 0; i < maps[k].map->n; i++) {
+            const char *key = str_or_empty(maps[k].map->items[i].key);
+            const char *val = str_or_empty(maps[k].map->items[i].value);
             *e++ = (str){key, strlen(key)};
             *e++ = (str){val, strlen(val)};
         }
@@ -1172,12 +1225,7 @@ static int prepare_maps(owned *o, mview *mv)
 static uint64_t scalar_word(const mview *mv)
 {
     const mpp_mount *m = mv->m;
-    return byte_at(B_TYPE, mv->type) |
-           byte_at(B_PROPAGATION, atom(m->propagation, propagation_atoms)) |
-           byte_at(B_SCOPE, atom(m->volume.scope, scope_atoms)) |
-           byte_at(B_CONSISTENCY, atom(consistency_or_default(m->consistency), consistency_atoms)) |
-           byte_at(B_READ_ONLY, m->read_only) |
-           byte_at(B_CREATE_SOURCE, m->create_source_if_missing);
+    return 0 FOR(WORD);
 }
 
 int mpp_mount_set_new(const mpp_mount *ms, size_t n, mpp_mount_set **out, mpp_error *err)
@@ -1199,8 +1247,7 @@ int mpp_mount_set_new(const mpp_mount *ms, size_t n, mpp_mount_set **out, mpp_er
         mv->word = scalar_word(mv);
         /* Lengths and cleaned paths now, so that matching does not work them out again for
          * each plugin. */
-        value *vs[] = {&mv->source,      &mv->destination,   &mv->mode,
-                       &mv->volume_name, &mv->volume_driver, &mv->volume_id};
+        value *vs[] = {FOR(MV_VALUE)};
         for (size_t k = 0; k < ELEMENTSOF(vs); k++) {
             char *copy;
             if (value_prepare(vs[k], &copy) < 0 || own(&s->own, copy) < 0)
@@ -1240,10 +1287,7 @@ static bool cmaps_match(const cmaps *c, const mpp_strmap *m, const str *pre)
 static bool other_strings_match(const cpattern *c, const mpp_mount *m)
 {
     const mpp_pattern *p = c->raw;
-    return (c->type != ATOM_OTHER || strcmp(p->type, m->type) == 0) &&
-           (c->propagation != ATOM_OTHER || strcmp(p->propagation, m->propagation) == 0) &&
-           (c->scope != ATOM_OTHER || strcmp(p->volume.scope, m->volume.scope) == 0) &&
-           (c->consistency != ATOM_OTHER || strcmp(p->consistency, m->consistency) == 0);
+    return true FOR(STRCMP);
 }
 
 /* What raw_pattern_match checks beyond the word (which the caller has tested). */
@@ -1252,46 +1296,20 @@ static bool cpattern_checks(const cpattern *c, mview *mv, live *l)
     const uint32_t k = c->checks;
     const mpp_mount *m = mv->m;
 
-    if ((k & C_OTHER_STRINGS) && !other_strings_match(c, m))
+    if ((k & C(OTHER_STRINGS)) && !other_strings_match(c, m))
         return false;
-    if (k & C_EFFECTIVE_CONSISTENCY) {
+    if (k & C(effective_consistency)) {
         /* Plugins change it: read from the mount each time. */
         const char *ec = consistency_or_default(m->effective_consistency);
         if (!atom_match(c->effective_consistency, c->raw->effective_consistency,
                         atom(ec, consistency_atoms), ec))
             return false;
     }
-    if ((k & C_SOURCE) && !slist_match(&c->source, &mv->source))
-        return false;
-    if ((k & C_DESTINATION) && !slist_match(&c->destination, &mv->destination))
-        return false;
-    if ((k & C_EFFECTIVE_SOURCE) &&
+    FOR(CHECK)
+    if ((k & C(effective_source)) &&
         !slist_match(&c->effective_source, live_effective_source(l, mv)))
         return false;
-    if ((k & C_MODE) && !slist_match(&c->mode, &mv->mode))
-        return false;
-    if ((k & C_VOLUME_NAME) && !slist_match(&c->volume_name, &mv->volume_name))
-        return false;
-    if ((k & C_VOLUME_DRIVER) && !slist_match(&c->volume_driver, &mv->volume_driver))
-        return false;
-    if ((k & C_VOLUME_ID) && !slist_match(&c->volume_id, &mv->volume_id))
-        return false;
-    if ((k & C_VOLUME_LABELS) &&
-        !cmaps_match(&c->volume_labels, &m->volume.labels, mv->volume_labels))
-        return false;
-    if ((k & C_VOLUME_DRIVER_OPTIONS) &&
-        !cmaps_match(&c->volume_driver_options, &m->volume.driver_options,
-                     mv->volume_driver_options))
-        return false;
-    if ((k & C_VOLUME_OPTIONS) &&
-        !cmaps_match(&c->volume_options, &m->volume.options, mv->volume_options))
-        return false;
-    if ((k & C_CONTAINER_LABELS) &&
-        !cmaps_match(&c->container_labels, &m->container.labels, mv->container_labels))
-        return false;
-    if ((k & C_IMAGE_LABELS) && !cmaps_match(&c->image_labels, &m->image.labels, mv->image_labels))
-        return false;
-    if ((k & C_STACK) &&
+    if ((k & C(applied_middleware)) &&
         !mpp_stack_pattern_match(&c->raw->applied_middleware, m->applied, m->n_applied))
         return false;
     return true;
@@ -1312,7 +1330,7 @@ int mpp_pattern_set_match(const mpp_pattern_set *ps, const mpp_mount_set *ms, si
     l.effective_source = NULL;
     for (size_t k = 0; k < ps->n; k++) {
         const cpattern *c = &ps->items[k];
-        if ((word & c->mask) != c->want || (tmpfs && c->type != ATOM_TMPFS))
+        if ((word & c->mask) != c->want || (tmpfs && c->atoms[B_type] != ATOM_TMPFS))
             continue;
         if (c->checks == 0 || cpattern_checks(c, mv, &l))
             return (int)k;

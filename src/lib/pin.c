@@ -120,7 +120,7 @@ static bool is_tmpfs(const mpp_mount *m)
     return m->type && strcmp(m->type, "tmpfs") == 0;
 }
 
-static int canonical_path(int fd, char *buf, size_t size)
+int mpp_fd_canonical_path(int fd, char *buf, size_t size)
 {
     char proc[64];
     snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
@@ -200,7 +200,7 @@ static int pin_path(pin *pn, const mpp_mount *m, const char *path, const char *b
     pn->fd = fd;
 
     char buf[PATH_MAX];
-    int r = canonical_path(fd, buf, sizeof(buf));
+    int r = mpp_fd_canonical_path(fd, buf, sizeof(buf));
     if (r < 0)
         return mpp_error_set(err, r, "mount %s: %ssource %s has no canonical path: %s", dst,
                              by ? "effective " : "", path, strerror(-r));

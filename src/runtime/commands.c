@@ -15,6 +15,8 @@
 #include "commands.h"
 #include "exit-gate.h"
 #include "log.h"
+#include "phases.h"
+#include "../lib/phase.h"
 #include "macro.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_chain *, mpp_chain_free)
@@ -24,6 +26,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(mpp_pins *, mpp_pins_free)
 _Noreturn void exec_real(char **real_argv)
 {
     mpp_nofile_restore(); /* the runtime and the container get the engine's limit */
+    phases_write();
     execv(real_argv[0], real_argv);
     runtime_error("cannot execute %s: %m", real_argv[0]);
     _exit(127);
@@ -56,13 +59,16 @@ static int run_real(char **real_argv, mpp_pins *pins)
     struct sigaction sa = {.sa_handler = forward_signal, .sa_flags = SA_RESTART};
     sigemptyset(&sa.sa_mask);
 
+    mpp_phase_enter("real runtime");
     pid_t pid = fork();
     if (pid < 0) {
         runtime_error("cannot fork: %m");
         return 1;
     }
-    if (pid == 0)
+    if (pid == 0) {
+        phases_child("namespace set-up");
         exec_real_pinned(real_argv, pins);
+    }
     child_pid = pid;
     for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
         sigaction(forwarded[i], &sa, NULL);
@@ -74,6 +80,7 @@ static int run_real(char **real_argv, mpp_pins *pins)
             return 1;
         }
     child_pid = 0;
+    mpp_phase_enter("exit");
     sa.sa_handler = SIG_DFL;
     for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
         sigaction(forwarded[i], &sa, NULL);
@@ -262,6 +269,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
         bundle_dir = cwd;
     }
 
+    mpp_phase_enter("bundle read");
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     _cleanup_(mpp_bundle_freep) mpp_bundle *bundle = NULL;
@@ -295,6 +303,7 @@ int cmd_create(const runtime_cli *cli, const mpp_config *cfg, char **real_argv, 
      * owner could replace that file before the runtime reads it, with mounts no plugin saw.
      * Also when no plugin selected anything: the replacement could hold one a plugin would
      * select. */
+    mpp_phase_enter("bundle copy");
     char copy[PATH_MAX];
     _cleanup_(runtime_argv_done) runtime_argv ra = {0};
     bool state = mpp_container_has_state(cfg->state_dir, cli->id);
@@ -494,6 +503,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
 {
     if (cli->regex)
         return delete_matching(cli, cfg, real_argv);
+    mpp_phase_enter("state check");
     bool gate = has_gate(cfg, cli->id);
     bool copies = mpp_bundle_has_copies(cfg->state_dir, cli->id);
     bool state = mpp_container_has_state(cfg->state_dir, cli->id);
@@ -506,6 +516,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
         return status;
     }
     /* After the runtime's delete: it and its poststop hooks read the bundle. */
+    mpp_phase_enter("bundle copy");
     mpp_bundle_copies_remove(cfg->state_dir, cli->id);
     if (!gate && !state)
         return status;
@@ -513,6 +524,7 @@ int cmd_delete(const runtime_cli *cli, const mpp_config *cfg, char **real_argv)
      * its teardown is ours now. */
     if (gate)
         mpp_gate_close(cfg->state_dir, cli->id);
+    mpp_phase_enter("configuration");
     mpp_error err = {0};
     _cleanup_(mpp_chain_freep) mpp_chain *chain = NULL;
     if (mpp_chain_new(cfg, &chain, &err) < 0) {

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "phases.h"
 #include "macro.h"
 
 static void runtime_cli_clearp(runtime_cli *cli)
@@ -33,6 +34,7 @@ static int run(int argc, char **argv)
         runtime_error("%s", perr.msg);
         return 1;
     }
+    phases_command(cli.command);
 
     _cleanup_(mpp_config_clear) mpp_config cfg = {0};
     mpp_error err = {0};
@@ -70,5 +72,8 @@ static int run(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    return run(argc, argv);
+    phases_init();
+    int status = run(argc, argv);
+    phases_write();
+    return status;
 }

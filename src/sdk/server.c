@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* libmpp-plugin: serves the mount point plugin protocol (spec §1, §4) on a unix socket with
+/* libmpp-plugin: serves the mount point plugin protocol (protocol §1, §4) on a unix socket with
  * libmicrohttpd, and hands decoded requests to the plugin's callbacks. */
 
 #include <errno.h>

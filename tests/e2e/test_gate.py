@@ -1,4 +1,4 @@
-"""The exit gate (spec §6: teardown blocks the report of the container's exit) under the real
+"""The exit gate (protocol §6: teardown blocks the report of the container's exit) under the real
 engines: mpp-init is the container's PID 1, the gate daemon that mpp-runtime's create leaves
 behind runs the teardown when the workload exits, and a failed teardown turns exit 0 into 129.
 tests/system/test_gate.py checks the same with bare crun/runc; here it is what `docker run`,

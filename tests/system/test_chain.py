@@ -1,4 +1,4 @@
-"""The chain (spec §6 and the reference sequences of §7), with real plugin processes on real
+"""The chain (protocol §6 and the reference sequences of §7), with real plugin processes on real
 unix sockets, driven by mpp-chain-driver as mpp-runtime drives the library."""
 import json
 import os

@@ -3,9 +3,11 @@ file, installed by meson, formatted without a single groff warning, and kept hon
 code: every long option a program's --help prints, every key the configuration files accept, is
 in its page. The README's figures come from docs/performance.md."""
 import json
+import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -215,3 +217,82 @@ def test_readme_performance_figures_come_from_performance_md():
             # Each figure, as performance.md states it.
             if re.search(r"\d", value):
                 assert value.replace("**", "") in perf, f"README figure {value!r} ({cells[0]})"
+
+
+# ---- docs/protocol.md: the sections the code cites ----
+
+PROTOCOL = SRC / "docs/protocol.md"
+CITED_SUFFIXES = {".c", ".h", ".md", ".py", ".1", ".5", ".8", ".build", ".txt", ".sh"}
+# A "§N" anywhere in the tree names a section of docs/protocol.md (optionally followed by the
+# quoted name of a paragraph in it, e.g. §6 "Source").
+CITATION = re.compile(r'§\s*(\d+(?:\.\d+)*)(?:\s+"([^"]+)")?')
+
+
+def protocol_sections(text):
+    """Section number -> its own text (heading and body, up to the next heading of any level);
+    a citation of N covers N's subsections too (see bad_citations)."""
+    sections = {}
+    current = None
+    for line in text.splitlines():
+        m = re.match(r"#{2,4} (\d+(?:\.\d+)*)\.? ", line)
+        if m:
+            current = m.group(1)
+            sections[current] = ""
+        elif line.startswith("#"):
+            current = None
+        if current:
+            sections[current] += line + "\n"
+    return sections
+
+
+def bad_citations(files, sections):
+    """(file:line, what) for each citation of a section that docs/protocol.md lacks, and each
+    citation of the old, absent "spec"."""
+    bad = []
+    for path, text in files:
+        for n, line in enumerate(text.splitlines(), 1):
+            where = f"{path}:{n}"
+            if re.search(r"(?i)\bspec\s*§", line):
+                bad.append((where, "cites \"spec §\": cite docs/protocol.md as \"protocol §N\""))
+            for m in CITATION.finditer(line):
+                num, name = m.group(1), m.group(2)
+                if num not in sections:
+                    bad.append((where, f"§{num}: no such section in docs/protocol.md"))
+                elif name and not any(name in body for k, body in sections.items()
+                                      if k == num or k.startswith(num + ".")):
+                    bad.append((where, f"§{num} \"{name}\": section {num} does not mention it"))
+    return bad
+
+
+def tree_files():
+    for dirpath, dirnames, filenames in os.walk(SRC):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "build"))]
+        for f in filenames:
+            p = Path(dirpath) / f
+            if p.suffix in CITED_SUFFIXES and p != Path(__file__).resolve():
+                yield p.relative_to(SRC), p.read_text(errors="replace")
+
+
+def test_every_protocol_citation_names_a_section_of_protocol_md():
+    """Comments, docs and tests cite the protocol as "protocol §N": every such N (and every
+    other § in the tree, including docs/protocol.md's own cross-references) is a numbered
+    heading of docs/protocol.md, and no citation of the old spec is left."""
+    assert PROTOCOL.exists(), "docs/protocol.md is missing"
+    sections = protocol_sections(PROTOCOL.read_text())
+    # The sections the code has always cited.
+    for n in ("1", "2", "3", "4", "4.1", "4.2", "4.3", "5", "6", "7", "8"):
+        assert n in sections, f"docs/protocol.md has no section {n}"
+    files = list(tree_files())
+    assert sum("§" in text for _, text in files) > 20, "no citations found: wrong tree?"
+    bad = bad_citations(files, sections)
+    assert not bad, "\n".join(f"{w}: {why}" for w, why in bad)
+
+
+def test_the_citation_check_can_fail():
+    sections = protocol_sections("## 1. One\ntext\n### 1.1 Sub\n## 6. Six\n**Source.** x\n")
+    assert set(sections) == {"1", "1.1", "6"}
+    files = [("a.c", '/* protocol §1, §1.1 and §6 "Source"; §1 "Sub" */\n'
+                     '/* protocol §6 "Nowhere" */\n'),
+             ("b.h", "/* (protocol §4.2) */\n/* spec §1 */\n")]
+    bad = bad_citations(files, sections)
+    assert [w for w, _ in bad] == ["a.c:2", "b.h:1", "b.h:2"], bad

@@ -4,7 +4,7 @@ through mpp-runtime around real containers under crun and runc.
 The chain is [p0, bad]: p0 behaves, bad misbehaves in one way. The container is a short-lived
 process (it prints a file of its one bind mount) started by `run`, and for the detach phase also
 by create, start, delete. For each case: the exit status; an error that names the plugin and
-says what went wrong; the mount table unchanged; no state left behind, or, where spec §6 keeps
+says what went wrong; the mount table unchanged; no state left behind, or, where protocol §6 keeps
 it for `mppctl recover`, kept and then recovered; and every plugin that attached detached once.
 
 Tests marked xfail(strict) at the end are gaps in mpp that this matrix found."""

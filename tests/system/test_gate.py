@@ -1,4 +1,4 @@
-"""The exit gate (spec §6): mpp-init as the container's PID 1 holds the exit until teardown is
+"""The exit gate (protocol §6): mpp-init as the container's PID 1 holds the exit until teardown is
 done, and a failed teardown turns exit 0 into 129. Real containers, crun and runc."""
 import json
 import os

@@ -402,7 +402,8 @@ def test_check_config_reports_what_others_can_write(env):
 
 
 def test_state_files_are_private(env, rootfs, rt):
-    """DESIGN.md: state files are 0600 in 0700 directories, while a container holds state."""
+    """docs/security.md ("mpp's own files"): state files are 0600 in 0700 directories, while a
+    container holds state."""
     cid = unique_id("c1")
     env.plugin("p0")
     env.write_config(["p0"], runtime=rt.real)

@@ -450,7 +450,7 @@ static void test_describe_crio(void **state)
     mpp_bundle_free(b);
 }
 
-/* The policy table of spec §3, one rule at a time, with near misses that must stay. */
+/* The policy table of protocol §3, one rule at a time, with near misses that must stay. */
 static void test_exclusion_table(void **state)
 {
     (void)state;

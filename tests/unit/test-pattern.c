@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests of the pattern matcher (spec §5). Patterns and mounts are written as the JSON a
+/* Unit tests of the pattern matcher (protocol §5). Patterns and mounts are written as the JSON a
  * plugin or the engine would send, with ' for " to keep them readable, and decoded with the
  * codec; string patterns and path cleaning are also exercised on structs directly. */
 #include <errno.h>
@@ -1099,7 +1099,7 @@ static void test_patterns_match_index(void **state)
     mpp_properties_response_clear(&resp);
 }
 
-/* [mpp extension] spec §3: a tmpfs mount reaches only patterns that name "Type": "tmpfs". */
+/* [mpp extension] protocol §3: a tmpfs mount reaches only patterns that name "Type": "tmpfs". */
 static void test_tmpfs_only_when_named(void **state)
 {
     const char *tmpfs = "{'Type': 'tmpfs', 'Destination': '/scratch', 'Source': 'tmpfs'}";
