@@ -194,10 +194,10 @@ static int handle(mpp_chain *chain, const char *state_dir, const char *id, int f
 
     /* From here on the teardown is ours to finish: a delete that stops the gate now (SIGTERM,
      * mpp_gate_close) waits for it on daemon.pid's lock rather than detach a second time. */
-    sigset_t term;
+    sigset_t term, before;
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);
-    sigprocmask(SIG_BLOCK, &term, NULL);
+    sigprocmask(SIG_BLOCK, &term, &before);
     mpp_teardown t = {0};
     int r = mpp_chain_detach(chain, id, status, 0, &t, err);
     int verdict = status;
@@ -212,6 +212,8 @@ static int handle(mpp_chain *chain, const char *state_dir, const char *id, int f
     char what[32];
     snprintf(what, sizeof(what), "status %d", verdict);
     reply(fd, what);
+    /* The caller's mask again: a SIGTERM held meanwhile now ends a gate whose work is done. */
+    sigprocmask(SIG_SETMASK, &before, NULL);
     return (r < 0 && r != -ENOENT) ? r : 1;
 }
 
