@@ -200,7 +200,7 @@ static void test_ids_and_exit_status(void **state)
     assert_false(mpp_container_id_valid(long_id));
     long_id[1024] = '\0';
     assert_true(mpp_container_id_valid(long_id));
-    /* Spec §6: only a 0 becomes 129 when the teardown failed. */
+    /* Protocol §6: only a 0 becomes 129 when the teardown failed. */
     assert_int_equal(mpp_exit_status_after_teardown(0, true), 129);
     assert_int_equal(mpp_exit_status_after_teardown(0, false), 0);
     assert_int_equal(mpp_exit_status_after_teardown(3, true), 3);
