@@ -491,7 +491,9 @@ def container_fixture(root):
     make_rootfs(rootfs)
     src = root / "src"
     src.mkdir()
-    return make_bundle(root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")])
+    # The runtime's cgroup per container ID: the concurrent starts share this bundle.
+    return make_bundle(root / "b", rootfs, ["/bin/true"], [oci_bind(src, "/data")],
+                       own_cgroup=False)
 
 
 def bench_concurrency(quick):
